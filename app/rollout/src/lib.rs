@@ -1,0 +1,57 @@
+//! The acceptance-testing process of a Gitaly feature-flag migration, as data and pure functions.
+//!
+//! Every page, server function and background job of Rampart asks the same questions about a
+//! migration: which stage is it in, may it advance, when is the next check due, do the deployed
+//! versions allow the next environment, which ChatOps line and dashboard links belong to this
+//! stage. The answers live here, once, so the server and the browser can never disagree.
+//!
+//! Why a crate of its own rather than a module of `app`:
+//! - **Pure by construction.** Its only dependencies are serde, chrono (without its clock
+//!   feature) and thiserror: it *cannot* do I/O or read the time, so every function is a pure
+//!   function of its arguments and `now` is always passed in.
+//! - **Builds for `wasm32-unknown-unknown`** as well as natively, so the browser evaluates the same
+//!   rules (e.g. to disable a button with the refusal as its tooltip) as the server enforces.
+//! - **Fast to test.** It compiles and runs its unit, table and property tests in seconds,
+//!   without Leptos, a database or a browser.
+//!
+//! Modules, one job each:
+//! - [`identity`]: a migration's flag, gRPC method, required versions, routes and issues, parsed.
+//! - [`version`]: version strings as deployed, their order, and requirement checks.
+//! - [`plan`]: rollout plans (the template's default and customised ones) and their validation.
+//! - [`checklist`]: the template's checkboxes and recorded check-ins.
+//! - [`timing`]: soak remaining and progress, next check due, overdue-by.
+//! - [`machine`]: the stage machine — state, actions, refusals, events.
+//! - [`links`]: dashboard links and ChatOps lines per stage, in the template's exact forms.
+//! - [`duration`]: durations in words and as stored seconds.
+
+pub mod checklist;
+pub mod duration;
+pub mod identity;
+pub mod links;
+pub mod machine;
+pub mod plan;
+pub mod timing;
+pub mod version;
+
+pub use checklist::{CheckIn, CheckItem, CheckOutcome};
+pub use identity::{
+    AcceptanceIssue, ConversationRef, FlagName, GrpcMethod, IdentityError, IdentityErrors,
+    IdentityField, MigrationIdentity, RawIdentity, RequiredGitalyVersion, RequiredGitlabVersion,
+    Routes,
+};
+pub use links::{
+    ChatChannel, ChatOpsCommand, Link, LinkConfig, LinkKind, StageCommands, flag_command,
+    item_link, overview_links, plan_commands, plan_links, stage_commands, stage_links,
+};
+pub use machine::{
+    Action, ActionKind, Actor, Event, FlagStates, Migration, MigrationState, Refusal, Role, Status,
+    Transition, apply, serving_percentage,
+};
+pub use plan::{
+    Cadence, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan, PlanError,
+    ProductionStep, Stage, StageKind,
+};
+pub use timing::StageClock;
+pub use version::{
+    DeployedVersions, Version, VersionError, VersionRequirement, VersionRequirements,
+};

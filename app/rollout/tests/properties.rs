@@ -1,0 +1,602 @@
+//! Property tests of the stage machine over random action sequences.
+//!
+//! A sequence mixes random actions by random people (engineers, release managers, a viewer, a
+//! case variant of a release manager's name, a nameless session), random waits, and "nudges": a
+//! careful team doing the next proper thing until the stage changes, so that sequences also reach
+//! the late production stages. After every step the invariants of the issue are checked:
+//! - production's percentage never changes without an approval by a release manager who is not
+//!   the requester (the kill switch, which only lowers it to 0, aside);
+//! - a disabled migration serves no traffic anywhere until it is restarted;
+//! - 100 % is never reached without passing every earlier stage since the last (re)start;
+//! - every refusal has a message and a code;
+//! - the flag events, replayed, give exactly the flags the state says.
+
+mod common;
+
+use chrono::TimeDelta;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::FileFailurePersistence;
+use proptest::test_runner::TestRunner;
+use rollout::{
+    Action, ActionKind, Actor, CheckItem, CheckOutcome, DeployedVersions, Environment, Event,
+    FlagStates, FlagValue, Migration, MigrationState, Plan, Refusal, Role, Status, Transition,
+    apply, serving_percentage,
+};
+
+const PEOPLE: [(&str, Role); 7] = [
+    ("alice", Role::Engineer),
+    ("bob", Role::Engineer),
+    ("carol", Role::ReleaseManager),
+    ("dave", Role::ReleaseManager),
+    ("victor", Role::Viewer),
+    ("Carol", Role::ReleaseManager),
+    ("", Role::Engineer),
+];
+
+fn role_of(username: &str) -> Option<Role> {
+    PEOPLE
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(username.trim()))
+        .map(|(_, role)| *role)
+}
+
+fn same_person(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Versions {
+    Missing,
+    Good,
+    Old,
+    GitalyPreRelease,
+    GitlabBehind,
+}
+
+impl Versions {
+    fn deployed(self) -> Option<DeployedVersions> {
+        let v = common::version;
+        let (gitaly, gitlab) = match self {
+            Versions::Missing => return None,
+            Versions::Good => ("v16.3.2", "16.3.0-ee"),
+            Versions::Old => ("16.2.0", "16.2.0-ee"),
+            Versions::GitalyPreRelease => ("16.3.2-rc4", "16.4.1-ee"),
+            Versions::GitlabBehind => ("v16.5.0-12-gabcdef0", "16.2.9-ee"),
+        };
+        Some(DeployedVersions {
+            gitaly: v(gitaly),
+            gitlab: v(gitlab),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Gen {
+    Start(Versions),
+    CheckIn {
+        pick: usize,
+        from_stage: bool,
+        stop: bool,
+        wrong_outcome: bool,
+    },
+    Advance(Versions),
+    Request {
+        infra: bool,
+    },
+    Approve,
+    Reject {
+        reason: bool,
+    },
+    OverrideSoak {
+        reason: bool,
+    },
+    Pause,
+    Resume,
+    Disable,
+    Complete,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Act {
+        person: usize,
+        action: Gen,
+    },
+    Wait(i64),
+    /// Up to this many proper steps, stopping early when the stage or status changes.
+    Nudge(usize),
+}
+
+fn versions() -> impl Strategy<Value = Versions> {
+    prop_oneof![
+        6 => Just(Versions::Good),
+        1 => Just(Versions::Missing),
+        1 => Just(Versions::Old),
+        1 => Just(Versions::GitalyPreRelease),
+        1 => Just(Versions::GitlabBehind),
+    ]
+}
+
+fn gen_action() -> impl Strategy<Value = Gen> {
+    prop_oneof![
+        1 => versions().prop_map(Gen::Start),
+        6 => (0..16usize, prop::bool::weighted(0.85), prop::bool::weighted(0.3), prop::bool::weighted(0.05))
+            .prop_map(|(pick, from_stage, stop, wrong_outcome)| Gen::CheckIn { pick, from_stage, stop, wrong_outcome }),
+        3 => versions().prop_map(Gen::Advance),
+        2 => prop::bool::weighted(0.8).prop_map(|infra| Gen::Request { infra }),
+        2 => Just(Gen::Approve),
+        1 => prop::bool::weighted(0.8).prop_map(|reason| Gen::Reject { reason }),
+        1 => prop::bool::weighted(0.8).prop_map(|reason| Gen::OverrideSoak { reason }),
+        1 => Just(Gen::Pause),
+        1 => Just(Gen::Resume),
+        1 => Just(Gen::Disable),
+        1 => Just(Gen::Complete),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => (0..PEOPLE.len(), gen_action()).prop_map(|(person, action)| Op::Act { person, action }),
+        2 => prop_oneof![
+            Just(1i64), Just(5), Just(20), Just(180), Just(24 * 60), Just(8 * 24 * 60), 0..600i64
+        ].prop_map(Op::Wait),
+        3 => prop_oneof![1 => 1..6usize, 2 => Just(500usize)].prop_map(Op::Nudge),
+    ]
+}
+
+fn plan() -> impl Strategy<Value = Plan> {
+    let ok = |p: Result<Plan, rollout::PlanError>| p.unwrap_or_else(|e| panic!("{e}"));
+    prop_oneof![
+        Just(Plan::gitaly_default()),
+        Just(ok(Plan::gitaly_with_percentages(&[1, 10, 25, 50, 75, 100]))),
+        Just(ok(Plan::gitaly_with_percentages(&[100]))),
+        Just(ok(Plan::gitaly_default_with_mid_impact_cadence(
+            TimeDelta::hours(4)
+        ))),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = (Plan, Vec<Op>)> {
+    (plan(), prop::collection::vec(op(), 1..60))
+}
+
+/// What a sequence got up to, to show the properties are not vacuous.
+#[derive(Debug, Default)]
+struct Stats {
+    reached_full: bool,
+    completed: bool,
+    restarted: bool,
+    approvals: usize,
+    refusal_codes: std::collections::BTreeSet<&'static str>,
+}
+
+struct World {
+    migration: Migration,
+    state: MigrationState,
+    now: chrono::DateTime<chrono::Utc>,
+    /// Stages entered since the last (re)start, in order.
+    visited: Vec<usize>,
+    stats: Stats,
+}
+
+impl World {
+    fn new(plan: Plan) -> World {
+        World {
+            migration: common::migration(plan),
+            state: MigrationState::new(),
+            now: common::t0(),
+            visited: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    fn full_stage(&self) -> usize {
+        self.migration
+            .plan
+            .stages()
+            .iter()
+            .position(|s| s.production_percent() == Some(100))
+            .unwrap_or_else(|| panic!("valid plans reach 100 %"))
+    }
+
+    fn build(&self, planned: &Gen) -> Action {
+        match planned {
+            Gen::Start(v) => Action::Start {
+                deployed: v.deployed(),
+            },
+            Gen::CheckIn {
+                pick,
+                from_stage,
+                stop,
+                wrong_outcome,
+            } => {
+                let checklist = self
+                    .state
+                    .current_stage(&self.migration.plan)
+                    .map(|s| s.checklist.clone())
+                    .unwrap_or_default();
+                let item = if *from_stage && !checklist.is_empty() {
+                    checklist[pick % checklist.len()]
+                } else {
+                    CheckItem::ALL[pick % CheckItem::ALL.len()]
+                };
+                let decision = item == CheckItem::ContinueDecision;
+                let outcome = match (decision != *wrong_outcome, stop) {
+                    (true, true) => CheckOutcome::Stop,
+                    (true, false) => CheckOutcome::Continue,
+                    (false, _) => CheckOutcome::Checked,
+                };
+                let outcome = if decision || *wrong_outcome {
+                    outcome
+                } else {
+                    CheckOutcome::Checked
+                };
+                Action::CheckIn {
+                    item,
+                    outcome,
+                    note: None,
+                }
+            }
+            Gen::Advance(v) => Action::Advance {
+                deployed: v.deployed(),
+            },
+            Gen::Request { infra } => Action::RequestProductionChange {
+                infrastructure_issue: infra
+                    .then(|| "https://gitlab.com/gitlab-com/infrastructure/issues/7".to_owned()),
+            },
+            Gen::Approve => Action::Approve,
+            Gen::Reject { reason } => Action::Reject {
+                reason: if *reason {
+                    "not now".into()
+                } else {
+                    " ".into()
+                },
+            },
+            Gen::OverrideSoak { reason } => Action::OverrideSoak {
+                reason: if *reason {
+                    "urgent fix".into()
+                } else {
+                    String::new()
+                },
+            },
+            Gen::Pause => Action::Pause { reason: None },
+            Gen::Resume => Action::Resume,
+            Gen::Disable => Action::Disable {
+                reason: Some("spike".into()),
+            },
+            Gen::Complete => Action::Complete,
+        }
+    }
+
+    /// Apply one action and check every invariant. Returns whether it was allowed.
+    fn step(&mut self, actor: &Actor, action: &Action) -> bool {
+        match apply(&self.state, &self.migration, actor, action, self.now) {
+            Err(refusal) => {
+                check_refusal(&refusal);
+                self.stats.refusal_codes.insert(refusal.code());
+                false
+            }
+            Ok(transition) => {
+                self.check(actor, action, &transition);
+                self.state = transition.state;
+                true
+            }
+        }
+    }
+
+    fn check(&mut self, actor: &Actor, action: &Action, transition: &Transition) {
+        let before = &self.state;
+        let after = &transition.state;
+        let kind = action.kind();
+
+        // Flag events replayed on the old flags give the new flags.
+        let mut replayed: FlagStates = before.flags();
+        for event in &transition.events {
+            if let Event::FlagChange { environment, value } = event {
+                match environment {
+                    Environment::Development => replayed.development = *value,
+                    Environment::Staging => replayed.staging = *value,
+                    Environment::Production => replayed.production = *value,
+                }
+            }
+        }
+        assert_eq!(
+            replayed,
+            after.flags(),
+            "events and state agree on the flags"
+        );
+
+        // No production change without an approval by another release manager.
+        let prod_before = serving_percentage(before, Environment::Production);
+        let prod_after = serving_percentage(after, Environment::Production);
+        if prod_after != prod_before {
+            if after.flags().production == FlagValue::Off {
+                assert_eq!(
+                    kind,
+                    ActionKind::Disable,
+                    "only the kill switch lowers production"
+                );
+            } else {
+                assert!(
+                    prod_after > prod_before,
+                    "production only rises, except when killed"
+                );
+                assert_eq!(kind, ActionKind::Advance);
+                let request = before.production_change().unwrap_or_else(|| {
+                    panic!("production rose to {prod_after} % without a request")
+                });
+                let approval = request.approval.as_ref().unwrap_or_else(|| {
+                    panic!("production rose to {prod_after} % without approval")
+                });
+                assert_eq!(request.percent, prod_after);
+                assert!(
+                    !same_person(&approval.by, &request.requested_by),
+                    "four eyes"
+                );
+                assert_eq!(role_of(&approval.by), Some(Role::ReleaseManager));
+                assert!(!same_person(&approval.by, ""), "named approver");
+            }
+        }
+        if kind == ActionKind::Approve {
+            assert_eq!(actor.role, Role::ReleaseManager);
+            self.stats.approvals += 1;
+        }
+
+        // Disabled serves nothing, and only a start leaves Disabled.
+        if after.status() == Status::Disabled {
+            for environment in Environment::ALL {
+                assert_eq!(
+                    serving_percentage(after, environment),
+                    0,
+                    "disabled serves nothing"
+                );
+            }
+        }
+        if before.status() == Status::Disabled && after.status() != Status::Disabled {
+            assert_eq!(kind, ActionKind::Start);
+            assert!(transition.events.contains(&Event::Restarted { stage: 0 }));
+            self.stats.restarted = true;
+        }
+        if kind != ActionKind::Disable {
+            assert!(
+                !matches!(after.status(), Status::Disabled) || before.status() == Status::Disabled,
+                "nothing but the kill switch disables"
+            );
+        }
+
+        // Stages are entered one by one from the first; 100 % only after all of them.
+        for event in &transition.events {
+            match event {
+                Event::Started { stage } | Event::Restarted { stage } => {
+                    assert_eq!(*stage, 0);
+                    self.visited = vec![0];
+                }
+                Event::Advanced { from, to } => {
+                    assert_eq!(
+                        self.visited.last(),
+                        Some(from),
+                        "advance from the current stage"
+                    );
+                    assert_eq!(*to, from + 1, "one stage at a time");
+                    self.visited.push(*to);
+                }
+                _ => {}
+            }
+        }
+        if let Some(index) = after.stage_index()
+            && after.status() != Status::Disabled
+        {
+            assert_eq!(self.visited.last(), Some(&index));
+        }
+        if prod_after == 100 {
+            let full = self.full_stage();
+            let index = after
+                .stage_index()
+                .unwrap_or_else(|| panic!("100 % while not started"));
+            assert!(index >= full, "100 % before the 100 % stage");
+            assert_eq!(
+                self.visited,
+                (0..=index).collect::<Vec<_>>(),
+                "every earlier stage passed"
+            );
+            self.stats.reached_full = true;
+        }
+        if after.status() == Status::Completed {
+            self.stats.completed = true;
+        }
+    }
+
+    /// The next thing a careful team does, or how long it waits.
+    fn next_proper(&self) -> Option<Result<(Actor, Action), TimeDelta>> {
+        let alice = common::alice();
+        match self.state.status() {
+            Status::Completed => return None,
+            Status::NotStarted | Status::Disabled => {
+                return Some(Ok((
+                    alice,
+                    Action::Start {
+                        deployed: Some(common::good_versions()),
+                    },
+                )));
+            }
+            Status::Paused => return Some(Ok((alice, Action::Resume))),
+            Status::Active => {}
+        }
+        let plan = &self.migration.plan;
+        let index = self.state.stage_index()?;
+        let stage = plan.stage(index)?;
+        let look = |item: CheckItem| {
+            let outcome = if item == CheckItem::ContinueDecision {
+                CheckOutcome::Continue
+            } else {
+                CheckOutcome::Checked
+            };
+            Some(Ok((
+                common::alice(),
+                Action::CheckIn {
+                    item,
+                    outcome,
+                    note: None,
+                },
+            )))
+        };
+        let clock = self.state.clock(plan, self.now)?;
+        let said_stop = self
+            .state
+            .last_decision()
+            .is_some_and(|c| c.outcome == CheckOutcome::Stop);
+        if said_stop {
+            return look(CheckItem::ContinueDecision);
+        }
+        if clock.overdue_by.is_some() {
+            let item = stage
+                .checklist
+                .iter()
+                .copied()
+                .find(|i| i.counts_for_cadence())?;
+            return look(item);
+        }
+        if let Some(item) = self.state.missing_items(stage).first() {
+            return look(*item);
+        }
+        if stage.is_done() {
+            return Some(Ok((alice, Action::Complete)));
+        }
+        if clock.soak_remaining > TimeDelta::zero() && self.state.soak_override().is_none() {
+            let wait = stage
+                .cadence
+                .interval()
+                .map_or(clock.soak_remaining, |i| i.min(clock.soak_remaining));
+            return Some(Err(wait));
+        }
+        let next = plan.stage(index + 1)?;
+        if next.production_percent().is_some() {
+            match self.state.production_change() {
+                None => {
+                    return Some(Ok((
+                        alice,
+                        Action::RequestProductionChange {
+                            infrastructure_issue: Some(
+                                "https://gitlab.com/gitlab-com/infrastructure/issues/7".into(),
+                            ),
+                        },
+                    )));
+                }
+                Some(request) if request.approval.is_none() => {
+                    let approver = if same_person(&request.requested_by, "carol") {
+                        common::dave()
+                    } else {
+                        common::carol()
+                    };
+                    return Some(Ok((approver, Action::Approve)));
+                }
+                Some(_) => {}
+            }
+        }
+        Some(Ok((
+            alice,
+            Action::Advance {
+                deployed: Some(common::good_versions()),
+            },
+        )))
+    }
+
+    /// Do the proper thing until the stage or status changes (or nothing more can be done), at
+    /// most `steps` times. Short nudges leave the stage half done, which is where random
+    /// actions (an advance before the approval, say) probe the rules.
+    fn nudge(&mut self, steps: usize) {
+        let start = (self.state.status(), self.state.stage_index());
+        for _ in 0..steps {
+            match self.next_proper() {
+                None => return,
+                Some(Err(wait)) => self.now += wait,
+                Some(Ok((actor, action))) => {
+                    if !self.step(&actor, &action) {
+                        return;
+                    }
+                }
+            }
+            if (self.state.status(), self.state.stage_index()) != start {
+                return;
+            }
+        }
+        assert!(
+            steps < 500,
+            "a careful team could not move on from {start:?}"
+        );
+    }
+
+    fn run(&mut self, ops: &[Op]) {
+        for op in ops {
+            match op {
+                Op::Wait(minutes) => self.now += TimeDelta::minutes(*minutes),
+                Op::Nudge(steps) => self.nudge(*steps),
+                Op::Act { person, action } => {
+                    let (name, role) = PEOPLE[*person];
+                    let actor = Actor::new(name, role);
+                    let action = self.build(action);
+                    self.step(&actor, &action);
+                }
+            }
+        }
+        let json = serde_json::to_string(&self.state).unwrap_or_else(|e| panic!("{e}"));
+        let back: MigrationState = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, self.state, "state survives storage");
+    }
+}
+
+fn check_refusal(refusal: &Refusal) {
+    let message = refusal.to_string();
+    assert!(!message.trim().is_empty(), "{refusal:?} has no message");
+    assert!(message.ends_with('.'), "not a sentence: {message}");
+    let code = refusal.code();
+    assert!(!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    let json = serde_json::to_value(refusal).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["code"], code);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        // Integration tests have no lib.rs beside them: keep regressions next to this file.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn invariants_hold_over_random_sequences((plan, ops) in scenario()) {
+        World::new(plan).run(&ops);
+    }
+}
+
+/// The property above would pass vacuously if sequences never got far. Sample the same
+/// strategy deterministically and show they reach 100 %, completion, restarts and many refusals.
+#[test]
+fn random_sequences_reach_the_interesting_states() {
+    let mut runner = TestRunner::deterministic();
+    let strategy = scenario();
+    let (mut full, mut completed, mut restarted, mut approvals) = (0, 0, 0, 0);
+    let mut codes = std::collections::BTreeSet::new();
+    let samples = 200;
+    for _ in 0..samples {
+        let (plan, ops) = strategy
+            .new_tree(&mut runner)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .current();
+        let mut world = World::new(plan);
+        world.run(&ops);
+        full += usize::from(world.stats.reached_full);
+        completed += usize::from(world.stats.completed);
+        restarted += usize::from(world.stats.restarted);
+        approvals += world.stats.approvals;
+        codes.extend(world.stats.refusal_codes);
+    }
+    eprintln!(
+        "of {samples}: {full} reached 100 %, {completed} completed, {restarted} restarted; {approvals} approvals; refusal codes seen: {codes:?}"
+    );
+    assert!(full >= samples / 20, "only {full} sequences reached 100 %");
+    assert!(completed >= 1);
+    assert!(restarted >= samples / 20);
+    assert!(codes.len() >= 15, "refusals seen: {codes:?}");
+}

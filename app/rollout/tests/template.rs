@@ -1,0 +1,336 @@
+//! The generators against the acceptance-testing template itself: every link and command of the
+//! template, with its placeholders filled, must come out of `rollout::links` byte for byte, and
+//! nothing the generators produce for the template's stages may be missing from the template.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rollout::{
+    LinkConfig, Plan, flag_command, overview_links, plan_commands, plan_links, stage_commands,
+    stage_links,
+};
+
+const FIXTURE: &str = "tests/fixtures/acceptance-testing-template.md";
+/// Where the shared reference sits relative to this crate, in a checkout and in CI.
+const SHARED: &str = "../../../shared/reference/acceptance-testing-template.md";
+
+const PLACEHOLDERS: [(&str, &str); 5] = [
+    ("GITALY_FEATURE_NAME", "gitaly_find_commit_v2"),
+    ("GRPC_SERVICE_NAME", "CommitService"),
+    ("GRPC_METHOD_NAME", "FindCommit"),
+    ("ACCEPTANCE_TEST_ISSUE_NUMBER", "1234"),
+    ("CONVERSATION_NUMBER", "567"),
+];
+
+fn read(relative: &str) -> Option<String> {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)).ok()
+}
+
+fn filled_template() -> String {
+    let mut text = read(FIXTURE).unwrap_or_else(|| panic!("{FIXTURE} is committed"));
+    for (placeholder, value) in PLACEHOLDERS {
+        assert!(
+            text.contains(placeholder),
+            "the template uses {placeholder}"
+        );
+        text = text.replace(placeholder, value);
+    }
+    text
+}
+
+/// A markdown link `[label](https://…)` or a bare `https://…` URL (label `None`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct FoundLink {
+    label: Option<String>,
+    url: String,
+}
+
+fn links_in(text: &str) -> Vec<FoundLink> {
+    let mut found = Vec::new();
+    for (start, _) in text.match_indices("https://") {
+        let rest = &text[start..];
+        if text[..start].ends_with("](") {
+            // The template's URLs contain no raw `)`: the first one closes the link.
+            let end = rest
+                .find(')')
+                .unwrap_or_else(|| panic!("unclosed link at {start}"));
+            let before = &text[..start - 2];
+            let open = before
+                .rfind('[')
+                .unwrap_or_else(|| panic!("link without label at {start}"));
+            found.push(FoundLink {
+                label: Some(before[open + 1..].trim_matches('`').to_owned()),
+                url: rest[..end].to_owned(),
+            });
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            found.push(FoundLink {
+                label: None,
+                url: rest[..end].to_owned(),
+            });
+        }
+    }
+    found
+}
+
+/// `(command, channel URL)` for every backticked `!feature-set` / `/chatops` line; the channel is
+/// the link that follows on the same line.
+fn commands_in(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && (span.starts_with("!feature-set") || span.starts_with("/chatops")) {
+                let after = &line[line.find(span).unwrap_or(0) + span.len()..];
+                let channel = links_in(after)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| panic!("no channel after `{span}`"));
+                found.push((span.to_owned(), channel.url));
+            }
+        }
+    }
+    found
+}
+
+/// The text before `## 1.` and then each numbered section, in order.
+fn sections(text: &str) -> (String, Vec<String>) {
+    let mut header = String::new();
+    let mut numbered: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let is_numbered = line
+            .strip_prefix("## ")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        if is_numbered {
+            numbered.push(String::new());
+        }
+        let target = numbered.last_mut().unwrap_or(&mut header);
+        target.push_str(line);
+        target.push('\n');
+    }
+    (header, numbered)
+}
+
+fn unique_urls(links: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    for url in links {
+        if !seen.contains(&url) {
+            seen.push(url);
+        }
+    }
+    seen
+}
+
+#[test]
+fn committed_template_matches_the_shared_reference() {
+    let committed = read(FIXTURE).unwrap_or_else(|| panic!("{FIXTURE} is committed"));
+    match read(SHARED) {
+        Some(shared) => assert!(
+            committed == shared,
+            "{FIXTURE} has drifted from {SHARED}: copy the reference again and re-run"
+        ),
+        None => eprintln!("{SHARED} not found; checked the committed copy only"),
+    }
+}
+
+#[test]
+fn every_template_link_is_generated_byte_for_byte_and_nothing_else() {
+    let template = filled_template();
+    let identity = common::identity();
+    let plan = Plan::gitaly_default();
+    let config = LinkConfig::default();
+
+    let found = links_in(&template);
+    assert!(
+        found.len() >= 40,
+        "found only {} links: extraction broke",
+        found.len()
+    );
+    let generated = plan_links(&identity, &plan, &config);
+    let generated_urls: BTreeSet<&str> = generated.iter().map(|l| l.url.as_str()).collect();
+
+    for link in &found {
+        assert!(
+            generated_urls.contains(link.url.as_str()),
+            "the template's link is not generated:\n{}",
+            link.url
+        );
+        if let Some(label) = &link.label {
+            assert!(
+                generated
+                    .iter()
+                    .any(|g| g.url == link.url && &g.label == label),
+                "generated label differs for {}: template says {label:?}, generated {:?}",
+                link.url,
+                generated
+                    .iter()
+                    .filter(|g| g.url == link.url)
+                    .map(|g| &g.label)
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    let template_urls: BTreeSet<&str> = found.iter().map(|l| l.url.as_str()).collect();
+    for link in generated.iter().filter(|l| l.kind.in_template()) {
+        assert!(
+            template_urls.contains(link.url.as_str()),
+            "generated a link the template does not have ({:?}):\n{}",
+            link.kind,
+            link.url
+        );
+    }
+}
+
+#[test]
+fn each_section_has_exactly_its_stages_links_in_order() {
+    let template = filled_template();
+    let identity = common::identity();
+    let plan = Plan::gitaly_default();
+    let config = LinkConfig::default();
+    let (header, numbered) = sections(&template);
+
+    let header_urls = unique_urls(links_in(&header).into_iter().map(|l| l.url));
+    let overview: Vec<String> = overview_links(&identity, &config)
+        .into_iter()
+        .filter(|l| l.kind.in_template())
+        .map(|l| l.url)
+        .collect();
+    assert_eq!(header_urls, overview);
+
+    // Sections 1–8 are the plan's stages before Done; Done's links (the acceptance and
+    // Conversation issues) are Rampart's own.
+    assert_eq!(numbered.len(), plan.len() - 1);
+    for (section, stage) in numbered.iter().zip(plan.stages()) {
+        let in_section = unique_urls(links_in(section).into_iter().map(|l| l.url));
+        let generated: Vec<String> = stage_links(&identity, stage, &config)
+            .into_iter()
+            .filter(|l| l.kind.in_template())
+            .map(|l| l.url)
+            .collect();
+        assert_eq!(in_section, generated, "stage ‘{}’", stage.name);
+
+        let commands = stage_commands(&identity, stage, &config);
+        let generated_commands: Vec<(String, String)> = commands
+            .iter()
+            .flat_map(|c| [&c.enable, &c.disable])
+            .map(|c| (c.command.clone(), c.channel.url.clone()))
+            .collect();
+        for command in commands_in(section) {
+            assert!(
+                generated_commands.contains(&command),
+                "stage ‘{}’: {command:?} is not generated (generated {generated_commands:?})",
+                stage.name
+            );
+        }
+        assert_eq!(
+            commands.is_some(),
+            !commands_in(section).is_empty(),
+            "stage ‘{}’ has commands exactly when its section does",
+            stage.name
+        );
+    }
+    let done = &plan.stages()[plan.len() - 1];
+    assert!(
+        stage_links(&identity, done, &config)
+            .iter()
+            .all(|l| !l.kind.in_template()),
+        "Done has only Rampart's own links"
+    );
+}
+
+#[test]
+fn every_template_command_is_generated_with_its_channel_and_nothing_else() {
+    let template = filled_template();
+    let identity = common::identity();
+    let plan = Plan::gitaly_default();
+    let config = LinkConfig::default();
+
+    let found: BTreeSet<(String, String)> = commands_in(&template).into_iter().collect();
+    assert_eq!(
+        found.len(),
+        9,
+        "distinct command lines in the template: {found:?}"
+    );
+    let generated: BTreeSet<(String, String)> = plan_commands(&identity, &plan, &config)
+        .iter()
+        .flat_map(|c| [&c.enable, &c.disable])
+        .map(|c| (c.command.clone(), c.channel.url.clone()))
+        .collect();
+    assert_eq!(found, generated);
+}
+
+#[test]
+fn details_section_matches_the_identity() {
+    let template = filled_template();
+    let identity = common::identity();
+    assert!(
+        template.starts_with(&format!("~Conversation: {}\n", identity.conversation)),
+        "first line"
+    );
+    assert!(template.contains(&format!(
+        "**Feature Toggle Name**: `{}`",
+        identity.feature_flag
+    )));
+    assert!(template.contains(&format!("**GRPC Service**: `{}`", identity.grpc_method)));
+}
+
+#[test]
+fn hosts_are_configurable() {
+    let identity = common::identity();
+    let mut config = LinkConfig {
+        grafana_url: "https://grafana.example.test/".into(),
+        sentry_url: "https://sentry.example.test/acme".into(),
+        ..LinkConfig::default()
+    };
+    config.production.chat_channel.url = "https://chat.example.test/prod".into();
+    let plan = Plan::gitaly_default();
+    let links = plan_links(&identity, &plan, &config);
+    assert!(links.iter().any(|l| l.url
+        == "https://grafana.example.test/dashboard/db/gitaly-version-tracker?orgId=1&var-job=gitaly-dev"));
+    assert!(links.iter().any(
+        |l| l.url == "https://sentry.example.test/acme/gitlabcom/?query=is%3Aunresolved+gitaly"
+    ));
+    assert!(
+        !links
+            .iter()
+            .any(|l| l.url.contains("performance.gitlab.net"))
+    );
+    let command = flag_command(
+        &identity.feature_flag,
+        rollout::Environment::Production,
+        rollout::FlagValue::Percent(25),
+        &config,
+    );
+    assert_eq!(
+        command.command,
+        "/chatops run feature set gitaly_find_commit_v2 25"
+    );
+    assert_eq!(command.channel.url, "https://chat.example.test/prod");
+    assert_eq!(command.channel.name, "#production");
+}
+
+#[test]
+fn custom_plans_get_links_for_every_stage() {
+    let identity = common::identity();
+    let config = LinkConfig::default();
+    let plan =
+        Plan::gitaly_with_percentages(&[1, 10, 25, 50, 75, 100]).unwrap_or_else(|e| panic!("{e}"));
+    let ten = &plan.stages()[5];
+    let links = stage_links(&identity, ten, &config);
+    assert!(
+        links
+            .iter()
+            .any(|l| l.label == "FindCommit invocations, last 24 hours")
+    );
+    let commands = stage_commands(&identity, ten, &config).unwrap_or_else(|| panic!("a trial"));
+    assert_eq!(
+        commands.enable.command,
+        "/chatops run feature set gitaly_find_commit_v2 10"
+    );
+    assert_eq!(
+        commands.disable.command,
+        "!feature-set gitaly_find_commit_v2 false"
+    );
+}

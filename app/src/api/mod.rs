@@ -1,0 +1,6 @@
+//! Server functions, grouped by domain. Each is a thin adapter: find the service the server provided,
+//! call it, and let the error's status reach the HTTP response.
+
+pub mod migrations;
+#[cfg(feature = "ssr")]
+pub mod services;

@@ -1,0 +1,128 @@
+//! `/`: every migration in flight, narrowed by a filter as you type.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::migrations::{MigrationSummary, list_migrations};
+use crate::components::status::{ErrorPanel, Loading};
+
+#[component]
+pub fn PortfolioPage() -> impl IntoView {
+    let migrations = Resource::new(|| (), |_| list_migrations());
+    let filter = RwSignal::new(String::new());
+
+    view! {
+        <Title text="In flight" />
+        <h1>"In-flight migrations"</h1>
+        <div class="toolbar">
+            <input
+                type="search"
+                class="toolbar__filter"
+                placeholder="Filter by flag or Service::Method"
+                aria-label="Filter migrations by flag or Service::Method"
+                prop:value=filter
+                on:input=move |event| filter.set(event_target_value(&event))
+            />
+        </div>
+        <Suspense fallback=|| view! { <Loading what="migrations" /> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
+                {move || Suspend::new(async move {
+                    migrations.await.map(|rows| view! { <MigrationTable rows filter /> })
+                })}
+            </ErrorBoundary>
+        </Suspense>
+    }
+}
+
+#[component]
+fn MigrationTable(rows: Vec<MigrationSummary>, filter: RwSignal<String>) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <EmptyPortfolio /> }.into_any();
+    }
+    let total = rows.len();
+    let rows = StoredValue::new(rows);
+    let shown = move || {
+        rows.with_value(|rows| {
+            rows.iter()
+                .filter(|row| filter.with(|f| row.matches(f)))
+                .count()
+        })
+    };
+
+    view! {
+        <p class="summary" aria-live="polite">
+            {move || match shown() {
+                n if n == total => format!("{total} in flight"),
+                n => format!("{n} of {total} in flight match the filter"),
+            }}
+        </p>
+        <table class="migrations">
+            <thead>
+                <tr>
+                    <th scope="col">"Flag · method"</th>
+                    <th scope="col">"Stage"</th>
+                    <th scope="col">"Started"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .get_value()
+                    .into_iter()
+                    .map(|row| view! { <MigrationRow row filter /> })
+                    .collect_view()}
+            </tbody>
+        </table>
+        <p class="notice" hidden=move || shown() != 0>
+            "No migration matches this filter."
+        </p>
+    }
+    .into_any()
+}
+
+#[component]
+fn MigrationRow(row: MigrationSummary, filter: RwSignal<String>) -> impl IntoView {
+    let hidden = {
+        let row = row.clone();
+        move || !filter.with(|f| row.matches(f))
+    };
+    view! {
+        <tr class="migrations__row" hidden=hidden>
+            <td>
+                <span class="flag">{row.flag}</span>
+                <div class="method">{row.grpc_method}</div>
+            </td>
+            <td>
+                <span class="stage">{row.stage}</span>
+                <div class="muted">
+                    "since " <Timestamp at=row.stage_started_at />
+                </div>
+            </td>
+            <td>
+                <Timestamp at=row.started_at />
+            </td>
+        </tr>
+    }
+}
+
+/// An instant in UTC, the same text on the server and in the browser so hydration never disagrees.
+#[component]
+fn Timestamp(at: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+    view! {
+        <time datetime=at.to_rfc3339()>{at.format("%d %b %Y %H:%M UTC").to_string()}</time>
+    }
+}
+
+#[component]
+fn EmptyPortfolio() -> impl IntoView {
+    view! {
+        <section class="empty">
+            <h2>"No migrations in flight"</h2>
+            <p>
+                "Nothing is rolling out right now. To add a migration, run Rampart's server binary with the same "
+                <code>"DATABASE_URL"</code> " and give it the feature flag and the gRPC method:"
+            </p>
+            <pre><code>"server add-migration gitaly_find_commit_v2 CommitService::FindCommit"</code></pre>
+            <p>"It then appears here at its first stage, Preparation."</p>
+        </section>
+    }
+}

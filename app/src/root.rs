@@ -1,0 +1,58 @@
+//! The HTML document and the router: every page of Rampart hangs off [`App`].
+
+use leptos::prelude::*;
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::components::layout::TopBar;
+use crate::pages::{not_found::NotFoundPage, portfolio::PortfolioPage};
+
+/// The whole document, rendered on the server around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HashedStylesheet options=options.clone() id="leptos" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, after hydration: mark the document so tests (and styles)
+    // can tell a live page from server-rendered HTML.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
+
+    view! {
+        <Title formatter=|page: String| format!("{page} · Rampart") />
+        <Router>
+            <TopBar />
+            <main class="page">
+                <Routes fallback=NotFoundPage>
+                    // Async: the whole list is in the first HTML response, so it reads without JavaScript.
+                    <Route path=path!("/") view=PortfolioPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,58 @@
+import { defineConfig } from '@playwright/test';
+
+// Two servers from the one build: one with the demo migrations, one with an empty database.
+// `make test` builds the server and creates both databases, then passes their locations here.
+const server = process.env.RAMPART_SERVER ?? '../target/debug/server';
+const siteRoot = process.env.RAMPART_SITE_ROOT ?? '../target/site';
+const databaseBase = process.env.RAMPART_E2E_DATABASE_BASE ?? 'postgres://postgres@127.0.0.1:55433';
+
+export const DEMO_URL = 'http://127.0.0.1:3200';
+export const EMPTY_URL = 'http://127.0.0.1:3201';
+
+function rampart(url: string, database: string, demoData: boolean) {
+  return {
+    command: server,
+    url: `${url}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    env: {
+      DATABASE_URL: `${databaseBase}/${database}`,
+      RAMPART_ADDR: url.replace('http://', ''),
+      RAMPART_SITE_ROOT: siteRoot,
+      RAMPART_DEMO_DATA: String(demoData),
+      RUST_LOG: 'warn',
+    },
+  };
+}
+
+export default defineConfig({
+  testDir: './tests',
+  fullyParallel: true,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  workers: 2,
+  reporter: [['list']],
+  use: {
+    baseURL: DEMO_URL,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      // Debian's Chromium; Playwright never downloads a browser here.
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: [
+    rampart(DEMO_URL, 'rampart_e2e_demo', true),
+    rampart(EMPTY_URL, 'rampart_e2e_empty', false),
+  ],
+});

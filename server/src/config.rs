@@ -1,0 +1,267 @@
+//! Typed configuration, read once from the environment at start-up.
+//!
+//! Every variable has a default except `DATABASE_URL`. A bad value stops the start with one line that
+//! names the variable and says what is wrong; secrets are never echoed back.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use secrecy::SecretString;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: the PostgreSQL database, `postgres://user:password@host:port/name`.
+    pub database_url: SecretString,
+    /// `RAMPART_ADDR`: where to listen; port 0 picks a free one.
+    pub listen_addr: SocketAddr,
+    /// `RAMPART_SITE_ROOT`: the folder cargo-leptos built the browser files into.
+    pub site_root: PathBuf,
+    /// `RAMPART_LOG_FORMAT`: `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// `RAMPART_DEMO_DATA`: load the demo migrations when the database has none.
+    pub demo_data: bool,
+    /// `RAMPART_DB_MAX_CONNECTIONS`: the pool's size per replica.
+    pub db_max_connections: u32,
+    /// `RAMPART_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection before it fails.
+    pub db_acquire_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A variable that is missing or cannot be used, with the reason.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        Ok(Self {
+            database_url: vars.database_url("DATABASE_URL")?,
+            listen_addr: vars.parsed(
+                "RAMPART_ADDR",
+                "127.0.0.1:3000",
+                "a socket address such as 127.0.0.1:3000",
+            )?,
+            site_root: PathBuf::from(vars.text("RAMPART_SITE_ROOT", "target/site")),
+            log_format: vars.log_format("RAMPART_LOG_FORMAT")?,
+            demo_data: vars.flag("RAMPART_DEMO_DATA", false)?,
+            db_max_connections: vars.bounded("RAMPART_DB_MAX_CONNECTIONS", 10, 1..=1000)?,
+            db_acquire_timeout: Duration::from_millis(vars.bounded(
+                "RAMPART_DB_ACQUIRE_TIMEOUT_MS",
+                3000,
+                1..=600_000,
+            )?),
+        })
+    }
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// The value, or `None` when unset or blank (an empty variable means "use the default").
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn parsed<T: FromStr>(
+        &self,
+        name: &'static str,
+        default: &str,
+        expected: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        let value = self.text(name, default);
+        value.parse().map_err(|error| ConfigError {
+            variable: name,
+            problem: format!("is {value:?}, which is not {expected} ({error})"),
+        })
+    }
+
+    fn bounded<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+        T::Err: fmt::Display,
+    {
+        let expected = format!("a whole number from {} to {}", range.start(), range.end());
+        let value: T = self.parsed(name, &default.to_string(), &expected)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                variable: name,
+                problem: format!("is {value}, which is not {expected}"),
+            })
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError {
+                variable: name,
+                problem: format!("is {v:?}, which is not true or false"),
+            }),
+        }
+    }
+
+    fn log_format(&self, name: &'static str) -> Result<LogFormat, ConfigError> {
+        match self.text(name, "text").to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(ConfigError {
+                variable: name,
+                problem: format!("is {other:?}, which is not text or json"),
+            }),
+        }
+    }
+
+    /// The URL holds a password: the error says what is wrong with it without repeating it.
+    fn database_url(&self, name: &'static str) -> Result<SecretString, ConfigError> {
+        let Some(url) = self.get(name) else {
+            return Err(ConfigError {
+                variable: name,
+                problem: "is not set; it must name the PostgreSQL database, e.g. postgres://user@127.0.0.1:5432/rampart"
+                    .to_string(),
+            });
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError {
+                variable: name,
+                problem: "must start with postgres:// or postgresql://".to_string(),
+            });
+        }
+        if let Err(error) = sqlx::postgres::PgConnectOptions::from_str(&url) {
+            let reason = match error {
+                sqlx::Error::Configuration(_) => "is not a valid PostgreSQL URL",
+                _ => "cannot be used",
+            };
+            return Err(ConfigError {
+                variable: name,
+                problem: reason.to_string(),
+            });
+        }
+        Ok(SecretString::from(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const DB: (&str, &str) = (
+        "DATABASE_URL",
+        "postgres://rampart:s3cret@127.0.0.1:5432/rampart",
+    );
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_given() {
+        let config = config(&[DB]).unwrap();
+        assert_eq!(config.listen_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(!config.demo_data);
+        assert_eq!(config.db_acquire_timeout, Duration::from_secs(3));
+        assert_eq!(config.database_url.expose_secret(), DB.1);
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named() {
+        let error = config(&[]).unwrap_err();
+        assert_eq!(error.variable, "DATABASE_URL");
+        assert!(error.to_string().starts_with("DATABASE_URL is not set"));
+    }
+
+    #[test]
+    fn a_bad_database_url_is_named_without_echoing_the_password() {
+        let error = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err();
+        assert_eq!(error.variable, "DATABASE_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let error =
+            config(&[("DATABASE_URL", "postgres://u:hunter2@host:notaport/db")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DATABASE_URL is not a valid PostgreSQL URL"
+        );
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable_and_the_reason() {
+        let cases = [
+            (
+                "RAMPART_ADDR",
+                "localhost",
+                "RAMPART_ADDR is \"localhost\", which is not a socket address",
+            ),
+            (
+                "RAMPART_LOG_FORMAT",
+                "xml",
+                "RAMPART_LOG_FORMAT is \"xml\", which is not text or json",
+            ),
+            (
+                "RAMPART_DEMO_DATA",
+                "maybe",
+                "RAMPART_DEMO_DATA is \"maybe\", which is not true or false",
+            ),
+            (
+                "RAMPART_DB_MAX_CONNECTIONS",
+                "0",
+                "RAMPART_DB_MAX_CONNECTIONS is 0, which is not a whole number from 1 to 1000",
+            ),
+            (
+                "RAMPART_DB_ACQUIRE_TIMEOUT_MS",
+                "soon",
+                "RAMPART_DB_ACQUIRE_TIMEOUT_MS is \"soon\", which is not a whole number",
+            ),
+        ];
+        for (variable, value, expected) in cases {
+            let error = config(&[DB, (variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(error.to_string().starts_with(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn blank_values_mean_the_default() {
+        let config = config(&[DB, ("RAMPART_ADDR", "  "), ("RAMPART_DEMO_DATA", "yes")]).unwrap();
+        assert_eq!(config.listen_addr.port(), 3000);
+        assert!(config.demo_data);
+    }
+}

@@ -1,0 +1,12 @@
+//! Rampart's server: configuration, telemetry, the Postgres store, HTTP routes, and the Leptos app.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

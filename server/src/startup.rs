@@ -1,0 +1,155 @@
+//! Builds the whole application — pool, schema, routes, middleware — and runs it.
+
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use app::{App, api::services::Services, shell};
+use axum::{Router, middleware, routing::get};
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+
+use crate::{
+    config::Config,
+    db, demo,
+    error::Error,
+    http::{self, metrics::HttpMetrics},
+    services::PgMigrationService,
+    state::AppState,
+};
+
+/// The name cargo-leptos gives the browser files (`[[workspace.metadata.leptos]] name`).
+const OUTPUT_NAME: &str = "rampart";
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Connects, brings the schema up to date, loads demo data if asked, and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, Error> {
+        let pool = db::pool(&config)?;
+        db::SCHEMA.run(&pool).await?;
+        if config.demo_data {
+            let added = demo::load_if_empty(&pool, chrono::Utc::now()).await?;
+            if added > 0 {
+                tracing::info!(added, "loaded demo migrations into the empty database");
+            }
+        }
+        Self::build_with_pool(config, pool).await
+    }
+
+    /// Binds and routes over an existing pool without touching the database.
+    pub async fn build_with_pool(config: Config, pool: PgPool) -> Result<Self, Error> {
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(Error::Bind)?;
+        let router = router(&config, pool);
+        Ok(Self { listener, router })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes the requests in progress.
+    pub async fn run_until_stopped(self) -> Result<(), Error> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(Error::Serve)
+    }
+}
+
+fn router(config: &Config, pool: PgPool) -> Router {
+    let hashed_names = hash_file_present();
+    let leptos_options = LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen_addr)
+        .hash_files(hashed_names)
+        .build();
+    let state = AppState {
+        pool: pool.clone(),
+        leptos_options: leptos_options.clone(),
+        metrics: Arc::new(HttpMetrics::default()),
+    };
+    let services = Services {
+        migrations: Arc::new(PgMigrationService::new(pool)),
+    };
+    let context = move || {
+        provide_context(services.clone());
+        http::security::provide_request_nonce();
+    };
+
+    Router::new()
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .route("/metrics", get(http::metrics::render))
+        .nest(
+            "/pkg",
+            http::assets::router(&config.site_root, hashed_names),
+        )
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            context.clone(),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(http::tracing::set_request_id())
+                .layer(http::tracing::trace())
+                .layer(http::tracing::propagate_request_id())
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    http::metrics::track,
+                ))
+                .layer(middleware::from_fn(http::security::headers))
+                .layer(CompressionLayer::new()),
+        )
+        .with_state(state)
+}
+
+/// cargo-leptos writes `hash.txt` beside the server binary when it gives the browser files hashed
+/// names; Leptos reads it from there to link them.
+fn hash_file_present() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .is_some_and(|dir| dir.join("hash.txt").exists())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in progress");
+}

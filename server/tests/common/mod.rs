@@ -1,0 +1,115 @@
+//! Test helpers: a running Rampart on port 0 over a fresh database of its own.
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own part of these helpers"
+)]
+
+use std::time::Duration;
+
+use server::{config::Config, startup::Application};
+use sqlx::{Connection, PgConnection, PgPool};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub database: String,
+    maintenance_url: String,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Default)]
+pub struct Spawn {
+    pub demo_data: bool,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Spawn::default()).await
+}
+
+pub async fn spawn_app_with(options: Spawn) -> TestApp {
+    let maintenance_url = maintenance_url();
+    let (database, database_url) = create_database().await;
+
+    let config = Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "RAMPART_ADDR" => Some("127.0.0.1:0".to_string()),
+        "RAMPART_DEMO_DATA" => Some(options.demo_data.to_string()),
+        "RAMPART_DB_ACQUIRE_TIMEOUT_MS" => Some("1000".to_string()),
+        _ => None,
+    })
+    .expect("a valid test configuration");
+    let application = Application::build(config)
+        .await
+        .expect("the application builds");
+    let address = format!("http://{}", application.address());
+    tokio::spawn(application.run_until_stopped());
+
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client"),
+        pool: PgPool::connect(&database_url)
+            .await
+            .expect("connect to the test database"),
+        database,
+        maintenance_url,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    /// Drops the database under the running app, as if the database server had gone away.
+    pub async fn drop_database(&self) {
+        self.pool.close().await;
+        let mut admin = PgConnection::connect(&self.maintenance_url)
+            .await
+            .expect("connect");
+        sqlx::query(&format!(
+            r#"DROP DATABASE "{}" WITH (FORCE)"#,
+            self.database
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("drop the test database");
+    }
+}
+
+fn maintenance_url() -> String {
+    std::env::var("RAMPART_TEST_DATABASE_URL").expect(
+        "RAMPART_TEST_DATABASE_URL must name a PostgreSQL maintenance database; `make test` sets it",
+    )
+}
+
+/// Creates an empty database of a unique name; returns its name and URL.
+pub async fn create_database() -> (String, String) {
+    let maintenance_url = maintenance_url();
+    let database = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&maintenance_url)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(&format!(r#"CREATE DATABASE "{database}""#))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+    let url = database_url(&maintenance_url, &database);
+    (database, url)
+}
+
+/// The maintenance URL with its database name replaced.
+fn database_url(maintenance_url: &str, database: &str) -> String {
+    let (server, _) = maintenance_url
+        .rsplit_once('/')
+        .expect("a URL with a database name");
+    format!("{server}/{database}")
+}

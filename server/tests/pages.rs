@@ -1,0 +1,93 @@
+//! Pages rendered on the server: what a browser without JavaScript gets.
+
+mod common;
+
+use common::{Spawn, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn the_portfolio_lists_the_demo_migrations_in_the_first_html() {
+    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("gitaly_find_commit_v2"), "{html}");
+    assert!(html.contains("CommitService::FindCommit"));
+    assert!(html.contains("10 in flight"));
+}
+
+#[tokio::test]
+async fn an_empty_portfolio_says_how_to_add_a_migration() {
+    let app = spawn_app().await;
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(html.contains("No migrations in flight"), "{html}");
+    assert!(html.contains("server add-migration"));
+}
+
+#[tokio::test]
+async fn an_unknown_url_renders_the_not_found_page_with_status_404() {
+    let app = spawn_app().await;
+    let response = app.get("/nope").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found"), "{html}");
+}
+
+#[tokio::test]
+async fn the_hydration_script_carries_the_nonce_of_the_policy() {
+    let app = spawn_app().await;
+    let response = app.get("/").await;
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy")
+        .to_string();
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)),
+        "{html}"
+    );
+    assert!(!policy.contains("unsafe-inline"));
+
+    // A fresh nonce for every response.
+    let again = app.get("/").await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(again, policy);
+}
+
+#[tokio::test]
+async fn pages_are_compressed_for_browsers_that_accept_it() {
+    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let response = app
+        .client
+        .get(format!("{}/", app.address))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn the_list_server_function_answers_json() {
+    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let response = app
+        .client
+        .post(format!("{}/api/list_migrations", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let rows: Vec<serde_json::Value> = response.json().await.unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().any(|row| row["flag"] == "gitaly_find_commit_v2"
+        && row["grpc_method"] == "CommitService::FindCommit"));
+}
