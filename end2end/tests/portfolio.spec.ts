@@ -31,7 +31,10 @@ test('the filter narrows the list as you type, once the page has hydrated', asyn
   const errors = watchForErrors(page);
   const wasm = page.waitForResponse((response) => /\.wasm$/.test(new URL(response.url()).pathname));
   await page.goto('/');
-  expect((await wasm).ok()).toBeTruthy();
+  const wasmResponse = await wasm;
+  expect(wasmResponse.ok()).toBeTruthy();
+  // Hashed file names: the browser may keep the file for a year.
+  expect(wasmResponse.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
   // The app marks the document once the browser has taken over from the server's HTML.
   await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
 

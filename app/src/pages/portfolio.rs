@@ -1,5 +1,7 @@
 //! `/`: every migration in flight, narrowed by a filter as you type.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -40,21 +42,25 @@ fn MigrationTable(rows: Vec<MigrationSummary>, filter: RwSignal<String>) -> impl
         return view! { <EmptyPortfolio /> }.into_any();
     }
     let total = rows.len();
-    let rows = StoredValue::new(rows);
-    let shown = move || {
-        rows.with_value(|rows| {
-            rows.iter()
-                .filter(|row| filter.with(|f| row.matches(f)))
-                .count()
-        })
+    // A plain Arc, not a StoredValue: views made inside a Suspend may still be rendering after the
+    // Suspend's owner (and any arena value in it) has been disposed.
+    let rows = Arc::new(rows);
+    let shown = {
+        let rows = Arc::clone(&rows);
+        move || filter.with(|f| rows.iter().filter(|row| row.matches(f)).count())
     };
+    let summary = {
+        let shown = shown.clone();
+        move || match shown() {
+            n if n == total => format!("{total} in flight"),
+            n => format!("{n} of {total} in flight match the filter"),
+        }
+    };
+    let none_shown = move || shown() == 0;
 
     view! {
         <p class="summary" aria-live="polite">
-            {move || match shown() {
-                n if n == total => format!("{total} in flight"),
-                n => format!("{n} of {total} in flight match the filter"),
-            }}
+            {summary}
         </p>
         <table class="migrations">
             <thead>
@@ -65,14 +71,10 @@ fn MigrationTable(rows: Vec<MigrationSummary>, filter: RwSignal<String>) -> impl
                 </tr>
             </thead>
             <tbody>
-                {rows
-                    .get_value()
-                    .into_iter()
-                    .map(|row| view! { <MigrationRow row filter /> })
-                    .collect_view()}
+                {rows.iter().cloned().map(|row| view! { <MigrationRow row filter /> }).collect_view()}
             </tbody>
         </table>
-        <p class="notice" hidden=move || shown() != 0>
+        <p class="notice" hidden=move || !none_shown()>
             "No migration matches this filter."
         </p>
     }
