@@ -5,9 +5,9 @@ CREATE TABLE migrations (
     flag_name        text        NOT NULL UNIQUE,
     grpc_service     text        NOT NULL,
     grpc_method      text        NOT NULL,
-    -- Where the rollout stands: an index into its plan (the template's default plan until plans
-    -- are stored per migration).
-    stage_index      integer     NOT NULL DEFAULT 0 CHECK (stage_index >= 0),
+    -- Where the rollout stands: the key of a stage of its plan (the template's default plan until
+    -- plans are stored per migration), e.g. 'staging' or 'production_5'.
+    stage            text        NOT NULL DEFAULT 'preparation',
     stage_started_at timestamptz NOT NULL,
     started_at       timestamptz NOT NULL,
     completed_at     timestamptz,
@@ -16,6 +16,7 @@ CREATE TABLE migrations (
     CONSTRAINT migrations_flag_name_format CHECK (flag_name ~ '^[a-z][a-z0-9_]*$' AND octet_length(flag_name) <= 255),
     CONSTRAINT migrations_grpc_service_present CHECK (grpc_service <> ''),
     CONSTRAINT migrations_grpc_method_present CHECK (grpc_method <> ''),
+    CONSTRAINT migrations_stage_format CHECK (stage ~ '^[a-z][a-z0-9_]*$'),
     CONSTRAINT migrations_stage_after_start CHECK (stage_started_at >= started_at)
 );
 

@@ -29,10 +29,10 @@ async fn add_migration(config: &Config, args: &[String]) -> Result<String, Strin
     };
     let flag = FlagName::parse(flag).map_err(|error| format!("flag {error}"))?;
     let method = GrpcMethod::parse(method).map_err(|error| format!("gRPC method {error}"))?;
-    let stage = Plan::gitaly_default()
-        .stage(0)
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
+    let plan = Plan::gitaly_default();
+    let Some(first) = plan.stages().first() else {
+        return Err("the rollout plan has no stages".to_string());
+    };
 
     let insert = async {
         let pool = db::pool(config)?;
@@ -42,7 +42,7 @@ async fn add_migration(config: &Config, args: &[String]) -> Result<String, Strin
             flag_name: flag.as_str(),
             grpc_service: method.service(),
             grpc_method: method.method(),
-            stage_index: 0,
+            stage: first.key.as_str(),
             stage_started_at: now,
             started_at: now,
         };
@@ -50,7 +50,8 @@ async fn add_migration(config: &Config, args: &[String]) -> Result<String, Strin
     };
     match insert.await {
         Ok(Some(_)) => Ok(format!(
-            "added {flag} ({method}) at its first stage, {stage}"
+            "added {flag} ({method}) at its first stage, {}",
+            first.name
         )),
         Ok(None) => Err(format!(
             "a migration for flag {flag} already exists; nothing was changed"

@@ -1,93 +1,44 @@
 //! Demo migrations, loaded into an empty database so a newcomer sees a populated dashboard.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use rollout::GrpcMethod;
 use sqlx::PgPool;
 
 use crate::db::migrations::{NewMigration, any_exist, insert_migration};
 
-/// Flag, service, method, stage (an index into the template's plan), and how long ago the stage
-/// and the rollout started.
-const DEMO: &[(&str, &str, &str, i32, TimeDelta, TimeDelta)] = &[
-    (
-        "gitaly_find_commit_v2",
-        "CommitService",
-        "FindCommit",
-        5,
-        TimeDelta::minutes(75),
-        TimeDelta::days(3),
-    ),
-    (
-        "gitaly_list_refs_pagination",
-        "RefService",
-        "ListRefs",
-        4,
-        TimeDelta::minutes(5),
-        TimeDelta::days(2),
-    ),
-    (
-        "gitaly_get_blob_streaming",
-        "BlobService",
-        "GetBlob",
-        6,
-        TimeDelta::hours(19),
-        TimeDelta::days(6),
-    ),
-    (
-        "gitaly_tree_entries_cache",
-        "CommitService",
-        "TreeEntries",
-        5,
-        TimeDelta::minutes(12),
-        TimeDelta::days(4),
-    ),
-    (
-        "gitaly_repository_size_du",
-        "RepositoryService",
-        "RepositorySize",
-        7,
-        TimeDelta::days(3),
-        TimeDelta::days(14),
-    ),
-    (
-        "gitaly_search_files_by_name_v2",
-        "RepositoryService",
-        "SearchFilesByName",
-        2,
-        TimeDelta::minutes(13),
-        TimeDelta::hours(5),
-    ),
-    (
-        "gitaly_user_merge_branch_hooks",
-        "OperationService",
-        "UserMergeBranch",
-        1,
-        TimeDelta::hours(1),
-        TimeDelta::hours(1),
-    ),
-    (
-        "gitaly_commit_stats_batched",
-        "CommitService",
-        "CommitStats",
-        4,
-        TimeDelta::minutes(14),
-        TimeDelta::days(1),
-    ),
-    (
-        "gitaly_diff_stats_large",
-        "DiffService",
-        "DiffStats",
-        5,
-        TimeDelta::minutes(60),
-        TimeDelta::days(5),
-    ),
-    (
-        "gitaly_find_all_tags_lazy",
-        "RefService",
-        "FindAllTags",
-        2,
-        TimeDelta::minutes(6),
-        TimeDelta::hours(3),
-    ),
+/// Flag, gRPC method, stage key in the template's plan, time in that stage, time since the start.
+type Demo = (
+    &'static str,
+    &'static str,
+    &'static str,
+    TimeDelta,
+    TimeDelta,
+);
+
+const fn minutes(n: i64) -> TimeDelta {
+    TimeDelta::minutes(n)
+}
+
+const fn hours(n: i64) -> TimeDelta {
+    TimeDelta::hours(n)
+}
+
+const fn days(n: i64) -> TimeDelta {
+    TimeDelta::days(n)
+}
+
+#[rustfmt::skip]
+const DEMO: [Demo; 10] = [
+    ("gitaly_find_commit_v2",          "CommitService::FindCommit",              "production_5",   minutes(75), days(3)),
+    ("gitaly_list_refs_pagination",    "RefService::ListRefs",                   "production_1",   minutes(5),  days(2)),
+    ("gitaly_get_blob_streaming",      "BlobService::GetBlob",                   "production_50",  hours(19),   days(6)),
+    ("gitaly_tree_entries_cache",      "CommitService::TreeEntries",             "production_5",   minutes(12), days(4)),
+    ("gitaly_repository_size_du",      "RepositoryService::RepositorySize",      "production_100", days(3),     days(14)),
+    ("gitaly_search_files_by_name_v2", "RepositoryService::SearchFilesByName",   "staging",        minutes(13), hours(5)),
+    ("gitaly_user_merge_branch_hooks", "OperationService::UserMergeBranch",      "development",    hours(1),    hours(1)),
+    ("gitaly_commit_stats_batched",    "CommitService::CommitStats",             "production_1",   minutes(14), days(1)),
+    ("gitaly_diff_stats_large",        "DiffService::DiffStats",                 "production_5",   minutes(60), days(5)),
+    ("gitaly_find_all_tags_lazy",      "RefService::FindAllTags",                "staging",        minutes(6),  hours(3)),
 ];
 
 /// Loads the demo migrations if the database has no migration at all; returns how many it added.
@@ -104,14 +55,15 @@ pub async fn load_if_empty(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, s
         return Ok(0);
     }
     let mut added = 0;
-    for &(flag, service, method, stage_index, stage_age, age) in DEMO {
+    for (flag, method, stage, in_stage, in_flight) in DEMO {
+        let method = GrpcMethod::parse(method).expect("the demo methods are valid");
         let migration = NewMigration {
             flag_name: flag,
-            grpc_service: service,
-            grpc_method: method,
-            stage_index,
-            stage_started_at: now - stage_age,
-            started_at: now - age,
+            grpc_service: method.service(),
+            grpc_method: method.method(),
+            stage,
+            stage_started_at: now - in_stage,
+            started_at: now - in_flight,
         };
         if insert_migration(&mut *tx, &migration).await?.is_some() {
             added += 1;
@@ -119,4 +71,22 @@ pub async fn load_if_empty(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, s
     }
     tx.commit().await?;
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use rollout::{FlagName, Plan};
+
+    use super::*;
+
+    #[test]
+    fn every_demo_migration_is_valid_for_the_template_plan() {
+        let plan = Plan::gitaly_default();
+        for (flag, method, stage, in_stage, in_flight) in DEMO {
+            assert!(FlagName::parse(flag).is_ok(), "{flag}");
+            assert!(GrpcMethod::parse(method).is_ok(), "{method}");
+            assert!(plan.stage_by_key(stage).is_some(), "{stage}");
+            assert!(in_stage <= in_flight, "{flag}");
+        }
+    }
 }

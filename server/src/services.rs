@@ -31,14 +31,10 @@ impl MigrationService for PgMigrationService {
 }
 
 fn summary(row: db::migrations::MigrationRow) -> MigrationSummary {
-    let plan = Plan::gitaly_default();
-    let stage = usize::try_from(row.stage_index)
-        .ok()
-        .and_then(|index| plan.stage(index))
-        .map_or_else(
-            || format!("Stage {}", row.stage_index),
-            |stage| stage.name.clone(),
-        );
+    // A key the plan does not know still shows, as itself, rather than hiding the migration.
+    let stage = Plan::gitaly_default()
+        .stage_by_key(&row.stage)
+        .map_or_else(|| row.stage.clone(), |(_, stage)| stage.name.clone());
     MigrationSummary {
         id: row.id,
         flag: row.flag_name,

@@ -44,8 +44,8 @@ async fn add_migration_adds_it_once_at_the_first_stage() {
     );
 
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let rows: Vec<(String, String, String, i32)> =
-        sqlx::query_as("SELECT flag_name, grpc_service, grpc_method, stage_index FROM migrations")
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT flag_name, grpc_service, grpc_method, stage FROM migrations")
             .fetch_all(&pool)
             .await
             .unwrap();
@@ -55,7 +55,7 @@ async fn add_migration_adds_it_once_at_the_first_stage() {
             "gitaly_find_commit_v2".into(),
             "CommitService".into(),
             "FindCommit".into(),
-            0
+            "preparation".into()
         )]
     );
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Environment, FlagValue};
+use crate::plan::{Environment, FlagValue, Stage};
 
 /// One checkbox of the acceptance-testing template.
 ///
@@ -110,6 +110,15 @@ impl CheckItem {
             CheckItem::ContinueDecision => "Continue?",
             CheckItem::AcceptanceIssueClosed => "Acceptance issue closed",
             CheckItem::ConversationLabelled => "Conversation labelled Migration:Opt-In",
+        }
+    }
+
+    /// The label in the context of `stage`: the template asks "Success?" instead of "Continue?"
+    /// at 100 %, where there is no next trial to continue to.
+    pub fn label_in(self, stage: &Stage) -> &'static str {
+        match self {
+            CheckItem::ContinueDecision if stage.production_percent() == Some(100) => "Success?",
+            other => other.label(),
         }
     }
 
@@ -235,6 +244,32 @@ mod tests {
             assert_eq!(item.accepts(CheckOutcome::Stop), decision);
             assert_eq!(item.accepts(CheckOutcome::Checked), !decision);
         }
+    }
+
+    #[test]
+    fn the_full_impact_decision_is_success() {
+        let plan = crate::plan::Plan::gitaly_default();
+        let labels: Vec<&str> = plan
+            .stages()
+            .iter()
+            .filter(|s| s.checklist.contains(&CheckItem::ContinueDecision))
+            .map(|s| CheckItem::ContinueDecision.label_in(s))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "Continue?",
+                "Continue?",
+                "Continue?",
+                "Continue?",
+                "Continue?",
+                "Success?"
+            ]
+        );
+        assert_eq!(
+            CheckItem::GrafanaChecked.label_in(&plan.stages()[7]),
+            CheckItem::GrafanaChecked.label()
+        );
     }
 
     #[test]

@@ -41,29 +41,31 @@ pub enum FlagNameError {
 impl FlagName {
     pub fn parse(input: &str) -> Result<FlagName, FlagNameError> {
         let name = input.trim();
-        let first = name.chars().next().ok_or(FlagNameError::Empty)?;
+        if name.is_empty() {
+            return Err(FlagNameError::Empty);
+        }
         if name.len() > FLAG_NAME_MAX_BYTES {
             return Err(FlagNameError::TooLong { len: name.len() });
         }
-        if !first.is_ascii_lowercase() {
-            return Err(FlagNameError::MustStartWithLetter { found: first });
+        match first_non_slug_char(name) {
+            None => Ok(FlagName(name.to_owned())),
+            Some((1, found)) => Err(FlagNameError::MustStartWithLetter { found }),
+            Some((position, found)) => Err(FlagNameError::InvalidCharacter { found, position }),
         }
-        if let Some((position, found)) = name
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
-        {
-            return Err(FlagNameError::InvalidCharacter {
-                found,
-                position: position + 1,
-            });
-        }
-        Ok(FlagName(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The first character, with its 1-based position, that breaks the rule "a lowercase ASCII
+/// letter, then lowercase letters, digits and `_`". Flag names and stage keys follow it.
+pub(crate) fn first_non_slug_char(name: &str) -> Option<(usize, char)> {
+    name.chars()
+        .enumerate()
+        .find(|(i, c)| !(c.is_ascii_lowercase() || (*i > 0 && (c.is_ascii_digit() || *c == '_'))))
+        .map(|(i, c)| (i + 1, c))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,8 +107,9 @@ pub enum GrpcMethodError {
         "'{input}' is in package '{package}'; only Gitaly methods (package gitaly) are migrated"
     )]
     WrongPackage { input: String, package: String },
+    // Read after the field's label: "gRPC method has an invalid method name 'Find-Commit': …".
     #[error(
-        "the {part} name '{name}' must start with a letter and contain only letters, digits and underscores"
+        "has an invalid {part} name '{name}': a name starts with a letter and contains only letters, digits and underscores"
     )]
     InvalidName { part: GrpcPart, name: String },
 }
@@ -302,12 +305,11 @@ impl From<Routes> for Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Acceptance issue
+// Issues
 
-/// The acceptance-testing issue, as an `https://…/issues/N` (or `/-/issues/N`) URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AcceptanceIssue {
+/// An `https://…/issues/N` (or `/-/issues/N`) URL, without a trailing `/`, and its number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct IssueUrl {
     url: String,
     number: u64,
 }
@@ -326,8 +328,8 @@ pub enum IssueUrlError {
     NoIssueNumber { input: String },
 }
 
-impl AcceptanceIssue {
-    pub fn parse(input: &str) -> Result<AcceptanceIssue, IssueUrlError> {
+impl IssueUrl {
+    fn parse(input: &str) -> Result<IssueUrl, IssueUrlError> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err(IssueUrlError::Empty);
@@ -358,28 +360,55 @@ impl AcceptanceIssue {
         if !host_ok || !path.ends_with("/issues") {
             return Err(no_number());
         }
-        Ok(AcceptanceIssue {
+        Ok(IssueUrl {
             url: url.to_owned(),
             number,
         })
     }
+}
 
-    pub fn url(&self) -> &str {
-        &self.url
+/// The acceptance-testing issue, as an `https://…/issues/N` (or `/-/issues/N`) URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AcceptanceIssue(IssueUrl);
+
+impl AcceptanceIssue {
+    pub fn parse(input: &str) -> Result<AcceptanceIssue, IssueUrlError> {
+        IssueUrl::parse(input).map(AcceptanceIssue)
     }
-    pub fn as_str(&self) -> &str {
-        &self.url
+    pub fn url(&self) -> &str {
+        &self.0.url
     }
     pub fn number(&self) -> u64 {
-        self.number
+        self.0.number
+    }
+}
+
+/// The issue in the infrastructure tracker that announces the first production change, as an
+/// `https://…/issues/N` URL. Which tracker is not checked: its address is the server's
+/// configuration, not the domain's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct InfrastructureIssue(IssueUrl);
+
+impl InfrastructureIssue {
+    pub fn parse(input: &str) -> Result<InfrastructureIssue, IssueUrlError> {
+        IssueUrl::parse(input).map(InfrastructureIssue)
+    }
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+    pub fn number(&self) -> u64 {
+        self.0.number
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Conversation issue
 
-/// The migration's Conversation issue in the Gitaly tracker (`~Conversation: #N`), read from
-/// `#N` or `N`.
+/// The migration's Conversation issue in the Gitaly tracker, kept as its number. Read from the
+/// template's first line `~Conversation: #567`, from `#567` or `567`, or from the issue's URL
+/// (`https://gitlab.com/gitlab-org/gitaly/issues/567`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ConversationRef(u64);
@@ -388,9 +417,15 @@ pub struct ConversationRef(u64);
 pub enum ConversationRefError {
     #[error("is empty; expected an issue number such as #567")]
     Empty,
-    #[error("'{input}' is not an issue number; expected #N or N with N at least 1, such as #567")]
+    #[error(
+        "'{input}' is not an issue number; expected #N, N, ~Conversation: #N or the issue's URL, with N at least 1, such as #567"
+    )]
     NotANumber { input: String },
+    #[error(transparent)]
+    Url(#[from] IssueUrlError),
 }
+
+const CONVERSATION_LABEL: &str = "~conversation:";
 
 impl ConversationRef {
     pub fn parse(input: &str) -> Result<ConversationRef, ConversationRefError> {
@@ -398,7 +433,16 @@ impl ConversationRef {
         if trimmed.is_empty() {
             return Err(ConversationRefError::Empty);
         }
-        let digits = trimmed.strip_prefix('#').unwrap_or(trimmed);
+        let body = trimmed
+            .get(..CONVERSATION_LABEL.len())
+            .filter(|label| label.eq_ignore_ascii_case(CONVERSATION_LABEL))
+            .map_or(trimmed, |_| {
+                trimmed[CONVERSATION_LABEL.len()..].trim_start()
+            });
+        if body.contains("://") {
+            return Ok(ConversationRef(IssueUrl::parse(body)?.number));
+        }
+        let digits = body.strip_prefix('#').unwrap_or(body);
         match digits.parse::<u64>() {
             Ok(n) if n > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(ConversationRef(n)),
             _ => Err(ConversationRefError::NotANumber {
@@ -419,64 +463,25 @@ impl fmt::Display for ConversationRef {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shared string plumbing
+// Display, and parsing from strings (serde reads every type here through its parser)
 
-macro_rules! string_newtype_plumbing {
-    ($ty:ty, $err:ty) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl TryFrom<String> for $ty {
-            type Error = $err;
-            fn try_from(value: String) -> Result<$ty, $err> {
-                <$ty>::parse(&value)
-            }
-        }
-        impl From<$ty> for String {
-            fn from(value: $ty) -> String {
-                value.to_string()
-            }
-        }
-        impl std::str::FromStr for $ty {
-            type Err = $err;
-            fn from_str(s: &str) -> Result<$ty, $err> {
-                <$ty>::parse(s)
-            }
-        }
-    };
+impl fmt::Display for FlagName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
-string_newtype_plumbing!(FlagName, FlagNameError);
-string_newtype_plumbing!(AcceptanceIssue, IssueUrlError);
-
-macro_rules! display_parse_plumbing {
-    ($ty:ty, $err:ty) => {
-        impl TryFrom<String> for $ty {
-            type Error = $err;
-            fn try_from(value: String) -> Result<$ty, $err> {
-                <$ty>::parse(&value)
-            }
-        }
-        impl From<$ty> for String {
-            fn from(value: $ty) -> String {
-                value.to_string()
-            }
-        }
-        impl std::str::FromStr for $ty {
-            type Err = $err;
-            fn from_str(s: &str) -> Result<$ty, $err> {
-                <$ty>::parse(s)
-            }
-        }
-    };
+impl fmt::Display for AcceptanceIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.url())
+    }
 }
 
-display_parse_plumbing!(GrpcMethod, GrpcMethodError);
-display_parse_plumbing!(ConversationRef, ConversationRefError);
-display_parse_plumbing!(RequiredGitalyVersion, VersionError);
-display_parse_plumbing!(RequiredGitlabVersion, VersionError);
+impl fmt::Display for InfrastructureIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.url())
+    }
+}
 
 impl fmt::Display for RequiredGitalyVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -488,6 +493,16 @@ impl fmt::Display for RequiredGitlabVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+parsed_from_string! {
+    FlagName => FlagNameError,
+    GrpcMethod => GrpcMethodError,
+    RequiredGitalyVersion => VersionError,
+    RequiredGitlabVersion => VersionError,
+    AcceptanceIssue => IssueUrlError,
+    InfrastructureIssue => IssueUrlError,
+    ConversationRef => ConversationRefError,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,8 +533,10 @@ pub struct MigrationIdentity {
     pub conversation: ConversationRef,
 }
 
-/// The field of [`RawIdentity`] an error is about; `as_str` is the form/JSON field name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The field of [`RawIdentity`] an error is about; `as_str` (and serde) is the form/JSON field
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IdentityField {
     FeatureFlag,
     GrpcMethod,
@@ -589,8 +606,22 @@ impl IdentityError {
     }
 }
 
-/// Every bad field at once, so a form can mark them all in one round trip.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialised as `{"field": "grpc_method", "message": "gRPC method has an invalid …"}`: what a
+/// form needs to put the message next to the field. The message is the `Display` text.
+impl Serialize for IdentityError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut error = serializer.serialize_struct("IdentityError", 2)?;
+        error.serialize_field("field", &self.field())?;
+        error.serialize_field("message", &self.to_string())?;
+        error.end()
+    }
+}
+
+/// Every bad field at once, so a form can mark them all in one round trip. Serialised as the
+/// list of its errors, in form order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct IdentityErrors(Vec<IdentityError>);
 
 impl IdentityErrors {
@@ -855,6 +886,108 @@ mod tests {
         assert!(ConversationRef::parse("#").is_err());
         assert!(ConversationRef::parse("#-3").is_err());
         assert_eq!(ConversationRef::parse(""), Err(ConversationRefError::Empty));
+    }
+
+    #[test]
+    fn conversations_from_every_form_people_paste() {
+        for input in [
+            "~Conversation: #567",
+            "~conversation:#567",
+            "#567",
+            "567",
+            " 567 ",
+            "https://gitlab.com/gitlab-org/gitaly/issues/567",
+            "https://gitlab.com/gitlab-org/gitaly/-/issues/567/",
+        ] {
+            assert_eq!(
+                ConversationRef::parse(input).map(|c| c.to_string()),
+                Ok("#567".to_owned()),
+                "{input}"
+            );
+        }
+        for bad in [
+            "~Conversation:",
+            "~Conversation: #x",
+            "Conversation #567",
+            "#0",
+            "https://gitlab.com/gitlab-org/gitaly/merge_requests/567",
+            "http://gitlab.com/gitlab-org/gitaly/issues/567",
+        ] {
+            assert!(ConversationRef::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            ConversationRef::parse("https://gitlab.com/gitlab-org/gitaly/issues/x"),
+            Err(ConversationRefError::Url(
+                IssueUrlError::NoIssueNumber { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn infrastructure_issues_are_issue_urls() {
+        let issue =
+            InfrastructureIssue::parse(" https://gitlab.com/gitlab-com/infrastructure/issues/99 ")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            issue.url(),
+            "https://gitlab.com/gitlab-com/infrastructure/issues/99"
+        );
+        assert_eq!(issue.number(), 99);
+        for bad in [
+            "infra#99",
+            "https://gitlab.com/gitlab-com/infrastructure",
+            "https://gitlab.com/gitlab-com/infrastructure/issues/new",
+            "https://x",
+        ] {
+            assert!(InfrastructureIssue::parse(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<InfrastructureIssue>("\"https://x\"").is_err());
+    }
+
+    /// Each message starts with its field's label, once, and reads as a phrase after it.
+    #[test]
+    fn messages_name_their_field_first_and_once() {
+        let raw = RawIdentity {
+            feature_flag: String::new(),
+            grpc_method: "CommitService::Find-Commit".into(),
+            gitaly_version: "16.3".into(),
+            gitlab_version: String::new(),
+            routes: vec!["a".into(), "a".into()],
+            acceptance_issue: "https://gitlab.com/x/merge_requests/1".into(),
+            conversation: "#x".into(),
+        };
+        let errors = MigrationIdentity::parse(&raw).expect_err("all bad");
+        assert_eq!(errors.errors().len(), 7);
+        for error in errors.errors() {
+            let label = error.field().label();
+            let message = error.to_string();
+            assert!(message.starts_with(label), "{message}");
+            assert_eq!(message.matches(label).count(), 1, "{message}");
+        }
+        assert_eq!(
+            errors.errors()[1].to_string(),
+            "gRPC method has an invalid method name 'Find-Commit': a name starts with a letter and contains only letters, digits and underscores"
+        );
+    }
+
+    #[test]
+    fn errors_serialise_as_field_and_message() {
+        let mut raw = sample_raw();
+        raw.grpc_method = "FindCommit".into();
+        raw.conversation = String::new();
+        let errors = MigrationIdentity::parse(&raw).expect_err("two bad fields");
+        let json = serde_json::to_value(&errors).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"field": "grpc_method", "message": errors.errors()[0].to_string()},
+                {"field": "conversation", "message": "Conversation issue is empty; expected an issue number such as #567"},
+            ])
+        );
+        assert_eq!(
+            serde_json::to_value(IdentityField::GitlabVersion).unwrap_or_else(|e| panic!("{e}")),
+            IdentityField::GitlabVersion.as_str()
+        );
     }
 
     #[test]

@@ -15,14 +15,43 @@
 //!   without Leptos, a database or a browser.
 //!
 //! Modules, one job each:
-//! - [`identity`]: a migration's flag, gRPC method, required versions, routes and issues, parsed.
+//! - [`identity`]: a migration's flag, gRPC method, required versions, routes and issues (and the
+//!   infrastructure issue of a production request), parsed.
 //! - [`version`]: version strings as deployed, their order, and requirement checks.
-//! - [`plan`]: rollout plans (the template's default and customised ones) and their validation.
+//! - [`plan`]: rollout plans (the template's default and customised ones), stage keys, and
+//!   their validation.
 //! - [`checklist`]: the template's checkboxes and recorded check-ins.
 //! - [`timing`]: soak remaining and progress, next check due, overdue-by.
-//! - [`machine`]: the stage machine — state, actions, refusals, events.
-//! - [`links`]: dashboard links and ChatOps lines per stage, in the template's exact forms.
+//! - [`machine`]: the stage machine — state, actions, events, and what blocks an advance.
+//! - [`refusal`]: why the machine said no, as a sentence for people and a code for programs.
+//! - [`links`]: dashboard links, ChatOps lines and the Details lines, in the template's exact forms.
 //! - [`duration`]: durations in words and as stored seconds.
+
+/// `TryFrom<String>`, `FromStr` and `From<T> for String` for types that have
+/// `fn parse(&str) -> Result<T, E>` and a `Display` that writes what `parse` reads back: what
+/// `#[serde(try_from = "String", into = "String")]` needs so that deserialising goes through the
+/// parser.
+macro_rules! parsed_from_string {
+    ($($ty:ty => $err:ty),+ $(,)?) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = $err;
+            fn try_from(value: String) -> Result<$ty, $err> {
+                <$ty>::parse(&value)
+            }
+        }
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                value.to_string()
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = $err;
+            fn from_str(s: &str) -> Result<$ty, $err> {
+                <$ty>::parse(s)
+            }
+        }
+    )+};
+}
 
 pub mod checklist;
 pub mod duration;
@@ -30,27 +59,31 @@ pub mod identity;
 pub mod links;
 pub mod machine;
 pub mod plan;
+pub mod refusal;
 pub mod timing;
 pub mod version;
 
 pub use checklist::{CheckIn, CheckItem, CheckOutcome};
 pub use identity::{
     AcceptanceIssue, ConversationRef, FlagName, GrpcMethod, IdentityError, IdentityErrors,
-    IdentityField, MigrationIdentity, RawIdentity, RequiredGitalyVersion, RequiredGitlabVersion,
-    Routes,
+    IdentityField, InfrastructureIssue, MigrationIdentity, RawIdentity, RequiredGitalyVersion,
+    RequiredGitlabVersion, Routes,
 };
 pub use links::{
-    ChatChannel, ChatOpsCommand, Link, LinkConfig, LinkKind, StageCommands, flag_command,
-    item_link, overview_links, plan_commands, plan_links, stage_commands, stage_links,
+    ChatChannel, ChatOpsCommand, Link, LinkConfig, LinkKind, StageCommands, details_lines,
+    flag_command, item_link, overview_links, plan_commands, plan_links, stage_commands,
+    stage_links,
 };
 pub use machine::{
-    Action, ActionKind, Actor, Event, FlagStates, Migration, MigrationState, Refusal, Role, Status,
-    Transition, apply, serving_percentage,
+    Action, ActionKind, Actor, Approval, Event, FlagStates, Migration, MigrationState,
+    ProductionChangeRequest, Role, SoakOverride, StagePosition, Status, Transition,
+    advance_blockers, apply, serving_percentage,
 };
 pub use plan::{
-    Cadence, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan, PlanError,
-    ProductionStep, Stage, StageKind,
+    Cadence, EmptyLogWindow, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan,
+    PlanError, ProductionStep, Stage, StageKey, StageKeyError, StageKind, StageRef,
 };
+pub use refusal::{LabelledItem, Refusal, StateError};
 pub use timing::StageClock;
 pub use version::{
     DeployedVersions, Version, VersionError, VersionRequirement, VersionRequirements,

@@ -126,16 +126,23 @@ pub enum LinkKind {
     InfrastructureIssue,
     AcceptanceIssue,
     ConversationIssue,
+    /// Done: the acceptance issue, to close it.
+    CloseAcceptanceIssue,
+    /// Done: the Conversation issue, to label it ~"Migration:Opt-In".
+    LabelConversation,
 }
 
 impl LinkKind {
     /// Whether the template itself has this link. The acceptance and Conversation issues are
-    /// Rampart's additions (the template is the acceptance issue, and names the Conversation only
-    /// by number).
+    /// Rampart's additions: the template is the acceptance issue, names the Conversation only by
+    /// number, and says "Close this issue and mark the ~Conversation" without a link.
     pub fn in_template(self) -> bool {
         !matches!(
             self,
-            LinkKind::AcceptanceIssue | LinkKind::ConversationIssue
+            LinkKind::AcceptanceIssue
+                | LinkKind::ConversationIssue
+                | LinkKind::CloseAcceptanceIssue
+                | LinkKind::LabelConversation
         )
     }
 }
@@ -198,6 +205,26 @@ pub fn stage_commands(
         enable: flag_command(&identity.feature_flag, environment, value, config),
         disable: flag_command(&identity.feature_flag, environment, FlagValue::Off, config),
     })
+}
+
+/// The label the Done stage puts on the Conversation issue.
+pub const OPT_IN_LABEL: &str = "Migration:Opt-In";
+
+/// The Details section of the template, filled in: the four `- **…**: `…`` lines under
+/// `## Details`, in the template's order and form.
+pub fn details_lines(identity: &MigrationIdentity) -> [String; 4] {
+    [
+        format!("- **Feature Toggle Name**: `{}`", identity.feature_flag),
+        format!("- **GRPC Service**: `{}`", identity.grpc_method),
+        format!(
+            "- **Required Gitaly Version**: `{}`",
+            identity.gitaly_version
+        ),
+        format!(
+            "- **Required GitLab Version**: `{}`",
+            identity.gitlab_version
+        ),
+    ]
 }
 
 /// Links about the migration as a whole: the process documentation, its acceptance issue and its
@@ -354,8 +381,24 @@ pub fn item_link(
                 ),
             )
         }
-        CheckItem::AcceptanceIssueClosed => Some(acceptance_issue_link(identity)),
-        CheckItem::ConversationLabelled => Some(conversation_link(identity, config)),
+        // The template's last step, "Close this issue and mark the ~Conversation as
+        // ~"Migration:Opt-In"", as one link per issue, labelled with what to do there.
+        CheckItem::AcceptanceIssueClosed => link(
+            LinkKind::CloseAcceptanceIssue,
+            format!(
+                "Close acceptance issue #{}",
+                identity.acceptance_issue.number()
+            ),
+            identity.acceptance_issue.url().to_owned(),
+        ),
+        CheckItem::ConversationLabelled => link(
+            LinkKind::LabelConversation,
+            format!(
+                "Label Conversation {} ~\"{OPT_IN_LABEL}\"",
+                identity.conversation
+            ),
+            conversation_link(identity, config).url,
+        ),
     }
 }
 
@@ -441,6 +484,42 @@ mod tests {
             "is%3Aunresolved+gitaly"
         );
         assert_eq!(percent_encode("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn done_links_say_what_to_do() {
+        let raw = crate::identity::RawIdentity {
+            feature_flag: "gitaly_find_commit_v2".into(),
+            grpc_method: "CommitService::FindCommit".into(),
+            gitaly_version: "v16.3.2".into(),
+            gitlab_version: "v16.3".into(),
+            routes: vec![],
+            acceptance_issue: "https://gitlab.com/gitlab-org/gitaly/issues/1234".into(),
+            conversation: "#567".into(),
+        };
+        let identity = MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::gitaly_default();
+        let done = &plan.stages()[plan.done_index()];
+        let links: Vec<(LinkKind, String, String)> =
+            stage_links(&identity, done, &LinkConfig::default())
+                .into_iter()
+                .map(|l| (l.kind, l.label, l.url))
+                .collect();
+        assert_eq!(
+            links,
+            [
+                (
+                    LinkKind::CloseAcceptanceIssue,
+                    "Close acceptance issue #1234".to_owned(),
+                    "https://gitlab.com/gitlab-org/gitaly/issues/1234".to_owned()
+                ),
+                (
+                    LinkKind::LabelConversation,
+                    "Label Conversation #567 ~\"Migration:Opt-In\"".to_owned(),
+                    "https://gitlab.com/gitlab-org/gitaly/issues/567".to_owned()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -1,34 +1,37 @@
 //! The stage machine: pure transitions from (state, action, actor, now) to a new state plus the
-//! events to record, or a typed refusal that explains itself.
+//! events to record, or a typed [`Refusal`] that explains itself.
 //!
 //! The rules, in one place:
 //! - Viewers change nothing. Approve, reject and soak override take a release manager.
-//! - No advance before the stage's soak has run, unless a release manager overrode it with a reason.
-//! - No advance while the last "Continue?" said stop, while a look is overdue by more than one
-//!   cadence interval, or while a checklist item has no check-in.
-//! - No production percentage change without a request approved by a release manager who is not
-//!   the requester; the initial production step also needs the infrastructure issue.
+//! - A stage is left only when [`advance_blockers`] is empty, and `Advance` refuses with the first
+//!   blocker: the migration is active (not paused); the last "Continue?" did not say stop; no look
+//!   is overdue by more than one cadence interval; every checklist item has a check-in; the soak
+//!   has run, unless a release manager overrode it with a reason; the last "Continue?" was
+//!   answered after the soak ended (or after the override); and, when the next stage changes
+//!   production, a request for it was approved by a release manager who is not the requester
+//!   (the initial production step also needs the infrastructure issue).
 //! - No entry into an environment whose deployed Gitaly or GitLab is below the requirement
 //!   (checked on every entry into a stage that runs in an environment, not only the first: a
 //!   deployment can be rolled back between two stages).
-//! - The kill switch (`Disable`) is never refused to an engineer, from any status: it turns the
-//!   flag off in every environment, forgets any pending approval, and leaves the migration
-//!   `Disabled`. Only `Start` leaves `Disabled`, and it restarts from the first stage.
+//! - The kill switch (`Disable`) is never refused to an engineer, from any status and on any
+//!   state: it turns the flag off in every environment, forgets any pending approval, and leaves
+//!   the migration `Disabled`. Only `Start` leaves `Disabled`, and it restarts from the first stage.
+//! - Every other action is refused on a stored state that could not have come from this plan
+//!   ([`MigrationState::validate`]): above all, a running migration remembers its stage's key, so
+//!   a plan edited under it never silently moves it to another stage.
 //!
 //! Events say what happened, not who or when: the caller records each with the actor and `now`
 //! it passed in. `FlagChange` events are the flag writes the server must perform.
 
-use std::fmt;
-
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::checklist::{CheckIn, CheckItem, CheckOutcome};
-use crate::duration::format_duration;
-use crate::identity::MigrationIdentity;
-use crate::plan::{Cadence, Environment, FlagValue, Plan, Stage};
+use crate::identity::{InfrastructureIssue, MigrationIdentity};
+use crate::plan::{Environment, FlagValue, Plan, Stage, StageKey, StageRef};
+use crate::refusal::{LabelledItem, Refusal, StateError};
 use crate::timing::{self, StageClock};
-use crate::version::{DeployedVersions, Shortfall};
+use crate::version::DeployedVersions;
 
 /// What a person may do. Ordered: each role may do everything the roles below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,7 +51,7 @@ impl Role {
         }
     }
 
-    fn with_article(self) -> &'static str {
+    pub(crate) fn with_article(self) -> &'static str {
         match self {
             Role::Viewer => "a viewer",
             Role::Engineer => "an engineer",
@@ -114,7 +117,7 @@ impl Status {
         }
     }
 
-    fn phrase(self) -> &'static str {
+    pub(crate) fn phrase(self) -> &'static str {
         match self {
             Status::NotStarted => "not started",
             Status::Active => "active",
@@ -124,7 +127,7 @@ impl Status {
         }
     }
 
-    fn hint(self) -> &'static str {
+    pub(crate) fn hint(self) -> &'static str {
         match self {
             Status::NotStarted => " Start it first.",
             Status::Active => "",
@@ -175,19 +178,21 @@ impl FlagStates {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     pub by: String,
+    /// The approver's role when they approved; checked again before production changes.
+    pub role: Role,
     pub at: DateTime<Utc>,
 }
 
 /// A request to move production to the next stage's percentage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductionChangeRequest {
-    /// Index of the stage the change enters.
-    pub stage: usize,
+    /// The stage the change enters.
+    pub stage: StageRef,
     pub percent: u8,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub infrastructure_issue: Option<String>,
+    pub infrastructure_issue: Option<InfrastructureIssue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
@@ -204,6 +209,9 @@ pub struct SoakOverride {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StagePosition {
     pub index: usize,
+    /// The key of stage `index` when it was entered. If the plan's stage at `index` has another
+    /// key now, the plan was edited under the migration and the state no longer fits it.
+    pub key: StageKey,
     pub started_at: DateTime<Utc>,
     /// Check-ins of this stage only, oldest first.
     pub check_ins: Vec<CheckIn>,
@@ -213,7 +221,9 @@ pub struct StagePosition {
     pub production_change: Option<ProductionChangeRequest>,
 }
 
-/// A migration's state. Change it only through [`apply`]; store it as JSON.
+/// A migration's state. Change it only through [`apply`]; store it as JSON, and check it with
+/// [`MigrationState::validate`] when reading it back if you use it other than through [`apply`]
+/// (which checks it itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationState {
     status: Status,
@@ -246,8 +256,14 @@ impl MigrationState {
     pub fn stage_index(&self) -> Option<usize> {
         self.position.as_ref().map(|p| p.index)
     }
+    pub fn stage_key(&self) -> Option<&StageKey> {
+        self.position.as_ref().map(|p| &p.key)
+    }
+    /// The current stage, if started and the stage at the position still has the stored key.
     pub fn current_stage<'p>(&self, plan: &'p Plan) -> Option<&'p Stage> {
-        self.stage_index().and_then(|i| plan.stage(i))
+        let position = self.position.as_ref()?;
+        plan.stage(position.index)
+            .filter(|stage| stage.key == position.key)
     }
     pub fn flags(&self) -> FlagStates {
         self.flags
@@ -264,9 +280,7 @@ impl MigrationState {
 
     /// The latest answer to "Continue?" in this stage.
     pub fn last_decision(&self) -> Option<&CheckIn> {
-        self.check_ins()
-            .iter()
-            .rfind(|c| c.item == CheckItem::ContinueDecision)
+        last_decision(self.check_ins())
     }
 
     /// Checklist items of `stage` with no check-in yet, in checklist order.
@@ -277,7 +291,7 @@ impl MigrationState {
     /// The current stage's clock, if started and the state fits the plan.
     pub fn clock(&self, plan: &Plan, now: DateTime<Utc>) -> Option<StageClock> {
         let position = self.position.as_ref()?;
-        let stage = plan.stage(position.index)?;
+        let stage = self.current_stage(plan)?;
         Some(StageClock::new(
             stage,
             position.started_at,
@@ -285,11 +299,89 @@ impl MigrationState {
             now,
         ))
     }
+
+    /// Whether this state could have come from [`apply`] under `plan`. A state read back from
+    /// storage can fail when its row was edited by hand or — the case that matters — when the
+    /// plan was changed under a running migration: the stage at the stored index must still have
+    /// the stored key.
+    pub fn validate(&self, plan: &Plan) -> Result<(), StateError> {
+        match self.status {
+            Status::NotStarted | Status::Disabled => {
+                if self.status == Status::NotStarted && self.position.is_some() {
+                    return Err(StateError::PositionBeforeStart);
+                }
+                // A disabled migration's position only shows where the kill happened: it is not
+                // held against the plan, because a restart begins at the first stage anyway.
+                match Environment::ALL
+                    .into_iter()
+                    .find(|e| self.flags.get(*e) != FlagValue::Off)
+                {
+                    Some(environment) => Err(StateError::FlagOnWhileStopped {
+                        status: self.status,
+                        environment,
+                        value: self.flags.get(environment),
+                    }),
+                    None => Ok(()),
+                }
+            }
+            Status::Active | Status::Paused | Status::Completed => {
+                let position = self.position.as_ref().ok_or(StateError::NoCurrentStage {
+                    status: self.status,
+                })?;
+                let stage = plan
+                    .stage(position.index)
+                    .ok_or(StateError::StageOutOfRange {
+                        index: position.index,
+                        stages: plan.len(),
+                    })?;
+                if stage.key != position.key {
+                    return Err(StateError::StageKeyMismatch {
+                        index: position.index,
+                        stored: position.key.clone(),
+                        planned: stage.key.clone(),
+                    });
+                }
+                if self.status == Status::Completed && !stage.is_done() {
+                    return Err(StateError::CompletedBeforeLastStage {
+                        stage: stage.reference(position.index),
+                    });
+                }
+                let expected = flags_at(plan, position.index);
+                match Environment::ALL
+                    .into_iter()
+                    .find(|e| self.flags.get(*e) != expected.get(*e))
+                {
+                    Some(environment) => Err(StateError::FlagDoesNotMatchStage {
+                        stage: stage.reference(position.index),
+                        environment,
+                        expected: expected.get(environment),
+                        found: self.flags.get(environment),
+                    }),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// The flags of a migration at stage `index`: each trial entered so far set its own.
+fn flags_at(plan: &Plan, index: usize) -> FlagStates {
+    let mut flags = FlagStates::default();
+    for (environment, value) in plan.stages().iter().take(index + 1).filter_map(Stage::flag) {
+        flags.set(environment, value);
+    }
+    flags
 }
 
 /// Share of calls in `environment` that reach the new implementation (0–100).
 pub fn serving_percentage(state: &MigrationState, environment: Environment) -> u8 {
     state.flags.get(environment).serving_percentage()
+}
+
+fn last_decision(check_ins: &[CheckIn]) -> Option<&CheckIn> {
+    check_ins
+        .iter()
+        .rfind(|c| c.item == CheckItem::ContinueDecision)
 }
 
 fn missing_items(stage: &Stage, check_ins: &[CheckIn]) -> Vec<CheckItem> {
@@ -298,6 +390,16 @@ fn missing_items(stage: &Stage, check_ins: &[CheckIn]) -> Vec<CheckItem> {
         .iter()
         .copied()
         .filter(|item| !check_ins.iter().any(|c| c.item == *item))
+        .collect()
+}
+
+fn labelled(stage: &Stage, items: Vec<CheckItem>) -> Vec<LabelledItem> {
+    items
+        .into_iter()
+        .map(|item| LabelledItem {
+            item,
+            label: item.label_in(stage).to_owned(),
+        })
         .collect()
 }
 
@@ -321,7 +423,8 @@ pub enum Action {
         deployed: Option<DeployedVersions>,
     },
     /// Ask to move production to the next stage's percentage. The initial production step needs
-    /// the infrastructure issue's `https://` link.
+    /// the infrastructure issue's `https://…/issues/N` link. Kept as text here and parsed by
+    /// [`apply`], so a bad link is refused with a sentence rather than failing to deserialise.
     RequestProductionChange {
         #[serde(default)]
         infrastructure_issue: Option<String>,
@@ -445,38 +548,38 @@ impl Action {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Started {
-        stage: usize,
+        stage: StageRef,
     },
     /// A start from `Disabled`: back to the first stage.
     Restarted {
-        stage: usize,
+        stage: StageRef,
     },
     CheckedIn {
-        stage: usize,
+        stage: StageRef,
         check_in: CheckIn,
     },
     Advanced {
-        from: usize,
-        to: usize,
+        from: StageRef,
+        to: StageRef,
     },
     ProductionChangeRequested {
-        stage: usize,
+        stage: StageRef,
         percent: u8,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        infrastructure_issue: Option<String>,
+        infrastructure_issue: Option<InfrastructureIssue>,
     },
     ProductionChangeApproved {
-        stage: usize,
+        stage: StageRef,
         percent: u8,
         requested_by: String,
     },
     ProductionChangeRejected {
-        stage: usize,
+        stage: StageRef,
         percent: u8,
         reason: String,
     },
     SoakOverridden {
-        stage: usize,
+        stage: StageRef,
         reason: String,
     },
     Paused {
@@ -503,320 +606,174 @@ pub struct Transition {
     pub events: Vec<Event>,
 }
 
-/// Why an action was refused. `Display` is a full sentence for people; `code()` (also the serde
-/// tag) is stable for programs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum Refusal {
-    RoleRequired {
-        action: ActionKind,
-        required: Role,
-        actual: Role,
-    },
-    ActorUnnamed {
-        action: ActionKind,
-    },
-    NotAllowedInStatus {
-        action: ActionKind,
-        status: Status,
-    },
-    StateDoesNotFitPlan {
-        stage: Option<usize>,
-        stages: usize,
-    },
-    SoakNotElapsed {
-        stage: String,
-        #[serde(with = "crate::duration::seconds")]
-        soak: TimeDelta,
-        #[serde(with = "crate::duration::seconds")]
-        remaining: TimeDelta,
-    },
-    ContinueSaidStop {
-        stage: String,
-        by: String,
-        at: DateTime<Utc>,
-    },
-    CheckOverdue {
-        stage: String,
-        cadence: Cadence,
-        #[serde(with = "crate::duration::seconds")]
-        overdue_by: TimeDelta,
-    },
-    ChecklistIncomplete {
-        stage: String,
-        missing: Vec<CheckItem>,
-    },
-    ProductionChangeNotRequested {
-        stage: String,
-        percent: u8,
-    },
-    ProductionChangeNotApproved {
-        stage: String,
-        percent: u8,
-        requested_by: String,
-    },
-    SelfApproval {
-        username: String,
-    },
-    NoPendingRequest {
-        action: ActionKind,
-    },
-    RequestAlreadyPending {
-        percent: u8,
-        requested_by: String,
-    },
-    AlreadyApproved {
-        approved_by: String,
-    },
-    NoProductionChangeAhead {
-        next_stage: Option<String>,
-    },
-    InfrastructureIssueRequired {
-        stage: String,
-    },
-    ReasonRequired {
-        action: ActionKind,
-    },
-    DeployedVersionsUnknown {
-        stage: String,
-        environment: Environment,
-    },
-    VersionsBelowRequired {
-        stage: String,
-        environment: Environment,
-        shortfalls: Vec<Shortfall>,
-    },
-    NoNextStage {
-        stage: String,
-    },
-    NotAtFinalStage {
-        stage: String,
-    },
-    ItemNotInStage {
-        item: CheckItem,
-        stage: String,
-    },
-    OutcomeDoesNotFitItem {
-        item: CheckItem,
-        outcome: CheckOutcome,
-    },
-    NoRoutesListed,
-}
-
-impl Refusal {
-    /// Stable machine-readable code; the same string serde writes as `code`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::RoleRequired { .. } => "role_required",
-            Refusal::ActorUnnamed { .. } => "actor_unnamed",
-            Refusal::NotAllowedInStatus { .. } => "not_allowed_in_status",
-            Refusal::StateDoesNotFitPlan { .. } => "state_does_not_fit_plan",
-            Refusal::SoakNotElapsed { .. } => "soak_not_elapsed",
-            Refusal::ContinueSaidStop { .. } => "continue_said_stop",
-            Refusal::CheckOverdue { .. } => "check_overdue",
-            Refusal::ChecklistIncomplete { .. } => "checklist_incomplete",
-            Refusal::ProductionChangeNotRequested { .. } => "production_change_not_requested",
-            Refusal::ProductionChangeNotApproved { .. } => "production_change_not_approved",
-            Refusal::SelfApproval { .. } => "self_approval",
-            Refusal::NoPendingRequest { .. } => "no_pending_request",
-            Refusal::RequestAlreadyPending { .. } => "request_already_pending",
-            Refusal::AlreadyApproved { .. } => "already_approved",
-            Refusal::NoProductionChangeAhead { .. } => "no_production_change_ahead",
-            Refusal::InfrastructureIssueRequired { .. } => "infrastructure_issue_required",
-            Refusal::ReasonRequired { .. } => "reason_required",
-            Refusal::DeployedVersionsUnknown { .. } => "deployed_versions_unknown",
-            Refusal::VersionsBelowRequired { .. } => "versions_below_required",
-            Refusal::NoNextStage { .. } => "no_next_stage",
-            Refusal::NotAtFinalStage { .. } => "not_at_final_stage",
-            Refusal::ItemNotInStage { .. } => "item_not_in_stage",
-            Refusal::OutcomeDoesNotFitItem { .. } => "outcome_does_not_fit_item",
-            Refusal::NoRoutesListed => "no_routes_listed",
+/// Every reason the current stage cannot be left yet, in the order [`apply`] checks them; an
+/// `Advance` is refused with the first. A page lists them all, so people see everything that is
+/// left to do at once rather than one refusal at a time.
+///
+/// Empty means an engineer's `Advance` goes through, provided the versions deployed where the
+/// next stage runs meet the requirements: those arrive with the `Advance` itself.
+pub fn advance_blockers(
+    state: &MigrationState,
+    migration: &Migration,
+    now: DateTime<Utc>,
+) -> Vec<Refusal> {
+    let plan = &migration.plan;
+    if let Err(problem) = state.validate(plan) {
+        return vec![Refusal::StateDoesNotFitPlan { problem }];
+    }
+    let mut blockers = Vec::new();
+    match state.status {
+        Status::Active => {}
+        // A paused stage is held, but what else is left to do is still worth showing.
+        Status::Paused => blockers.push(Refusal::NotAllowedInStatus {
+            action: ActionKind::Advance,
+            status: Status::Paused,
+        }),
+        status => {
+            return vec![Refusal::NotAllowedInStatus {
+                action: ActionKind::Advance,
+                status,
+            }];
         }
     }
+    // `validate` guarantees both for an active or paused migration.
+    let Some((position, stage)) = state
+        .position
+        .as_ref()
+        .and_then(|p| plan.stage(p.index).map(|s| (p, s)))
+    else {
+        return vec![Refusal::StateDoesNotFitPlan {
+            problem: StateError::NoCurrentStage {
+                status: state.status,
+            },
+        }];
+    };
+    let here = stage.reference(position.index);
+    let Some(next) = plan.stage(position.index + 1) else {
+        blockers.push(Refusal::NoNextStage { stage: here });
+        return blockers;
+    };
+    blockers.extend(stage_blockers(stage, &here, position, now));
+    blockers.extend(production_blockers(
+        next,
+        &next.reference(position.index + 1),
+        position,
+    ));
+    blockers
 }
 
-fn capitalised(phrase: &str) -> String {
-    let mut chars = phrase.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::RoleRequired {
-                action,
-                required,
-                actual,
-            } => {
-                let who = if *required == Role::Engineer {
-                    "an engineer or a release manager"
-                } else {
-                    required.with_article()
-                };
-                write!(
-                    f,
-                    "{} cannot {}; that takes {who}.",
-                    capitalised(actual.with_article()),
-                    action.phrase()
-                )
-            }
-            Refusal::ActorUnnamed { action } => write!(
-                f,
-                "Cannot {} without knowing who is asking: the request has no username.",
-                action.phrase()
-            ),
-            Refusal::NotAllowedInStatus { action, status } => write!(
-                f,
-                "Cannot {} while the migration is {}.{}",
-                action.phrase(),
-                status.phrase(),
-                status.hint()
-            ),
-            Refusal::StateDoesNotFitPlan { stage, stages } => match stage {
-                Some(stage) => write!(
-                    f,
-                    "The migration is at stage {} but its plan has only {stages} stages; the plan was changed under a running migration.",
-                    stage + 1
-                ),
-                None => f.write_str(
-                    "The migration is marked as running but has no current stage; its stored state is damaged.",
-                ),
-            },
-            Refusal::SoakNotElapsed {
-                stage,
-                soak,
-                remaining,
-            } => write!(
-                f,
-                "Stage ‘{stage}’ needs {} of soak; {} remain. A release manager may override the soak with a reason.",
-                format_duration(*soak),
-                format_duration(*remaining)
-            ),
-            Refusal::ContinueSaidStop { stage, by, at } => write!(
-                f,
-                "The last “Continue?” in stage ‘{stage}’ said stop ({by}, {}). Record a new decision to continue, or disable the flag.",
-                at.format("%Y-%m-%d %H:%M UTC")
-            ),
-            Refusal::CheckOverdue {
-                stage,
-                cadence,
-                overdue_by,
-            } => write!(
-                f,
-                "Stage ‘{stage}’ must be checked {cadence} and its next check is {} overdue; record a check-in before advancing.",
-                format_duration(*overdue_by)
-            ),
-            Refusal::ChecklistIncomplete { stage, missing } => {
-                let items: Vec<String> = missing.iter().map(|i| format!("‘{}’", i.label())).collect();
-                write!(
-                    f,
-                    "Stage ‘{stage}’ still has unchecked items: {}. Check them in before leaving the stage.",
-                    items.join(", ")
-                )
-            }
-            Refusal::ProductionChangeNotRequested { stage, percent } => write!(
-                f,
-                "Moving production to {percent} % (stage ‘{stage}’) needs a change request approved by a release manager; nobody has requested it yet."
-            ),
-            Refusal::ProductionChangeNotApproved {
-                stage,
-                percent,
-                requested_by,
-            } => write!(
-                f,
-                "Moving production to {percent} % (stage ‘{stage}’) was requested by {requested_by} and is waiting for a release manager's approval."
-            ),
-            Refusal::SelfApproval { username } => write!(
-                f,
-                "This production change was requested by {username}, who cannot also approve it; another release manager must."
-            ),
-            Refusal::NoPendingRequest { action } => write!(
-                f,
-                "Cannot {}: there is no pending production change request.",
-                action.phrase()
-            ),
-            Refusal::RequestAlreadyPending {
-                percent,
-                requested_by,
-            } => write!(
-                f,
-                "Moving production to {percent} % was already requested by {requested_by}; approve or reject that request first."
-            ),
-            Refusal::AlreadyApproved { approved_by } => write!(
-                f,
-                "This production change was already approved by {approved_by}."
-            ),
-            Refusal::NoProductionChangeAhead { next_stage } => match next_stage {
-                Some(next) => write!(
-                    f,
-                    "The next stage, ‘{next}’, does not change production, so there is nothing to request; advance instead."
-                ),
-                None => f.write_str(
-                    "There is no next stage, so there is no production change to request.",
-                ),
-            },
-            Refusal::InfrastructureIssueRequired { stage } => write!(
-                f,
-                "Stage ‘{stage}’ needs an issue in the infrastructure tracker before production changes; create it and give its https:// link with the request."
-            ),
-            Refusal::ReasonRequired { action } => {
-                write!(f, "To {}, give a reason.", action.phrase())
-            }
-            Refusal::DeployedVersionsUnknown { stage, environment } => write!(
-                f,
-                "Stage ‘{stage}’ runs in {environment}; the Gitaly and GitLab versions deployed there are needed to check them against the requirements."
-            ),
-            Refusal::VersionsBelowRequired {
-                stage,
-                environment,
-                shortfalls,
-            } => {
-                let parts: Vec<String> = shortfalls.iter().map(Shortfall::to_string).collect();
-                write!(
-                    f,
-                    "Stage ‘{stage}’ cannot start in {environment}: {}.",
-                    parts.join("; ")
-                )
-            }
-            Refusal::NoNextStage { stage } => write!(
-                f,
-                "Stage ‘{stage}’ is the last one; complete the migration instead."
-            ),
-            Refusal::NotAtFinalStage { stage } => write!(
-                f,
-                "The migration can only be completed from its last stage; it is at ‘{stage}’."
-            ),
-            Refusal::ItemNotInStage { item, stage } => write!(
-                f,
-                "‘{}’ is not on the checklist of stage ‘{stage}’.",
-                item.label()
-            ),
-            Refusal::OutcomeDoesNotFitItem { item, outcome } => {
-                if *item == CheckItem::ContinueDecision {
-                    write!(
-                        f,
-                        "“Continue?” is answered with continue or stop, not {}.",
-                        outcome.as_str()
-                    )
-                } else {
-                    write!(
-                        f,
-                        "‘{}’ is recorded as checked; only “Continue?” is answered with {}.",
-                        item.label(),
-                        outcome.as_str()
-                    )
-                }
-            }
-            Refusal::NoRoutesListed => f.write_str(
-                "The routes cannot be checked off: the migration lists no routes yet. Add the routes that use this endpoint first.",
-            ),
+/// What keeps the current stage from ending: its decision, its cadence, its checklist, its soak.
+fn stage_blockers(
+    stage: &Stage,
+    here: &StageRef,
+    position: &StagePosition,
+    now: DateTime<Utc>,
+) -> Vec<Refusal> {
+    let mut blockers = Vec::new();
+    let question = || CheckItem::ContinueDecision.label_in(stage).to_owned();
+    let decision = last_decision(&position.check_ins);
+    if let Some(stop) = decision.filter(|c| c.outcome == CheckOutcome::Stop) {
+        blockers.push(Refusal::ContinueSaidStop {
+            stage: here.clone(),
+            question: question(),
+            by: stop.by.clone(),
+            at: stop.at,
+        });
+    }
+    let overdue = timing::overdue_by(stage, position.started_at, &position.check_ins, now);
+    if let (true, Some(overdue_by)) = (timing::blocks_advance(stage, overdue), overdue) {
+        blockers.push(Refusal::CheckOverdue {
+            stage: here.clone(),
+            cadence: stage.cadence,
+            overdue_by,
+        });
+    }
+    let missing = missing_items(stage, &position.check_ins);
+    if !missing.is_empty() {
+        blockers.push(Refusal::ChecklistIncomplete {
+            stage: here.clone(),
+            missing: labelled(stage, missing),
+        });
+    }
+    let remaining = timing::soak_remaining(stage, position.started_at, now);
+    if remaining > chrono::TimeDelta::zero() && position.soak_override.is_none() {
+        blockers.push(Refusal::SoakNotElapsed {
+            stage: here.clone(),
+            soak: stage.soak,
+            remaining,
+        });
+    }
+    // The template asks "Continue?" after "leave running while monitoring for at least …": it is
+    // a judgement on the traffic watched during the soak. An answer given before the soak was
+    // over judged less than that, so it counts only if given once the soak ended, or after a
+    // release manager overrode the soak (the override is the judgement that it has been enough).
+    if let Some(go_on) = decision.filter(|c| c.outcome == CheckOutcome::Continue) {
+        let soak_end = position
+            .started_at
+            .checked_add_signed(stage.soak)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let ended_at = position
+            .soak_override
+            .as_ref()
+            .map_or(soak_end, |o| o.at.min(soak_end));
+        if go_on.at < ended_at {
+            blockers.push(Refusal::DecisionBeforeSoakEnd {
+                stage: here.clone(),
+                question: question(),
+                decided_at: go_on.at,
+                soak_ended_at: ended_at,
+            });
         }
     }
+    blockers
 }
 
-impl std::error::Error for Refusal {}
+/// What keeps production from moving to `next`'s percentage: the four-eyes request.
+fn production_blockers(
+    next: &Stage,
+    next_ref: &StageRef,
+    position: &StagePosition,
+) -> Vec<Refusal> {
+    let Some(percent) = next.production_percent() else {
+        return Vec::new();
+    };
+    let Some(request) = position.production_change.as_ref().filter(|r| {
+        r.stage.index == next_ref.index && r.stage.key == next_ref.key && r.percent == percent
+    }) else {
+        return vec![Refusal::ProductionChangeNotRequested {
+            stage: next_ref.clone(),
+            percent,
+        }];
+    };
+    let mut blockers = Vec::new();
+    match &request.approval {
+        None => blockers.push(Refusal::ProductionChangeNotApproved {
+            stage: next_ref.clone(),
+            percent,
+            requested_by: request.requested_by.clone(),
+        }),
+        // `Approve` enforces both; checked again because a stored state can be edited by hand.
+        Some(approval) => {
+            if same_person(&approval.by, &request.requested_by) {
+                blockers.push(Refusal::SelfApproval {
+                    username: approval.by.clone(),
+                });
+            }
+            if approval.role != Role::ReleaseManager {
+                blockers.push(Refusal::ApproverNotReleaseManager {
+                    username: approval.by.clone(),
+                    role: approval.role,
+                });
+            }
+        }
+    }
+    if next.requires_infrastructure_issue() && request.infrastructure_issue.is_none() {
+        blockers.push(Refusal::InfrastructureIssueRequired {
+            stage: next_ref.clone(),
+        });
+    }
+    blockers
+}
 
 /// Apply `action` by `actor` at `now` to `state`. Pure: the same inputs give the same answer.
 pub fn apply(
@@ -836,9 +793,14 @@ pub fn apply(
         });
     }
     // The kill switch must work even when bookkeeping is broken; everything else needs a name
-    // for the audit log and the four-eyes rule.
-    if kind != ActionKind::Disable && actor.username.trim().is_empty() {
-        return Err(Refusal::ActorUnnamed { action: kind });
+    // for the audit log and the four-eyes rule, and a state that fits the plan.
+    if kind != ActionKind::Disable {
+        if actor.username.trim().is_empty() {
+            return Err(Refusal::ActorUnnamed { action: kind });
+        }
+        state
+            .validate(&migration.plan)
+            .map_err(|problem| Refusal::StateDoesNotFitPlan { problem })?;
     }
     let mut step = Step {
         state: state.clone(),
@@ -887,11 +849,6 @@ fn non_empty(text: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn looks_like_https_link(text: &str) -> bool {
-    text.strip_prefix("https://")
-        .is_some_and(|rest| !rest.is_empty() && !rest.chars().any(char::is_whitespace))
-}
-
 impl<'a> Step<'a> {
     fn plan(&self) -> &'a Plan {
         &self.migration.plan
@@ -908,7 +865,8 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// The current position and stage; refuses a state that does not fit the plan.
+    /// The current position and stage. `apply` validated the state, so for an active or paused
+    /// migration this cannot fail; it still refuses rather than panics.
     fn current(&self) -> Result<(StagePosition, &'a Stage), Refusal> {
         let plan = self.plan();
         let position = self
@@ -916,14 +874,17 @@ impl<'a> Step<'a> {
             .position
             .clone()
             .ok_or(Refusal::StateDoesNotFitPlan {
-                stage: None,
-                stages: plan.len(),
+                problem: StateError::NoCurrentStage {
+                    status: self.state.status,
+                },
             })?;
         let stage = plan
             .stage(position.index)
             .ok_or(Refusal::StateDoesNotFitPlan {
-                stage: Some(position.index),
-                stages: plan.len(),
+                problem: StateError::StageOutOfRange {
+                    index: position.index,
+                    stages: plan.len(),
+                },
             })?;
         Ok((position, stage))
     }
@@ -935,13 +896,14 @@ impl<'a> Step<'a> {
     fn check_versions(
         &self,
         stage: &Stage,
+        index: usize,
         deployed: Option<&DeployedVersions>,
     ) -> Result<(), Refusal> {
         let Some(environment) = stage.environment() else {
             return Ok(());
         };
         let deployed = deployed.ok_or_else(|| Refusal::DeployedVersionsUnknown {
-            stage: stage.name.clone(),
+            stage: stage.reference(index),
             environment,
         })?;
         let shortfalls = self.migration.identity.requirements().shortfalls(deployed);
@@ -949,23 +911,24 @@ impl<'a> Step<'a> {
             Ok(())
         } else {
             Err(Refusal::VersionsBelowRequired {
-                stage: stage.name.clone(),
+                stage: stage.reference(index),
                 environment,
                 shortfalls,
             })
         }
     }
 
-    /// Enter stage `index`: a fresh position, and the stage's flag setting applied.
-    fn enter(&mut self, index: usize, carried: Vec<CheckIn>) {
+    /// Enter `stage`, number `index`: a fresh position, and the stage's flag setting applied.
+    fn enter(&mut self, index: usize, stage: &Stage, carried: Vec<CheckIn>) {
         self.set_position(StagePosition {
             index,
+            key: stage.key.clone(),
             started_at: self.now,
             check_ins: carried,
             soak_override: None,
             production_change: None,
         });
-        if let Some((environment, value)) = self.plan().stage(index).and_then(Stage::flag)
+        if let Some((environment, value)) = stage.flag()
             && self.state.flags.get(environment) != value
         {
             self.state.flags.set(environment, value);
@@ -997,20 +960,24 @@ impl<'a> Step<'a> {
     fn start(&mut self, deployed: Option<&DeployedVersions>) -> Result<(), Refusal> {
         self.require_status(ActionKind::Start, &[Status::NotStarted, Status::Disabled])?;
         let plan = self.plan();
+        // A valid plan has at least its Done stage.
         let first = plan.stage(0).ok_or(Refusal::StateDoesNotFitPlan {
-            stage: Some(0),
-            stages: 0,
+            problem: StateError::StageOutOfRange {
+                index: 0,
+                stages: 0,
+            },
         })?;
-        self.check_versions(first, deployed)?;
+        self.check_versions(first, 0, deployed)?;
         let restart = self.state.status == Status::Disabled;
         self.state.status = Status::Active;
         self.state.flags = FlagStates::default();
+        let stage = first.reference(0);
         self.events.push(if restart {
-            Event::Restarted { stage: 0 }
+            Event::Restarted { stage }
         } else {
-            Event::Started { stage: 0 }
+            Event::Started { stage }
         });
-        self.enter(0, Vec::new());
+        self.enter(0, first, Vec::new());
         Ok(())
     }
 
@@ -1025,11 +992,15 @@ impl<'a> Step<'a> {
         if !stage.checklist.contains(&item) {
             return Err(Refusal::ItemNotInStage {
                 item,
-                stage: stage.name.clone(),
+                stage: stage.reference(position.index),
             });
         }
         if !item.accepts(outcome) {
-            return Err(Refusal::OutcomeDoesNotFitItem { item, outcome });
+            return Err(Refusal::OutcomeDoesNotFitItem {
+                item,
+                label: item.label_in(stage).to_owned(),
+                outcome,
+            });
         }
         if item == CheckItem::RoutesListed && self.migration.identity.routes.is_empty() {
             return Err(Refusal::NoRoutesListed);
@@ -1043,7 +1014,7 @@ impl<'a> Step<'a> {
         };
         position.check_ins.push(check_in.clone());
         self.events.push(Event::CheckedIn {
-            stage: position.index,
+            stage: stage.reference(position.index),
             check_in,
         });
         self.set_position(position);
@@ -1051,107 +1022,49 @@ impl<'a> Step<'a> {
     }
 
     fn advance(&mut self, deployed: Option<&DeployedVersions>) -> Result<(), Refusal> {
-        self.require_status(ActionKind::Advance, &[Status::Active])?;
+        if let Some(first) = advance_blockers(&self.state, self.migration, self.now)
+            .into_iter()
+            .next()
+        {
+            return Err(first);
+        }
         let (position, stage) = self.current()?;
         let next_index = position.index + 1;
         let next = self
             .plan()
             .stage(next_index)
             .ok_or_else(|| Refusal::NoNextStage {
-                stage: stage.name.clone(),
+                stage: stage.reference(position.index),
             })?;
+        self.check_versions(next, next_index, deployed)?;
 
-        if let Some(stop) = self
-            .state
-            .last_decision()
-            .filter(|c| c.outcome == CheckOutcome::Stop)
-        {
-            return Err(Refusal::ContinueSaidStop {
-                stage: stage.name.clone(),
-                by: stop.by.clone(),
-                at: stop.at,
-            });
-        }
-        let overdue = timing::overdue_by(stage, position.started_at, &position.check_ins, self.now);
-        if let (true, Some(overdue_by)) = (timing::blocks_advance(stage, overdue), overdue) {
-            return Err(Refusal::CheckOverdue {
-                stage: stage.name.clone(),
-                cadence: stage.cadence,
-                overdue_by,
-            });
-        }
-        let missing = missing_items(stage, &position.check_ins);
-        if !missing.is_empty() {
-            return Err(Refusal::ChecklistIncomplete {
-                stage: stage.name.clone(),
-                missing,
-            });
-        }
-        let remaining = timing::soak_remaining(stage, position.started_at, self.now);
-        if remaining > TimeDelta::zero() && position.soak_override.is_none() {
-            return Err(Refusal::SoakNotElapsed {
-                stage: stage.name.clone(),
-                soak: stage.soak,
-                remaining,
-            });
-        }
         let mut carried = Vec::new();
-        if let Some(percent) = next.production_percent() {
-            let request = position
-                .production_change
-                .as_ref()
-                .filter(|r| r.stage == next_index && r.percent == percent)
-                .ok_or_else(|| Refusal::ProductionChangeNotRequested {
-                    stage: next.name.clone(),
-                    percent,
-                })?;
-            let approval =
-                request
-                    .approval
-                    .as_ref()
-                    .ok_or_else(|| Refusal::ProductionChangeNotApproved {
-                        stage: next.name.clone(),
-                        percent,
-                        requested_by: request.requested_by.clone(),
-                    })?;
-            // Checked again here because a stored state could have been edited by hand.
-            if same_person(&approval.by, &request.requested_by) {
-                return Err(Refusal::SelfApproval {
-                    username: approval.by.clone(),
-                });
-            }
-            if next.requires_infrastructure_issue() {
-                let issue = request
-                    .infrastructure_issue
-                    .clone()
-                    .filter(|i| looks_like_https_link(i))
-                    .ok_or_else(|| Refusal::InfrastructureIssueRequired {
-                        stage: next.name.clone(),
-                    })?;
-                // The issue was created before the flag changed, as the template orders it:
-                // it enters the new stage already checked.
-                carried.push(CheckIn {
-                    item: CheckItem::InfrastructureIssueCreated,
-                    by: request.requested_by.clone(),
-                    at: request.requested_at,
-                    outcome: CheckOutcome::Checked,
-                    note: Some(issue),
-                });
-            }
+        if next.requires_infrastructure_issue()
+            && let Some(request) = &position.production_change
+            && let Some(issue) = &request.infrastructure_issue
+        {
+            // The issue was created before the flag changed, as the template orders it: it
+            // enters the new stage already checked.
+            carried.push(CheckIn {
+                item: CheckItem::InfrastructureIssueCreated,
+                by: request.requested_by.clone(),
+                at: request.requested_at,
+                outcome: CheckOutcome::Checked,
+                note: Some(issue.url().to_owned()),
+            });
         }
-        self.check_versions(next, deployed)?;
-
+        let to = next.reference(next_index);
         self.events.push(Event::Advanced {
-            from: position.index,
-            to: next_index,
+            from: stage.reference(position.index),
+            to: to.clone(),
         });
         for check_in in &carried {
             self.events.push(Event::CheckedIn {
-                stage: next_index,
+                stage: to.clone(),
                 check_in: check_in.clone(),
             });
         }
-        self.enter(next_index, carried);
+        self.enter(next_index, next, carried);
         Ok(())
     }
 
@@ -1166,7 +1079,7 @@ impl<'a> Step<'a> {
         let Some((next, percent)) = next.and_then(|s| s.production_percent().map(|p| (s, p)))
         else {
             return Err(Refusal::NoProductionChangeAhead {
-                next_stage: next.map(|s| s.name.clone()),
+                next_stage: next.map(|s| s.reference(next_index)),
             });
         };
         if let Some(pending) = &position.production_change {
@@ -1175,16 +1088,18 @@ impl<'a> Step<'a> {
                 requested_by: pending.requested_by.clone(),
             });
         }
-        let issue = non_empty(infrastructure_issue);
-        if next.requires_infrastructure_issue()
-            && !issue.as_deref().is_some_and(looks_like_https_link)
-        {
-            return Err(Refusal::InfrastructureIssueRequired {
-                stage: next.name.clone(),
-            });
+        let issue = non_empty(infrastructure_issue)
+            .map(|text| InfrastructureIssue::parse(&text))
+            .transpose()
+            .map_err(|error| Refusal::InfrastructureIssueInvalid {
+                problem: error.to_string(),
+            })?;
+        let stage = next.reference(next_index);
+        if next.requires_infrastructure_issue() && issue.is_none() {
+            return Err(Refusal::InfrastructureIssueRequired { stage });
         }
         position.production_change = Some(ProductionChangeRequest {
-            stage: next_index,
+            stage: stage.clone(),
             percent,
             requested_by: self.actor.name(),
             requested_at: self.now,
@@ -1192,7 +1107,7 @@ impl<'a> Step<'a> {
             approval: None,
         });
         self.events.push(Event::ProductionChangeRequested {
-            stage: next_index,
+            stage,
             percent,
             infrastructure_issue: issue,
         });
@@ -1221,10 +1136,11 @@ impl<'a> Step<'a> {
         }
         request.approval = Some(Approval {
             by: self.actor.name(),
+            role: self.actor.role,
             at: self.now,
         });
         self.events.push(Event::ProductionChangeApproved {
-            stage: request.stage,
+            stage: request.stage.clone(),
             percent: request.percent,
             requested_by: request.requested_by.clone(),
         });
@@ -1255,7 +1171,7 @@ impl<'a> Step<'a> {
 
     fn override_soak(&mut self, reason: &str) -> Result<(), Refusal> {
         self.require_status(ActionKind::OverrideSoak, &[Status::Active, Status::Paused])?;
-        let (mut position, _) = self.current()?;
+        let (mut position, stage) = self.current()?;
         let reason = non_empty(Some(reason)).ok_or(Refusal::ReasonRequired {
             action: ActionKind::OverrideSoak,
         })?;
@@ -1265,7 +1181,7 @@ impl<'a> Step<'a> {
             at: self.now,
         });
         self.events.push(Event::SoakOverridden {
-            stage: position.index,
+            stage: stage.reference(position.index),
             reason,
         });
         self.set_position(position);
@@ -1295,14 +1211,14 @@ impl<'a> Step<'a> {
         let (position, stage) = self.current()?;
         if position.index + 1 != self.plan().len() {
             return Err(Refusal::NotAtFinalStage {
-                stage: stage.name.clone(),
+                stage: stage.reference(position.index),
             });
         }
         let missing = missing_items(stage, &position.check_ins);
         if !missing.is_empty() {
             return Err(Refusal::ChecklistIncomplete {
-                stage: stage.name.clone(),
-                missing,
+                stage: stage.reference(position.index),
+                missing: labelled(stage, missing),
             });
         }
         self.state.status = Status::Completed;

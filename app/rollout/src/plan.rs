@@ -10,6 +10,7 @@ use crate::checklist::{
     CheckItem, done_checklist, preparation_checklist, trial_checklist, version_check_checklist,
 };
 use crate::duration::format_duration;
+use crate::identity::first_non_slug_char;
 
 /// The template says the 50 % stage is checked "at least every few hours". We read that as every
 /// 3 hours: eight looks over the 24 h soak, and a missed look is noticed (overdue by more than one
@@ -94,7 +95,9 @@ impl fmt::Display for FlagValue {
 pub enum Cadence {
     /// Nothing to monitor (preparation, version checks, done).
     Unmonitored,
-    /// One look after the flag is set (the template's dev "Monitor (initially )").
+    /// One look after the flag is set (the template's dev "Monitor (initially )"): due at the
+    /// stage's start, never overdue and never blocking; the look's items are on the checklist
+    /// instead (see [`crate::timing::overdue_by`]).
     Once,
     /// At least every interval.
     Every(#[serde(with = "crate::duration::seconds")] TimeDelta),
@@ -120,10 +123,36 @@ impl fmt::Display for Cadence {
     }
 }
 
-/// The time range of a stage's Kibana links, in whole hours (Kibana's relative ranges).
+/// The time range of a stage's Kibana links, in whole hours (Kibana's relative ranges); at least
+/// one hour. Serialised as `{"hours": N}` and read back through [`LogWindow::hours`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "LogWindowData", into = "LogWindowData")]
 pub struct LogWindow {
     hours: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LogWindowData {
+    hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a log window must cover at least one hour")]
+pub struct EmptyLogWindow;
+
+impl TryFrom<LogWindowData> for LogWindow {
+    type Error = EmptyLogWindow;
+    fn try_from(data: LogWindowData) -> Result<LogWindow, EmptyLogWindow> {
+        LogWindow::hours(data.hours).ok_or(EmptyLogWindow)
+    }
+}
+
+impl From<LogWindow> for LogWindowData {
+    fn from(window: LogWindow) -> LogWindowData {
+        LogWindowData {
+            hours: window.hours,
+        }
+    }
 }
 
 impl LogWindow {
@@ -174,6 +203,83 @@ impl LogWindow {
     }
 }
 
+/// A stage's stable name for programs: a lowercase ASCII letter, then lowercase letters, digits
+/// and `_` (`production_50`), at most [`STAGE_KEY_MAX_BYTES`].
+///
+/// A running migration stores the key of its stage next to the index, so a plan edited under it
+/// (a stage inserted or removed) is noticed instead of silently moving it to another stage. The
+/// stage's `name` is for people and may be reworded freely.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StageKey(String);
+
+pub const STAGE_KEY_MAX_BYTES: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageKeyError {
+    #[error("is empty; expected a key such as production_50")]
+    Empty,
+    #[error("is {len} bytes long; at most {STAGE_KEY_MAX_BYTES} are allowed")]
+    TooLong { len: usize },
+    #[error(
+        "'{input}' must be a lowercase letter followed by lowercase letters, digits and underscores; '{found}' is not allowed"
+    )]
+    InvalidCharacter { input: String, found: char },
+}
+
+impl StageKey {
+    pub fn parse(input: &str) -> Result<StageKey, StageKeyError> {
+        let key = input.trim();
+        if key.is_empty() {
+            return Err(StageKeyError::Empty);
+        }
+        if key.len() > STAGE_KEY_MAX_BYTES {
+            return Err(StageKeyError::TooLong { len: key.len() });
+        }
+        match first_non_slug_char(key) {
+            None => Ok(StageKey(key.to_owned())),
+            Some((_, found)) => Err(StageKeyError::InvalidCharacter {
+                input: key.to_owned(),
+                found,
+            }),
+        }
+    }
+
+    /// A key this crate builds from parts that are valid by construction (an environment's
+    /// `as_str`, `_`, a number).
+    fn built(key: String) -> StageKey {
+        debug_assert!(StageKey::parse(&key).is_ok(), "{key}");
+        StageKey(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+parsed_from_string! { StageKey => StageKeyError }
+
+/// A stage as events and refusals name it: its position in the plan, its stable key, and the name
+/// people read (kept in the record, so an old event still reads right after the plan changed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StageRef {
+    pub index: usize,
+    pub key: StageKey,
+    pub name: String,
+}
+
+impl fmt::Display for StageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 /// What a stage is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -194,6 +300,8 @@ pub enum StageKind {
 /// One stage of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stage {
+    /// Unique within its plan; see [`StageKey`].
+    pub key: StageKey,
     pub name: String,
     pub kind: StageKind,
     /// How long the stage must run before advancing.
@@ -206,8 +314,10 @@ pub struct Stage {
 }
 
 impl Stage {
+    /// Key `preparation`.
     pub fn preparation() -> Stage {
         Stage {
+            key: StageKey::built("preparation".to_owned()),
             name: "Preparation".to_owned(),
             kind: StageKind::Preparation,
             soak: TimeDelta::zero(),
@@ -217,8 +327,10 @@ impl Stage {
         }
     }
 
+    /// Key `<environment>_check`, e.g. `production_check`.
     pub fn version_check(name: impl Into<String>, environment: Environment) -> Stage {
         Stage {
+            key: StageKey::built(format!("{environment}_check")),
             name: name.into(),
             kind: StageKind::VersionCheck { environment },
             soak: TimeDelta::zero(),
@@ -228,7 +340,9 @@ impl Stage {
         }
     }
 
-    /// A trial with the template's checklist for its environment and a log window covering the soak.
+    /// A trial with the template's checklist for its environment and a log window covering the
+    /// soak. Key: the environment for on (`development`, `staging`), `<environment>_<percent>`
+    /// for a percentage (`production_5`); [`Stage::with_key`] sets another.
     pub fn trial(
         name: impl Into<String>,
         environment: Environment,
@@ -236,7 +350,13 @@ impl Stage {
         soak: TimeDelta,
         cadence: Cadence,
     ) -> Stage {
+        let key = match flag {
+            FlagValue::On => environment.as_str().to_owned(),
+            FlagValue::Off => format!("{environment}_off"),
+            FlagValue::Percent(percent) => format!("{environment}_{percent}"),
+        };
         Stage {
+            key: StageKey::built(key),
             name: name.into(),
             kind: StageKind::Trial { environment, flag },
             soak,
@@ -246,8 +366,10 @@ impl Stage {
         }
     }
 
+    /// Key `done`.
     pub fn done() -> Stage {
         Stage {
+            key: StageKey::built("done".to_owned()),
             name: "Done".to_owned(),
             kind: StageKind::Done,
             soak: TimeDelta::zero(),
@@ -255,6 +377,20 @@ impl Stage {
             log_window: LogWindow::ONE_HOUR,
             checklist: done_checklist(),
         }
+    }
+
+    /// How events and refusals name this stage when it is number `index` of its plan.
+    pub fn reference(&self, index: usize) -> StageRef {
+        StageRef {
+            index,
+            key: self.key.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    pub fn with_key(mut self, key: StageKey) -> Stage {
+        self.key = key;
+        self
     }
 
     /// The initial production step also needs the infrastructure issue, created before the flag
@@ -307,9 +443,8 @@ impl Stage {
     fn fits(&self, item: CheckItem) -> bool {
         let trial = self.flag();
         match item {
-            CheckItem::RoutesListed
-            | CheckItem::AcceptanceIssueClosed
-            | CheckItem::ConversationLabelled => true,
+            CheckItem::RoutesListed => self.kind == StageKind::Preparation,
+            CheckItem::AcceptanceIssueClosed | CheckItem::ConversationLabelled => self.is_done(),
             CheckItem::GitalyVersionChecked | CheckItem::GitlabVersionChecked => {
                 self.environment().is_some()
             }
@@ -372,7 +507,18 @@ pub enum PlanError {
     LastStageNotDone,
     #[error("stage {stage} is a Done stage but is not the last one")]
     DoneBeforeEnd { stage: usize },
-    #[error("stage {stage} ('{name}') sets {percent} %; percentages must be within 0–100")]
+    #[error(
+        "stage {stage} ('{name}') has the key '{key}' of stage {first}; stage keys must be unique"
+    )]
+    DuplicateStageKey {
+        stage: usize,
+        name: String,
+        key: StageKey,
+        first: usize,
+    },
+    #[error(
+        "stage {stage} ('{name}') sets {percent} %; percentages must be within 1–100 (0 % is the flag off)"
+    )]
     PercentOutOfRange {
         stage: usize,
         name: String,
@@ -412,6 +558,11 @@ pub enum PlanError {
     CadenceNotPositive { stage: usize, name: String },
     #[error("stage {stage} ('{name}') is a trial without monitoring; trials need a cadence")]
     TrialUnmonitored { stage: usize, name: String },
+    #[error(
+        "stage {stage} ('{name}') is the first production step but lacks '{}'; the infrastructure tracker hears of a production change before it happens",
+        CheckItem::InfrastructureIssueCreated
+    )]
+    FirstProductionStepWithoutInfrastructureIssue { stage: usize, name: String },
     #[error("stage {stage} ('{name}') is a trial without the \"Continue?\" decision")]
     TrialWithoutDecision { stage: usize, name: String },
     #[error("stage {stage} ('{name}') lists '{item}' twice")]
@@ -438,9 +589,9 @@ pub struct Plan {
 }
 
 /// A plan's serialised form, checked on the way in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanData {
-    pub stages: Vec<Stage>,
+#[derive(Serialize, Deserialize)]
+struct PlanData {
+    stages: Vec<Stage>,
 }
 
 impl TryFrom<PlanData> for Plan {
@@ -519,7 +670,7 @@ impl Plan {
                             name: name(),
                         });
                     }
-                    FlagValue::Percent(percent) if percent > 100 => {
+                    FlagValue::Percent(percent) if percent == 0 || percent > 100 => {
                         return Err(PlanError::PercentOutOfRange {
                             stage: number,
                             name: name(),
@@ -537,6 +688,12 @@ impl Plan {
                     };
                     if index == 0 {
                         return Err(PlanError::StartsInProduction { name: name() });
+                    }
+                    if previous_percent.is_none() && !stage.requires_infrastructure_issue() {
+                        return Err(PlanError::FirstProductionStepWithoutInfrastructureIssue {
+                            stage: number,
+                            name: name(),
+                        });
                     }
                     if let Some(previous) = previous_percent.filter(|p| *p >= percent) {
                         return Err(PlanError::PercentNotIncreasing {
@@ -570,6 +727,16 @@ impl Plan {
                         item: *item,
                     });
                 }
+            }
+            // After the percentage rules: a repeated percentage repeats its key, and "must strictly
+            // increase" says more than "duplicate key".
+            if let Some(first) = stages[..index].iter().position(|s| s.key == stage.key) {
+                return Err(PlanError::DuplicateStageKey {
+                    stage: number,
+                    name: name(),
+                    key: stage.key.clone(),
+                    first: first + 1,
+                });
             }
         }
         match previous_percent {
@@ -625,6 +792,19 @@ impl Plan {
 
     pub fn stage(&self, index: usize) -> Option<&Stage> {
         self.stages.get(index)
+    }
+
+    /// The stage with this key, and its index.
+    pub fn stage_by_key(&self, key: &str) -> Option<(usize, &Stage)> {
+        self.stages
+            .iter()
+            .enumerate()
+            .find(|(_, stage)| stage.key.as_str() == key)
+    }
+
+    /// How events and refusals name stage `index`.
+    pub fn stage_ref(&self, index: usize) -> Option<StageRef> {
+        self.stage(index).map(|stage| stage.reference(index))
     }
 
     pub fn len(&self) -> usize {
@@ -865,7 +1045,8 @@ mod tests {
             (&[5, 1, 100], "strictly increase"),
             (&[1, 5, 50], "must end at 100 %"),
             (&[], "must end at 100 %"),
-            (&[1, 50, 101], "within 0–100"),
+            (&[1, 50, 101], "within 1–100"),
+            (&[0, 50, 100], "within 1–100"),
         ];
         for (percentages, words) in bad_percentages {
             let error = Plan::gitaly_with_percentages(percentages).expect_err("invalid");
@@ -972,6 +1153,140 @@ mod tests {
             Plan::new(unnamed),
             Err(PlanError::UnnamedStage { stage: 4 })
         );
+    }
+
+    #[test]
+    fn default_stage_keys_are_stable_and_found_by_key() {
+        let plan = Plan::gitaly_default();
+        let keys: Vec<&str> = plan.stages().iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "preparation",
+                "development",
+                "staging",
+                "production_check",
+                "production_1",
+                "production_5",
+                "production_50",
+                "production_100",
+                "done"
+            ]
+        );
+        let (index, stage) = plan
+            .stage_by_key("production_50")
+            .unwrap_or_else(|| panic!("found"));
+        assert_eq!((index, stage.name.as_str()), (6, "Mid impact 50 %"));
+        assert!(plan.stage_by_key("production_2").is_none());
+        assert_eq!(
+            plan.stage_ref(4).map(|r| (r.key.to_string(), r.name)),
+            Some(("production_1".to_owned(), "Initial impact 1 %".to_owned()))
+        );
+
+        let custom = Plan::gitaly_with_percentages(&[1, 10, 25, 50, 75, 100])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            custom.stage_by_key("production_25").map(|(i, _)| i),
+            Some(6)
+        );
+        let json = serde_json::to_value(&plan).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["stages"][3]["key"], "production_check");
+    }
+
+    #[test]
+    fn stage_keys_are_slugs() {
+        for good in ["done", "production_50", "canary_2b"] {
+            assert_eq!(
+                StageKey::parse(good).map(|k| k.to_string()),
+                Ok(good.to_owned())
+            );
+        }
+        for bad in ["", "Done", "production-50", "50_percent", "_x", "stage one"] {
+            assert!(StageKey::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            StageKey::parse(&"a".repeat(65)),
+            Err(StageKeyError::TooLong { len: 65 })
+        );
+        assert!(serde_json::from_str::<StageKey>("\"Bad-Key\"").is_err());
+    }
+
+    #[test]
+    fn plans_with_gaps_of_the_first_review_are_refused() {
+        let default = || Plan::gitaly_default().into_stages();
+
+        let mut twice = default();
+        twice[6].key = twice[5].key.clone();
+        assert_eq!(
+            Plan::new(twice),
+            Err(PlanError::DuplicateStageKey {
+                stage: 7,
+                name: "Mid impact 50 %".into(),
+                key: StageKey::built("production_5".into()),
+                first: 6,
+            })
+        );
+        // Two trials in one environment need keys of their own.
+        let mut canaries = default();
+        canaries.insert(
+            2,
+            canaries[2]
+                .clone()
+                .with_key(StageKey::built("staging_canary".into())),
+        );
+        assert!(Plan::new(canaries).is_ok());
+
+        let mut no_issue = default();
+        no_issue[4]
+            .checklist
+            .retain(|i| *i != CheckItem::InfrastructureIssueCreated);
+        assert!(matches!(
+            Plan::new(no_issue),
+            Err(PlanError::FirstProductionStepWithoutInfrastructureIssue { stage: 5, .. })
+        ));
+        // Later production steps may go without.
+        assert!(!Plan::gitaly_default().stages()[5].requires_infrastructure_issue());
+
+        let mut zero = default();
+        zero[4].kind = StageKind::Trial {
+            environment: Environment::Production,
+            flag: FlagValue::Percent(0),
+        };
+        assert!(matches!(
+            Plan::new(zero),
+            Err(PlanError::PercentOutOfRange { percent: 0, .. })
+        ));
+
+        let misplaced: [(usize, CheckItem); 4] = [
+            (8, CheckItem::RoutesListed),
+            (3, CheckItem::RoutesListed),
+            (7, CheckItem::AcceptanceIssueClosed),
+            (0, CheckItem::ConversationLabelled),
+        ];
+        for (index, item) in misplaced {
+            let mut stages = default();
+            stages[index].checklist.push(item);
+            assert!(
+                matches!(
+                    Plan::new(stages),
+                    Err(PlanError::ItemDoesNotFit { item: found, .. }) if found == item
+                ),
+                "{item:?} in stage {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_windows_are_read_through_their_constructor() {
+        let window: LogWindow =
+            serde_json::from_str(r#"{"hours": 24}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(window.as_hours(), 24);
+        assert_eq!(
+            serde_json::to_value(window).unwrap_or_else(|e| panic!("{e}")),
+            serde_json::json!({"hours": 24})
+        );
+        let error = serde_json::from_str::<LogWindow>(r#"{"hours": 0}"#).expect_err("zero");
+        assert!(error.to_string().contains("at least one hour"), "{error}");
     }
 
     #[test]

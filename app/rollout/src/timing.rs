@@ -61,19 +61,28 @@ pub fn next_check_due(
 }
 
 /// How late the next look is; `None` when it is not yet due (or nothing is owed).
+///
+/// A [`Cadence::Once`] stage is never overdue. The template's dev trial says only "Monitor
+/// (initially )": look once after the flag is on, with no interval to be late against. Its look
+/// is due at the stage's start (so a page can show it as due) and its items are on the checklist,
+/// which already keeps the stage from being left until they are checked; calling it "overdue by
+/// 3 h" would invent a deadline the template does not set.
 pub fn overdue_by(
     stage: &Stage,
     started_at: DateTime<Utc>,
     check_ins: &[CheckIn],
     now: DateTime<Utc>,
 ) -> Option<TimeDelta> {
+    if stage.cadence == Cadence::Once {
+        return None;
+    }
     let due = next_check_due(stage, started_at, check_ins)?;
     let late = now.signed_duration_since(due);
     (late > TimeDelta::zero()).then_some(late)
 }
 
 /// Whether a late look blocks advancing: only when it is late by more than one whole interval.
-/// A `Once` stage never blocks on time (its look is on the checklist instead).
+/// A `Once` stage never blocks on time (see [`overdue_by`]).
 pub fn blocks_advance(stage: &Stage, overdue: Option<TimeDelta>) -> bool {
     match (stage.cadence.interval(), overdue) {
         (Some(interval), Some(late)) => late > interval,
@@ -216,10 +225,17 @@ mod tests {
         assert!(clock.blocks_advance);
         assert_eq!(clock.soak_remaining, TimeDelta::zero());
 
-        // Dev: one look "initially", due as soon as the flag is on, then nothing more.
+        // Dev: one look "initially", due as soon as the flag is on, then nothing more; never
+        // overdue and never blocking, however long nobody looks.
         let dev = &plan.stages()[1];
+        assert_eq!(dev.cadence, Cadence::Once);
         assert_eq!(next_check_due(dev, t0(), &[]), Some(t0()));
-        assert_eq!(overdue_by(dev, t0(), &[], t0() + m(30)), Some(m(30)));
+        for late in [TimeDelta::seconds(1), m(30), TimeDelta::days(3)] {
+            assert_eq!(overdue_by(dev, t0(), &[], t0() + late), None);
+            let clock = StageClock::new(dev, t0(), &[], t0() + late);
+            assert_eq!(clock.next_check_due, Some(t0()));
+            assert_eq!((clock.overdue_by, clock.blocks_advance), (None, false));
+        }
         assert!(!blocks_advance(dev, Some(TimeDelta::days(3))));
         let looked = [check(CheckItem::KibanaErrorsInspected, t0() + m(1))];
         assert_eq!(next_check_due(dev, t0(), &looked), None);
@@ -232,6 +248,32 @@ mod tests {
         assert_eq!(
             next_check_due(full, t0(), &[]),
             Some(t0() + TimeDelta::days(1))
+        );
+    }
+
+    #[test]
+    fn overdue_boundaries_are_exact_to_the_second() {
+        let plan = Plan::gitaly_default();
+        let staging = &plan.stages()[2]; // every 5 min
+        let m = TimeDelta::minutes;
+        let s = TimeDelta::seconds;
+        // Due at one interval: on time at that instant, late one second after.
+        assert_eq!(overdue_by(staging, t0(), &[], t0() + m(5)), None);
+        assert_eq!(
+            overdue_by(staging, t0(), &[], t0() + m(5) + s(1)),
+            Some(s(1))
+        );
+        // Late by exactly one interval does not block yet; one second more does.
+        let at_one_interval = overdue_by(staging, t0(), &[], t0() + m(10));
+        assert_eq!(at_one_interval, Some(m(5)));
+        assert!(!blocks_advance(staging, at_one_interval));
+        let just_over = overdue_by(staging, t0(), &[], t0() + m(10) + s(1));
+        assert!(blocks_advance(staging, just_over));
+        // Soak: one second left, then none.
+        assert_eq!(soak_remaining(staging, t0(), t0() + m(15) - s(1)), s(1));
+        assert_eq!(
+            soak_remaining(staging, t0(), t0() + m(15)),
+            TimeDelta::zero()
         );
     }
 

@@ -202,26 +202,6 @@ impl fmt::Display for Version {
     }
 }
 
-impl TryFrom<String> for Version {
-    type Error = VersionError;
-    fn try_from(value: String) -> Result<Version, VersionError> {
-        Version::parse(&value)
-    }
-}
-
-impl From<Version> for String {
-    fn from(value: Version) -> String {
-        value.to_string()
-    }
-}
-
-impl std::str::FromStr for Version {
-    type Err = VersionError;
-    fn from_str(s: &str) -> Result<Version, VersionError> {
-        Version::parse(s)
-    }
-}
-
 /// A minimum release: `vX.Y.Z`, or `vX.Y` meaning `vX.Y.0`. Never a pre-release: a requirement
 /// names a release that people can install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -310,17 +290,9 @@ impl fmt::Display for VersionRequirement {
     }
 }
 
-impl TryFrom<String> for VersionRequirement {
-    type Error = VersionError;
-    fn try_from(value: String) -> Result<VersionRequirement, VersionError> {
-        VersionRequirement::parse(&value)
-    }
-}
-
-impl From<VersionRequirement> for String {
-    fn from(value: VersionRequirement) -> String {
-        value.to_string()
-    }
+parsed_from_string! {
+    Version => VersionError,
+    VersionRequirement => VersionError,
 }
 
 /// Which component a version belongs to.
@@ -498,6 +470,7 @@ mod tests {
         "16.0.0",
         "16.3.2",
         "16.4.0-pre",
+        "16.4.0-rc9",
         "16.4.0-rc42",
         "16.4.0",
         "16.10.0",
@@ -636,6 +609,15 @@ mod tests {
         assert_eq!(
             VersionRequirement::parse("16.3.2").map(|r| r.to_string()),
             Ok("v16.3.2".into())
+        );
+        assert_eq!(
+            "v16.3".parse::<VersionRequirement>(),
+            VersionRequirement::parse("v16.3")
+        );
+        assert!("v16".parse::<VersionRequirement>().is_err());
+        assert_eq!(
+            "16.4.0-rc9".parse::<Version>(),
+            Version::parse("16.4.0-rc9")
         );
         assert!(VersionRequirement::parse_full("v16.3").is_err());
         assert!(VersionRequirement::parse("v16.3.2-rc1").is_err());

@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use common::{Run, alice, bob, carol, dave, good_versions, old_versions, victor};
 use rollout::{
     Action, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue, MigrationState, Plan,
-    Refusal, Role, Status, apply, serving_percentage,
+    Refusal, Role, StageRef, StateError, Status, advance_blockers, apply, serving_percentage,
 };
 
 fn check_in(item: CheckItem) -> Action {
@@ -53,6 +53,28 @@ fn disable() -> Action {
     }
 }
 
+fn stage_ref(run: &Run, index: usize) -> StageRef {
+    run.migration
+        .plan
+        .stage_ref(index)
+        .unwrap_or_else(|| panic!("stage {index}"))
+}
+
+/// Codes of everything that keeps the current stage from ending.
+fn blocker_codes(run: &Run) -> Vec<&'static str> {
+    advance_blockers(&run.state, &run.migration, run.now)
+        .iter()
+        .map(Refusal::code)
+        .collect()
+}
+
+/// Rewrite the stored state through its JSON, as a hand edit of the database row would.
+fn edit_state(run: &mut Run, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut json = serde_json::to_value(&run.state).unwrap_or_else(|e| panic!("{e}"));
+    edit(&mut json);
+    run.state = serde_json::from_value::<MigrationState>(json).unwrap_or_else(|e| panic!("{e}"));
+}
+
 fn flags(run: &Run) -> [u8; 3] {
     Environment::ALL.map(|e| serving_percentage(&run.state, e))
 }
@@ -66,7 +88,12 @@ fn the_default_plan_end_to_end() {
             deployed: Some(good_versions()),
         },
     );
-    assert_eq!(start.events, [Event::Started { stage: 0 }]);
+    assert_eq!(
+        start.events,
+        [Event::Started {
+            stage: stage_ref(&run, 0)
+        }]
+    );
     assert_eq!(flags(&run), [0, 0, 0]);
 
     let expected_flags = [
@@ -122,9 +149,32 @@ fn the_default_plan_end_to_end() {
     );
     assert!(run.events.iter().any(|e| matches!(
         e,
-        Event::CheckedIn { stage: 4, check_in } if check_in.item == CheckItem::InfrastructureIssueCreated
+        Event::CheckedIn { stage, check_in } if stage.key.as_str() == "production_1"
+            && check_in.item == CheckItem::InfrastructureIssueCreated
             && check_in.note.as_deref() == Some(INFRA)
     )));
+    // Every advance names both stages by index and key.
+    let advances: Vec<(usize, String)> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Advanced { from, to } => {
+                assert_eq!(from.index + 1, to.index);
+                Some((to.index, to.key.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    let keys: Vec<(usize, String)> = run
+        .migration
+        .plan
+        .stages()
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, s)| (i, s.key.to_string()))
+        .collect();
+    assert_eq!(advances, keys);
 
     // Done: close the issue, label the Conversation, complete.
     assert!(
@@ -281,7 +331,12 @@ fn restart_after_disable_goes_back_to_the_first_stage() {
             deployed: Some(good_versions()),
         },
     );
-    assert_eq!(restart.events, [Event::Restarted { stage: 0 }]);
+    assert_eq!(
+        restart.events,
+        [Event::Restarted {
+            stage: stage_ref(&run, 0)
+        }]
+    );
     assert_eq!(run.state.stage_index(), Some(0));
     assert_eq!(run.state.check_ins(), []);
     assert_eq!(flags(&run), [0, 0, 0]);
@@ -324,12 +379,19 @@ fn soak_override_lets_a_stage_end_early() {
         run.refused(&alice(), advance()),
         Refusal::SoakNotElapsed { .. }
     ));
+    run.wait(TimeDelta::minutes(10));
     run.ok(
         &dave(),
         Action::OverrideSoak {
             reason: "same change soaked a week on a canary".into(),
         },
     );
+    // "Continue?" was answered before the override: it judged less than the override did.
+    assert!(matches!(
+        run.refused(&alice(), advance()),
+        Refusal::DecisionBeforeSoakEnd { .. }
+    ));
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
     run.ok(&alice(), advance());
     assert_eq!(serving_percentage(&run.state, Environment::Production), 50);
     // The override was for that stage only.
@@ -383,23 +445,26 @@ fn the_soak_refusal_reads_as_a_sentence() {
 
 /// Every refusal code. The exhaustive `match` in [`code_of`] fails to compile when a variant is
 /// added, which leads here: add its code and a provocation below.
-const ALL_CODES: [&str; 24] = [
+const ALL_CODES: [&str; 27] = [
     "role_required",
     "actor_unnamed",
     "not_allowed_in_status",
     "state_does_not_fit_plan",
     "soak_not_elapsed",
     "continue_said_stop",
+    "decision_before_soak_end",
     "check_overdue",
     "checklist_incomplete",
     "production_change_not_requested",
     "production_change_not_approved",
     "self_approval",
+    "approver_not_release_manager",
     "no_pending_request",
     "request_already_pending",
     "already_approved",
     "no_production_change_ahead",
     "infrastructure_issue_required",
+    "infrastructure_issue_invalid",
     "reason_required",
     "deployed_versions_unknown",
     "versions_below_required",
@@ -419,16 +484,19 @@ fn code_of(refusal: &Refusal) -> &'static str {
         Refusal::StateDoesNotFitPlan { .. } => "state_does_not_fit_plan",
         Refusal::SoakNotElapsed { .. } => "soak_not_elapsed",
         Refusal::ContinueSaidStop { .. } => "continue_said_stop",
+        Refusal::DecisionBeforeSoakEnd { .. } => "decision_before_soak_end",
         Refusal::CheckOverdue { .. } => "check_overdue",
         Refusal::ChecklistIncomplete { .. } => "checklist_incomplete",
         Refusal::ProductionChangeNotRequested { .. } => "production_change_not_requested",
         Refusal::ProductionChangeNotApproved { .. } => "production_change_not_approved",
         Refusal::SelfApproval { .. } => "self_approval",
+        Refusal::ApproverNotReleaseManager { .. } => "approver_not_release_manager",
         Refusal::NoPendingRequest { .. } => "no_pending_request",
         Refusal::RequestAlreadyPending { .. } => "request_already_pending",
         Refusal::AlreadyApproved { .. } => "already_approved",
         Refusal::NoProductionChangeAhead { .. } => "no_production_change_ahead",
         Refusal::InfrastructureIssueRequired { .. } => "infrastructure_issue_required",
+        Refusal::InfrastructureIssueInvalid { .. } => "infrastructure_issue_invalid",
         Refusal::ReasonRequired { .. } => "reason_required",
         Refusal::DeployedVersionsUnknown { .. } => "deployed_versions_unknown",
         Refusal::VersionsBelowRequired { .. } => "versions_below_required",
@@ -488,13 +556,21 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "state_does_not_fit_plan",
         {
             let mut run = at(1);
-            let mut json = serde_json::to_value(&run.state).unwrap_or_else(|e| panic!("{e}"));
-            json["position"]["index"] = 42.into();
-            run.state =
-                serde_json::from_value::<MigrationState>(json).unwrap_or_else(|e| panic!("{e}"));
+            edit_state(&mut run, |json| json["position"]["index"] = 42.into());
             run.refused(&alice(), check_in(CheckItem::GrafanaChecked))
         },
         "stage 43 but its plan has only 9 stages",
+    );
+    push(
+        "state_does_not_fit_plan",
+        {
+            // A stage inserted before the running one: same index, another stage.
+            let mut run = at(5);
+            run.migration.plan = Plan::gitaly_with_percentages(&[1, 2, 5, 50, 100])
+                .unwrap_or_else(|e| panic!("{e}"));
+            run.refused(&alice(), check_in(CheckItem::GrafanaChecked))
+        },
+        "The migration is at stage 6 (‘production_5’) but that stage of its plan is now ‘production_2’; the plan was changed under a running migration.",
     );
     push(
         "soak_not_elapsed",
@@ -514,6 +590,28 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
             run.refused(&alice(), advance())
         },
         "said stop (bob, 2024-03-04",
+    );
+    push(
+        "decision_before_soak_end",
+        {
+            let mut run = at(2);
+            run.check_everything(&alice());
+            for _ in 0..3 {
+                run.wait(TimeDelta::minutes(5));
+                run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+            }
+            run.refused(&alice(), advance())
+        },
+        "“Continue?” in stage ‘Staging trial’ was answered at 2024-03-04 09:00 UTC, before the soak ended at 2024-03-04 09:15 UTC; it is asked after watching the stage for its whole soak, so answer it again.",
+    );
+    push(
+        "continue_said_stop",
+        {
+            let mut run = at(7);
+            run.ok(&bob(), stop());
+            run.refused(&alice(), advance())
+        },
+        "The last “Success?” in stage ‘Full impact 100 %’ said stop (bob,",
     );
     push(
         "check_overdue",
@@ -577,6 +675,35 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "cannot also approve it",
     );
     push(
+        "approver_not_release_manager",
+        {
+            let mut run = at(3);
+            run.check_everything(&alice());
+            run.ok(&alice(), request(Some(INFRA)));
+            run.ok(&carol(), Action::Approve);
+            edit_state(&mut run, |json| {
+                json["position"]["production_change"]["approval"]["role"] = "engineer".into();
+            });
+            run.refused(&alice(), advance())
+        },
+        "This production change was approved by carol, an engineer; only a release manager's approval counts.",
+    );
+    push(
+        "self_approval",
+        {
+            // Edited by hand so that the requester approved: caught again when advancing.
+            let mut run = at(3);
+            run.check_everything(&alice());
+            run.ok(&dave(), request(Some(INFRA)));
+            run.ok(&carol(), Action::Approve);
+            edit_state(&mut run, |json| {
+                json["position"]["production_change"]["approval"]["by"] = "Dave".into();
+            });
+            run.refused(&alice(), advance())
+        },
+        "requested by Dave, who cannot also approve it",
+    );
+    push(
         "no_pending_request",
         at(3).refused(&carol(), Action::Approve),
         "Cannot approve a production change: there is no pending production change request.",
@@ -626,9 +753,17 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "Stage ‘Initial impact 1 %’ needs an issue in the infrastructure tracker",
     );
     push(
-        "infrastructure_issue_required",
+        "infrastructure_issue_invalid",
         at(3).refused(&alice(), request(Some("infra#99"))),
-        "https:// link",
+        "The infrastructure issue 'infra#99' must be an https:// URL.",
+    );
+    push(
+        "infrastructure_issue_invalid",
+        at(3).refused(
+            &alice(),
+            request(Some("https://gitlab.com/gitlab-com/infrastructure")),
+        ),
+        "does not end in /issues/NUMBER.",
     );
     push(
         "reason_required",
@@ -737,7 +872,7 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
                 note: None,
             },
         ),
-        "only “Continue?” is answered with stop",
+        "‘Grafana feature status dashboard checked’ is recorded as checked; only “Continue?” (“Success?” at 100 %) is answered with stop.",
     );
     push(
         "no_routes_listed",
@@ -854,4 +989,357 @@ fn the_clock_of_the_current_stage() {
         !clock.blocks_advance,
         "late by exactly one interval does not block yet"
     );
+}
+
+#[test]
+fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(5);
+    assert_eq!(
+        blocker_codes(&run),
+        [
+            "checklist_incomplete",
+            "soak_not_elapsed",
+            "production_change_not_requested"
+        ]
+    );
+    let first = advance_blockers(&run.state, &run.migration, run.now).remove(0);
+    assert_eq!(run.refused(&alice(), advance()), first);
+
+    run.ok(&bob(), stop());
+    run.ok(&alice(), request(None));
+    run.ok(&alice(), Action::Pause { reason: None });
+    run.wait(TimeDelta::hours(1));
+    assert_eq!(
+        blocker_codes(&run),
+        [
+            "not_allowed_in_status",
+            "continue_said_stop",
+            "check_overdue",
+            "checklist_incomplete",
+            "soak_not_elapsed",
+            "production_change_not_approved"
+        ]
+    );
+    let blockers = advance_blockers(&run.state, &run.migration, run.now);
+    assert!(blockers.iter().all(|b| b.to_string().ends_with('.')));
+    assert_eq!(run.refused(&alice(), advance()), blockers[0]);
+
+    // Refusals name the stage by key; their sentences by name.
+    let Some(Refusal::SoakNotElapsed { stage, .. }) = blockers.get(4) else {
+        panic!("{blockers:?}")
+    };
+    assert_eq!(
+        (stage.index, stage.key.as_str(), stage.name.as_str()),
+        (5, "production_5", "Low impact 5 %")
+    );
+    assert!(
+        blockers[4]
+            .to_string()
+            .starts_with("Stage ‘Low impact 5 %’ needs 2 h")
+    );
+
+    run.ok(&alice(), Action::Resume);
+    run.soak_and_check(&alice());
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    run.ok(&carol(), Action::Approve);
+    assert_eq!(blocker_codes(&run), Vec::<&str>::new());
+    run.ok(&alice(), advance());
+
+    // Not started, completed: one blocker, the status.
+    let fresh = Run::new(Plan::gitaly_default());
+    assert_eq!(blocker_codes(&fresh), ["not_allowed_in_status"]);
+    let mut done = Run::new(Plan::gitaly_default());
+    done.drive_to(8);
+    assert_eq!(blocker_codes(&done), ["no_next_stage"]);
+}
+
+/// Staging: 15 min soak, a look every 5 min. Returns a run in staging with looks at +5 and +10
+/// and the clock at +10.
+fn staging_with_looks() -> Run {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(2);
+    for item in [
+        CheckItem::GitalyVersionChecked,
+        CheckItem::GitlabVersionChecked,
+        CheckItem::FlagEnabled,
+        CheckItem::KibanaInvocationsInspected,
+        CheckItem::KibanaErrorsInspected,
+        CheckItem::GitalySentryChecked,
+        CheckItem::GitlabSentryChecked,
+    ] {
+        run.ok(&alice(), check_in(item));
+    }
+    for _ in 0..2 {
+        run.wait(TimeDelta::minutes(5));
+        run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    }
+    run
+}
+
+#[test]
+fn soak_and_decision_boundaries_are_exact_to_the_second() {
+    let second = TimeDelta::seconds(1);
+
+    // Soak: one second before its end, refused; at its end, allowed.
+    let mut run = staging_with_looks();
+    run.wait(TimeDelta::minutes(5) - second);
+    assert!(matches!(
+        run.refused(&alice(), advance()),
+        Refusal::ChecklistIncomplete { .. }
+    ));
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    let before_end = run.refused(&alice(), advance());
+    assert!(
+        matches!(before_end, Refusal::SoakNotElapsed { remaining, .. } if remaining == second),
+        "{before_end}"
+    );
+    // The decision at 14:59 was one second early: answering again at 15:00 is what lets it go.
+    run.wait(second);
+    assert_eq!(blocker_codes(&run), ["decision_before_soak_end"]);
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    assert_eq!(blocker_codes(&run), Vec::<&str>::new());
+    run.ok(&alice(), advance());
+
+    // A decision exactly at the soak's end counts.
+    let mut run = staging_with_looks();
+    run.wait(TimeDelta::minutes(5));
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    run.ok(&alice(), advance());
+    assert_eq!(run.state.stage_index(), Some(3));
+}
+
+#[test]
+fn overdue_blocks_from_one_second_past_one_interval() {
+    let second = TimeDelta::seconds(1);
+    let ready = || {
+        let mut run = staging_with_looks();
+        run.wait(TimeDelta::minutes(5));
+        run.ok(&alice(), check_in(CheckItem::ContinueDecision)); // the last look, at 15:00
+        run
+    };
+    // Next look due at 20:00; late by exactly one interval at 25:00 does not block.
+    let mut run = ready();
+    run.wait(TimeDelta::minutes(10));
+    assert_eq!(
+        run.state
+            .clock(&run.migration.plan, run.now)
+            .and_then(|c| c.overdue_by),
+        Some(TimeDelta::minutes(5))
+    );
+    run.ok(&alice(), advance());
+
+    let mut run = ready();
+    run.wait(TimeDelta::minutes(10) + second);
+    assert!(matches!(
+        run.refused(&alice(), advance()),
+        Refusal::CheckOverdue { overdue_by, .. } if overdue_by == TimeDelta::minutes(5) + second
+    ));
+}
+
+#[test]
+fn the_dev_trial_looks_once_and_is_never_overdue() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(1);
+    run.wait(TimeDelta::days(3));
+    let clock = run
+        .state
+        .clock(&run.migration.plan, run.now)
+        .unwrap_or_else(|| panic!("started"));
+    assert_eq!(clock.next_check_due, Some(common::t0()));
+    assert_eq!((clock.overdue_by, clock.blocks_advance), (None, false));
+    assert!(!blocker_codes(&run).contains(&"check_overdue"));
+    run.check_everything(&alice());
+    run.ok(&alice(), advance());
+}
+
+#[test]
+fn an_edited_plan_never_moves_a_running_migration() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(5);
+    let key = run.state.stage_key().cloned();
+    assert_eq!(key.as_ref().map(|k| k.as_str()), Some("production_5"));
+
+    // Same stages, reworded: still fits.
+    let mut reworded = Plan::gitaly_default().into_stages();
+    reworded[5].name = "Five per cent".into();
+    run.migration.plan = Plan::new(reworded).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.state.validate(&run.migration.plan), Ok(()));
+
+    // A step inserted before it: the index now points at another stage; refused, not moved.
+    run.migration.plan =
+        Plan::gitaly_with_percentages(&[1, 2, 5, 50, 100]).unwrap_or_else(|e| panic!("{e}"));
+    let expected = StateError::StageKeyMismatch {
+        index: 5,
+        stored: key.clone().unwrap_or_else(|| panic!("key")),
+        planned: run.migration.plan.stages()[5].key.clone(),
+    };
+    assert_eq!(
+        run.state.validate(&run.migration.plan),
+        Err(expected.clone())
+    );
+    assert_eq!(
+        advance_blockers(&run.state, &run.migration, run.now),
+        [Refusal::StateDoesNotFitPlan {
+            problem: expected.clone()
+        }]
+    );
+    assert_eq!(run.state.current_stage(&run.migration.plan), None);
+    assert_eq!(
+        run.migration
+            .plan
+            .stage_by_key("production_5")
+            .map(|(i, _)| i),
+        Some(6),
+        "where the migration's stage went"
+    );
+    for action in [Action::Pause { reason: None }, request(None), advance()] {
+        assert_eq!(
+            run.refused(&alice(), action),
+            Refusal::StateDoesNotFitPlan {
+                problem: expected.clone()
+            }
+        );
+    }
+    // The kill switch still works, and a restart begins at the new plan's first stage.
+    run.ok(&bob(), disable());
+    assert_eq!(run.state.validate(&run.migration.plan), Ok(()));
+    run.ok(
+        &alice(),
+        Action::Start {
+            deployed: Some(good_versions()),
+        },
+    );
+    assert_eq!(
+        run.state.stage_key().map(|k| k.as_str()),
+        Some("preparation")
+    );
+}
+
+#[test]
+fn validate_catches_states_that_cannot_happen() {
+    let plan = Plan::gitaly_default();
+    let at = |stage: usize| {
+        let mut run = Run::new(plan.clone());
+        run.drive_to(stage);
+        run
+    };
+    let problem = |run: &Run| run.state.validate(&run.migration.plan).err();
+
+    let mut run = at(5);
+    assert_eq!(problem(&run), None);
+    edit_state(&mut run, |json| {
+        json["flags"]["production"] = serde_json::json!({"percent": 50})
+    });
+    assert!(matches!(
+        problem(&run),
+        Some(StateError::FlagDoesNotMatchStage {
+            environment: Environment::Production,
+            expected: FlagValue::Percent(5),
+            found: FlagValue::Percent(50),
+            ..
+        })
+    ));
+
+    let mut run = at(2);
+    edit_state(&mut run, |json| json["flags"]["staging"] = "off".into());
+    assert!(matches!(
+        problem(&run),
+        Some(StateError::FlagDoesNotMatchStage { .. })
+    ));
+
+    let mut run = at(5);
+    run.ok(&bob(), disable());
+    edit_state(&mut run, |json| json["flags"]["development"] = "on".into());
+    assert_eq!(
+        problem(&run),
+        Some(StateError::FlagOnWhileStopped {
+            status: Status::Disabled,
+            environment: Environment::Development,
+            value: FlagValue::On
+        })
+    );
+    // Anything but the kill switch is refused on it; the kill switch repairs it.
+    assert!(matches!(
+        run.refused(&alice(), Action::Start { deployed: None }),
+        Refusal::StateDoesNotFitPlan { .. }
+    ));
+    run.ok(&bob(), disable());
+    assert_eq!(problem(&run), None);
+
+    let mut run = at(3);
+    edit_state(&mut run, |json| {
+        json["position"]["key"] = "production_1".into()
+    });
+    assert!(matches!(
+        problem(&run),
+        Some(StateError::StageKeyMismatch { index: 3, .. })
+    ));
+
+    let mut run = at(3);
+    edit_state(&mut run, |json| json["status"] = "completed".into());
+    assert!(matches!(
+        problem(&run),
+        Some(StateError::CompletedBeforeLastStage { .. })
+    ));
+
+    let mut run = at(3);
+    edit_state(&mut run, |json| json["status"] = "not_started".into());
+    assert_eq!(problem(&run), Some(StateError::PositionBeforeStart));
+
+    let mut run = at(3);
+    edit_state(&mut run, |json| json["position"] = serde_json::Value::Null);
+    assert_eq!(
+        problem(&run),
+        Some(StateError::NoCurrentStage {
+            status: Status::Active
+        })
+    );
+    let message = problem(&run).map(|p| p.to_string()).unwrap_or_default();
+    assert_eq!(
+        message,
+        "The migration is marked as active but has no current stage; its stored state is damaged."
+    );
+}
+
+#[test]
+fn the_infrastructure_issue_is_parsed_and_the_approver_role_recorded() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(3);
+    run.check_everything(&alice());
+    let requested = run.ok(
+        &alice(),
+        request(Some(
+            " https://gitlab.com/gitlab-com/infrastructure/issues/99/ ",
+        )),
+    );
+    let Some(Event::ProductionChangeRequested {
+        infrastructure_issue: Some(issue),
+        stage,
+        ..
+    }) = requested.events.first()
+    else {
+        panic!("{:?}", requested.events)
+    };
+    assert_eq!((issue.url(), issue.number()), (INFRA, 99));
+    assert_eq!(stage.key.as_str(), "production_1");
+    run.ok(&carol(), Action::Approve);
+    let approval = run
+        .state
+        .production_change()
+        .and_then(|r| r.approval.clone())
+        .unwrap_or_else(|| panic!("approved"));
+    assert_eq!(
+        (approval.by.as_str(), approval.role),
+        ("carol", Role::ReleaseManager)
+    );
+    let json = serde_json::to_value(&run.state).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        json["position"]["production_change"]["infrastructure_issue"],
+        INFRA
+    );
+    // A stored request cannot smuggle in a loose link.
+    let mut bad = json;
+    bad["position"]["production_change"]["infrastructure_issue"] = "https://x".into();
+    assert!(serde_json::from_value::<MigrationState>(bad).is_err());
 }

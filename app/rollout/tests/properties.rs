@@ -7,13 +7,19 @@
 //! - production's percentage never changes without an approval by a release manager who is not
 //!   the requester (the kill switch, which only lowers it to 0, aside);
 //! - a disabled migration serves no traffic anywhere until it is restarted;
-//! - 100 % is never reached without passing every earlier stage since the last (re)start;
+//! - 100 % is never reached without passing every earlier stage since the last (re)start, and no
+//!   stage is ever left unless, just before, every rule of leaving it held: soak run or
+//!   overridden, every item checked, the last "Continue?" not stop and given after the soak,
+//!   no look overdue, production changes approved by another release manager. Those rules are
+//!   restated here ([`rules_broken_by_leaving`]) rather than taken from the crate, so that
+//!   dropping one from `apply` fails this test;
 //! - every refusal has a message and a code;
 //! - the flag events, replayed, give exactly the flags the state says.
 
 mod common;
 
 use chrono::TimeDelta;
+use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::FileFailurePersistence;
@@ -21,7 +27,7 @@ use proptest::test_runner::TestRunner;
 use rollout::{
     Action, ActionKind, Actor, CheckItem, CheckOutcome, DeployedVersions, Environment, Event,
     FlagStates, FlagValue, Migration, MigrationState, Plan, Refusal, Role, Status, Transition,
-    apply, serving_percentage,
+    advance_blockers, apply, serving_percentage,
 };
 
 const PEOPLE: [(&str, Role); 7] = [
@@ -82,9 +88,12 @@ enum Gen {
     },
     Advance(Versions),
     Request {
-        infra: bool,
+        /// 0: no issue; 1: a bad link; otherwise a good one.
+        infra: u8,
     },
     Approve,
+    /// The requester of the pending change approves it, whoever is named in the op.
+    ApproveOwn,
     Reject {
         reason: bool,
     },
@@ -106,6 +115,16 @@ enum Op {
     Wait(i64),
     /// Up to this many proper steps, stopping early when the stage or status changes.
     Nudge(usize),
+    /// A hasty team: every missing item checked at once, "Continue?" included (answered stop
+    /// if `stop`), then the soak waited out with looks if `wait`, then an advance.
+    Hasty {
+        stop: bool,
+        wait: bool,
+    },
+    /// A late team: does everything properly up to the advance, then lets this many minutes
+    /// pass without a look, then advances. Negative: the clock of whoever advances is behind
+    /// (skew between servers), so the advance is dated before the last check-in.
+    Late(i64),
 }
 
 fn versions() -> impl Strategy<Value = Versions> {
@@ -124,8 +143,9 @@ fn gen_action() -> impl Strategy<Value = Gen> {
         6 => (0..16usize, prop::bool::weighted(0.85), prop::bool::weighted(0.3), prop::bool::weighted(0.05))
             .prop_map(|(pick, from_stage, stop, wrong_outcome)| Gen::CheckIn { pick, from_stage, stop, wrong_outcome }),
         3 => versions().prop_map(Gen::Advance),
-        2 => prop::bool::weighted(0.8).prop_map(|infra| Gen::Request { infra }),
+        2 => prop_oneof![2 => Just(0u8), 1 => Just(1u8), 7 => Just(2u8)].prop_map(|infra| Gen::Request { infra }),
         2 => Just(Gen::Approve),
+        2 => Just(Gen::ApproveOwn),
         1 => prop::bool::weighted(0.8).prop_map(|reason| Gen::Reject { reason }),
         1 => prop::bool::weighted(0.8).prop_map(|reason| Gen::OverrideSoak { reason }),
         1 => Just(Gen::Pause),
@@ -142,6 +162,9 @@ fn op() -> impl Strategy<Value = Op> {
             Just(1i64), Just(5), Just(20), Just(180), Just(24 * 60), Just(8 * 24 * 60), 0..600i64
         ].prop_map(Op::Wait),
         3 => prop_oneof![1 => 1..6usize, 2 => Just(500usize)].prop_map(Op::Nudge),
+        1 => (prop::bool::weighted(0.3), prop::bool::weighted(0.6))
+            .prop_map(|(stop, wait)| Op::Hasty { stop, wait }),
+        1 => prop_oneof![Just(10i64), Just(45), Just(7 * 60), 0..600i64, -30..0i64].prop_map(Op::Late),
     ]
 }
 
@@ -242,10 +265,13 @@ impl World {
                 deployed: v.deployed(),
             },
             Gen::Request { infra } => Action::RequestProductionChange {
-                infrastructure_issue: infra
-                    .then(|| "https://gitlab.com/gitlab-com/infrastructure/issues/7".to_owned()),
+                infrastructure_issue: match infra {
+                    0 => None,
+                    1 => Some("gitlab-com/infrastructure#7".to_owned()),
+                    _ => Some("https://gitlab.com/gitlab-com/infrastructure/issues/7".to_owned()),
+                },
             },
-            Gen::Approve => Action::Approve,
+            Gen::Approve | Gen::ApproveOwn => Action::Approve,
             Gen::Reject { reason } => Action::Reject {
                 reason: if *reason {
                     "not now".into()
@@ -275,6 +301,15 @@ impl World {
             Err(refusal) => {
                 check_refusal(&refusal);
                 self.stats.refusal_codes.insert(refusal.code());
+                if matches!(
+                    refusal,
+                    Refusal::RoleRequired {
+                        actual: Role::Viewer,
+                        ..
+                    }
+                ) {
+                    self.stats.refusal_codes.insert("role_required(viewer)");
+                }
                 false
             }
             Ok(transition) => {
@@ -335,6 +370,7 @@ impl World {
                     "four eyes"
                 );
                 assert_eq!(role_of(&approval.by), Some(Role::ReleaseManager));
+                assert_eq!(approval.role, Role::ReleaseManager);
                 assert!(!same_person(&approval.by, ""), "named approver");
             }
         }
@@ -355,7 +391,12 @@ impl World {
         }
         if before.status() == Status::Disabled && after.status() != Status::Disabled {
             assert_eq!(kind, ActionKind::Start);
-            assert!(transition.events.contains(&Event::Restarted { stage: 0 }));
+            assert!(
+                transition
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, Event::Restarted { stage } if stage.index == 0))
+            );
             self.stats.restarted = true;
         }
         if kind != ActionKind::Disable {
@@ -369,17 +410,33 @@ impl World {
         for event in &transition.events {
             match event {
                 Event::Started { stage } | Event::Restarted { stage } => {
-                    assert_eq!(*stage, 0);
+                    assert_eq!(stage.index, 0);
                     self.visited = vec![0];
                 }
                 Event::Advanced { from, to } => {
                     assert_eq!(
                         self.visited.last(),
-                        Some(from),
+                        Some(&from.index),
                         "advance from the current stage"
                     );
-                    assert_eq!(*to, from + 1, "one stage at a time");
-                    self.visited.push(*to);
+                    assert_eq!(to.index, from.index + 1, "one stage at a time");
+                    assert_eq!(
+                        Some(&to.key),
+                        after.stage_key(),
+                        "the key moves with the index"
+                    );
+                    let broken = rules_broken_by_leaving(before, &self.migration.plan, self.now);
+                    assert!(
+                        broken.is_empty(),
+                        "left stage {} although: {broken:?}",
+                        from.key
+                    );
+                    assert_eq!(
+                        advance_blockers(before, &self.migration, self.now),
+                        [],
+                        "advance_blockers agrees"
+                    );
+                    self.visited.push(to.index);
                 }
                 _ => {}
             }
@@ -457,8 +514,13 @@ impl World {
                 .find(|i| i.counts_for_cadence())?;
             return look(item);
         }
-        if let Some(item) = self.state.missing_items(stage).first() {
-            return look(*item);
+        if let Some(item) = self
+            .state
+            .missing_items(stage)
+            .into_iter()
+            .find(|i| *i != CheckItem::ContinueDecision)
+        {
+            return look(item);
         }
         if stage.is_done() {
             return Some(Ok((alice, Action::Complete)));
@@ -470,12 +532,26 @@ impl World {
                 .map_or(clock.soak_remaining, |i| i.min(clock.soak_remaining));
             return Some(Err(wait));
         }
+        // "Continue?" once the soak is over (or overridden), as the template asks it.
+        let position = self.state.position()?;
+        let ended = soak_ended_at(position, stage);
+        if stage.checklist.contains(&CheckItem::ContinueDecision)
+            && self.state.last_decision().is_none_or(|d| d.at < ended)
+        {
+            return look(CheckItem::ContinueDecision);
+        }
         let next = plan.stage(index + 1)?;
         if next.production_percent().is_some() {
             match self.state.production_change() {
                 None => {
+                    // Release managers request changes too (and may then not approve them).
+                    let requester = if index % 2 == 0 {
+                        common::carol()
+                    } else {
+                        alice
+                    };
                     return Some(Ok((
-                        alice,
+                        requester,
                         Action::RequestProductionChange {
                             infrastructure_issue: Some(
                                 "https://gitlab.com/gitlab-com/infrastructure/issues/7".into(),
@@ -527,14 +603,86 @@ impl World {
         );
     }
 
+    fn hasty(&mut self, stop: bool, wait: bool) {
+        let alice = common::alice();
+        let plan = self.migration.plan.clone();
+        let Some(stage) = self.state.current_stage(&plan) else {
+            return;
+        };
+        for item in self.state.missing_items(stage) {
+            let outcome = match (item == CheckItem::ContinueDecision, stop) {
+                (true, true) => CheckOutcome::Stop,
+                (true, false) => CheckOutcome::Continue,
+                (false, _) => CheckOutcome::Checked,
+            };
+            let note = None;
+            self.step(
+                &alice,
+                &Action::CheckIn {
+                    item,
+                    outcome,
+                    note,
+                },
+            );
+        }
+        let look = Action::CheckIn {
+            item: CheckItem::GrafanaChecked,
+            outcome: CheckOutcome::Checked,
+            note: None,
+        };
+        while let Some(clock) = self.state.clock(&plan, self.now)
+            && wait
+            && clock.soak_remaining > TimeDelta::zero()
+            && self.state.soak_override().is_none()
+        {
+            let interval = stage.cadence.interval().unwrap_or(clock.soak_remaining);
+            self.now += interval.min(clock.soak_remaining);
+            self.step(&alice, &look);
+        }
+        let deployed = Some(common::good_versions());
+        self.step(&alice, &Action::Advance { deployed });
+    }
+
+    fn late(&mut self, minutes: i64) {
+        for _ in 0..500 {
+            match self.next_proper() {
+                None => return,
+                Some(Ok((actor, Action::Advance { deployed }))) => {
+                    self.now += TimeDelta::minutes(minutes);
+                    self.step(&actor, &Action::Advance { deployed });
+                    return;
+                }
+                Some(Err(wait)) => self.now += wait,
+                Some(Ok((actor, action))) => {
+                    if !self.step(&actor, &action) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     fn run(&mut self, ops: &[Op]) {
         for op in ops {
             match op {
                 Op::Wait(minutes) => self.now += TimeDelta::minutes(*minutes),
                 Op::Nudge(steps) => self.nudge(*steps),
+                Op::Hasty { stop, wait } => self.hasty(*stop, *wait),
+                Op::Late(minutes) => self.late(*minutes),
                 Op::Act { person, action } => {
                     let (name, role) = PEOPLE[*person];
-                    let actor = Actor::new(name, role);
+                    let requester = self
+                        .state
+                        .production_change()
+                        .map(|r| r.requested_by.clone())
+                        .filter(|_| matches!(action, Gen::ApproveOwn));
+                    let actor = match requester {
+                        Some(name) => {
+                            let role = role_of(&name).unwrap_or(Role::Viewer);
+                            Actor::new(name, role)
+                        }
+                        None => Actor::new(name, role),
+                    };
                     let action = self.build(action);
                     self.step(&actor, &action);
                 }
@@ -544,6 +692,102 @@ impl World {
         let back: MigrationState = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, self.state, "state survives storage");
     }
+}
+
+/// When the soak of the current stage ended, or was overridden, whichever came first.
+fn soak_ended_at(position: &rollout::StagePosition, stage: &rollout::Stage) -> DateTime<Utc> {
+    let end = position.started_at + stage.soak;
+    position
+        .soak_override
+        .as_ref()
+        .map_or(end, |o| o.at.min(end))
+}
+
+/// The rules of leaving the current stage of `state` at `now`, restated from the issue without
+/// the crate's help: the names of those that do not hold.
+fn rules_broken_by_leaving(
+    state: &MigrationState,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Vec<&'static str> {
+    let mut broken = Vec::new();
+    if state.status() != Status::Active {
+        broken.push("not active");
+    }
+    let Some(position) = state.position() else {
+        return vec!["not started"];
+    };
+    let stage = &plan.stages()[position.index];
+    if stage.key != position.key {
+        broken.push("stage key differs from the plan's");
+    }
+    // A clock behind the stage's start has watched nothing: no time, not negative time.
+    let watched = (now - position.started_at).max(TimeDelta::zero());
+    if watched < stage.soak && position.soak_override.is_none() {
+        broken.push("soak not over and not overridden");
+    }
+    if stage
+        .checklist
+        .iter()
+        .any(|item| !position.check_ins.iter().any(|c| c.item == *item))
+    {
+        broken.push("an item is not checked");
+    }
+    let decision = position
+        .check_ins
+        .iter()
+        .rfind(|c| c.item == CheckItem::ContinueDecision);
+    if let Some(decision) = decision {
+        if decision.outcome != CheckOutcome::Continue {
+            broken.push("the last decision is stop");
+        }
+        if decision.at < soak_ended_at(position, stage) {
+            broken.push("the last decision came before the soak ended");
+        }
+    }
+    if let Some(interval) = stage.cadence.interval() {
+        let last_look = position
+            .check_ins
+            .iter()
+            .filter(|c| {
+                CheckItem::MONITORING.contains(&c.item) || c.item == CheckItem::ContinueDecision
+            })
+            .map(|c| c.at)
+            .max()
+            .map_or(position.started_at, |at| at.max(position.started_at));
+        // Due one interval after the last look; blocking once late by more than another.
+        if now - last_look > interval * 2 {
+            broken.push("a look is overdue by more than one interval");
+        }
+    }
+    let next = &plan.stages()[position.index + 1];
+    if let Some(percent) = next.production_percent() {
+        match &position.production_change {
+            None => broken.push("production change not requested"),
+            Some(request) => {
+                if request.percent != percent || request.stage.index != position.index + 1 {
+                    broken.push("the request is for another stage");
+                }
+                match &request.approval {
+                    None => broken.push("production change not approved"),
+                    Some(approval) => {
+                        if same_person(&approval.by, &request.requested_by) {
+                            broken.push("approved by the requester");
+                        }
+                        if approval.role != Role::ReleaseManager
+                            || role_of(&approval.by) != Some(Role::ReleaseManager)
+                        {
+                            broken.push("approved by someone who is not a release manager");
+                        }
+                    }
+                }
+                if next.requires_infrastructure_issue() && request.infrastructure_issue.is_none() {
+                    broken.push("no infrastructure issue");
+                }
+            }
+        }
+    }
+    broken
 }
 
 fn check_refusal(refusal: &Refusal) {
@@ -598,5 +842,22 @@ fn random_sequences_reach_the_interesting_states() {
     assert!(full >= samples / 20, "only {full} sequences reached 100 %");
     assert!(completed >= 1);
     assert!(restarted >= samples / 20);
-    assert!(codes.len() >= 15, "refusals seen: {codes:?}");
+    // The refusals the advance rules give must each be met, not just many refusals.
+    for code in [
+        "production_change_not_approved",
+        "self_approval",
+        "soak_not_elapsed",
+        "continue_said_stop",
+        "decision_before_soak_end",
+        "check_overdue",
+        "checklist_incomplete",
+        "versions_below_required",
+        "infrastructure_issue_invalid",
+        "role_required(viewer)",
+    ] {
+        assert!(
+            codes.contains(code),
+            "never refused with {code}; seen: {codes:?}"
+        );
+    }
 }

@@ -8,7 +8,8 @@ pub struct MigrationRow {
     pub flag_name: String,
     pub grpc_service: String,
     pub grpc_method: String,
-    pub stage_index: i32,
+    /// The stage's key in the plan.
+    pub stage: String,
     pub stage_started_at: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
 }
@@ -17,7 +18,7 @@ pub struct NewMigration<'a> {
     pub flag_name: &'a str,
     pub grpc_service: &'a str,
     pub grpc_method: &'a str,
-    pub stage_index: i32,
+    pub stage: &'a str,
     pub stage_started_at: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
 }
@@ -27,7 +28,7 @@ pub async fn fetch_in_flight(pool: &PgPool) -> Result<Vec<MigrationRow>, sqlx::E
     sqlx::query_as!(
         MigrationRow,
         // language=PostgreSQL
-        r#"SELECT id, flag_name, grpc_service, grpc_method, stage_index, stage_started_at, started_at
+        r#"SELECT id, flag_name, grpc_service, grpc_method, stage, stage_started_at, started_at
            FROM migrations
            WHERE completed_at IS NULL
            ORDER BY started_at, flag_name"#
@@ -43,14 +44,14 @@ pub async fn insert_migration(
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         // language=PostgreSQL
-        r#"INSERT INTO migrations (flag_name, grpc_service, grpc_method, stage_index, stage_started_at, started_at)
+        r#"INSERT INTO migrations (flag_name, grpc_service, grpc_method, stage, stage_started_at, started_at)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (flag_name) DO NOTHING
            RETURNING id"#,
         migration.flag_name,
         migration.grpc_service,
         migration.grpc_method,
-        migration.stage_index,
+        migration.stage,
         migration.stage_started_at,
         migration.started_at,
     )
