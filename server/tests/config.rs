@@ -33,3 +33,36 @@ fn a_missing_database_url_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn json_logs_say_why_the_start_failed_without_the_database_password() {
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        // Nothing listens on port 1: the start fails when it tries to apply the migrations.
+        .env(
+            "DATABASE_URL",
+            "postgres://rampart:hunter2@127.0.0.1:1/rampart",
+        )
+        .env("RAMPART_LOG_FORMAT", "json")
+        .env("RAMPART_DB_ACQUIRE_TIMEOUT_MS", "500")
+        .output()
+        .expect("the server binary runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    let failure = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).expect("every log line is JSON")
+        })
+        .find(|event| event["message"] == "rampart could not start")
+        .unwrap_or_else(|| panic!("no start failure logged: {stdout}"));
+    assert_eq!(failure["level"], "ERROR");
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("database migration failed"),
+        "{failure}"
+    );
+}

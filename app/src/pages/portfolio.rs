@@ -100,6 +100,7 @@ fn MigrationRow(row: MigrationSummary, filter: RwSignal<String>) -> impl IntoVie
                 </div>
             </td>
             <td>
+                <span class="migrations__label">"Started "</span>
                 <Timestamp at=row.started_at />
             </td>
         </tr>
