@@ -91,3 +91,22 @@ async fn the_list_server_function_answers_json() {
     assert!(rows.iter().any(|row| row["flag"] == "gitaly_find_commit_v2"
         && row["grpc_method"] == "CommitService::FindCommit"));
 }
+
+#[tokio::test]
+async fn a_database_failure_shows_a_safe_message_with_status_500() {
+    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    app.drop_database().await;
+
+    let response = app.get("/").await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Could not load this."), "{html}");
+    assert!(
+        html.contains("Something went wrong on our side; it has been logged."),
+        "{html}"
+    );
+    // Nothing of the cause reaches the browser.
+    assert!(!html.contains(&app.database), "{html}");
+    assert!(!html.to_lowercase().contains("sqlx"), "{html}");
+    assert!(!html.contains("does not exist"), "{html}");
+}

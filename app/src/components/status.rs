@@ -12,11 +12,24 @@ pub fn ErrorPanel(errors: ArcRwSignal<Errors>) -> impl IntoView {
                 errors
                     .get()
                     .into_iter()
-                    .map(|(_, error)| error.to_string())
+                    .map(|(_, error)| sentence(&error.to_string()))
                     .collect::<Vec<_>>()
-                    .join("; ")
+                    .join(" ")
             }}
         </div>
+    }
+}
+
+/// Error messages are phrases ("something went wrong …") so they compose; shown alone they
+/// read as sentences.
+fn sentence(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    match chars.next() {
+        Some(first) => {
+            let rest = chars.as_str().trim_end_matches('.');
+            format!("{}{rest}.", first.to_uppercase())
+        }
+        None => String::new(),
     }
 }
 
@@ -27,5 +40,17 @@ pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
         <p class="notice" aria-busy="true">
             {format!("Loading {what}…")}
         </p>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn phrases_become_sentences() {
+        assert_eq!(sentence("something went wrong"), "Something went wrong.");
+        assert_eq!(sentence("already a sentence."), "Already a sentence.");
+        assert_eq!(sentence(""), "");
     }
 }
