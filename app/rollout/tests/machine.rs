@@ -476,35 +476,35 @@ const ALL_CODES: [&str; 27] = [
 ];
 
 fn code_of(refusal: &Refusal) -> &'static str {
-    // No wildcard on purpose.
+    // No wildcard on purpose: a new variant stops this compiling until it is listed here.
     match refusal {
-        Refusal::RoleRequired { .. } => "role_required",
-        Refusal::ActorUnnamed { .. } => "actor_unnamed",
-        Refusal::NotAllowedInStatus { .. } => "not_allowed_in_status",
-        Refusal::StateDoesNotFitPlan { .. } => "state_does_not_fit_plan",
-        Refusal::SoakNotElapsed { .. } => "soak_not_elapsed",
-        Refusal::ContinueSaidStop { .. } => "continue_said_stop",
-        Refusal::DecisionBeforeSoakEnd { .. } => "decision_before_soak_end",
-        Refusal::CheckOverdue { .. } => "check_overdue",
-        Refusal::ChecklistIncomplete { .. } => "checklist_incomplete",
-        Refusal::ProductionChangeNotRequested { .. } => "production_change_not_requested",
-        Refusal::ProductionChangeNotApproved { .. } => "production_change_not_approved",
-        Refusal::SelfApproval { .. } => "self_approval",
-        Refusal::ApproverNotReleaseManager { .. } => "approver_not_release_manager",
-        Refusal::NoPendingRequest { .. } => "no_pending_request",
-        Refusal::RequestAlreadyPending { .. } => "request_already_pending",
-        Refusal::AlreadyApproved { .. } => "already_approved",
-        Refusal::NoProductionChangeAhead { .. } => "no_production_change_ahead",
-        Refusal::InfrastructureIssueRequired { .. } => "infrastructure_issue_required",
-        Refusal::InfrastructureIssueInvalid { .. } => "infrastructure_issue_invalid",
-        Refusal::ReasonRequired { .. } => "reason_required",
-        Refusal::DeployedVersionsUnknown { .. } => "deployed_versions_unknown",
-        Refusal::VersionsBelowRequired { .. } => "versions_below_required",
-        Refusal::NoNextStage { .. } => "no_next_stage",
-        Refusal::NotAtFinalStage { .. } => "not_at_final_stage",
-        Refusal::ItemNotInStage { .. } => "item_not_in_stage",
-        Refusal::OutcomeDoesNotFitItem { .. } => "outcome_does_not_fit_item",
-        Refusal::NoRoutesListed => "no_routes_listed",
+        Refusal::RoleRequired { .. }
+        | Refusal::ActorUnnamed { .. }
+        | Refusal::NotAllowedInStatus { .. }
+        | Refusal::StateDoesNotFitPlan { .. }
+        | Refusal::SoakNotElapsed { .. }
+        | Refusal::ContinueSaidStop { .. }
+        | Refusal::DecisionBeforeSoakEnd { .. }
+        | Refusal::CheckOverdue { .. }
+        | Refusal::ChecklistIncomplete { .. }
+        | Refusal::ProductionChangeNotRequested { .. }
+        | Refusal::ProductionChangeNotApproved { .. }
+        | Refusal::SelfApproval { .. }
+        | Refusal::ApproverNotReleaseManager { .. }
+        | Refusal::NoPendingRequest { .. }
+        | Refusal::RequestAlreadyPending { .. }
+        | Refusal::AlreadyApproved { .. }
+        | Refusal::NoProductionChangeAhead { .. }
+        | Refusal::InfrastructureIssueRequired { .. }
+        | Refusal::InfrastructureIssueInvalid { .. }
+        | Refusal::ReasonRequired { .. }
+        | Refusal::DeployedVersionsUnknown { .. }
+        | Refusal::VersionsBelowRequired { .. }
+        | Refusal::NoNextStage { .. }
+        | Refusal::NotAtFinalStage { .. }
+        | Refusal::ItemNotInStage { .. }
+        | Refusal::OutcomeDoesNotFitItem { .. }
+        | Refusal::NoRoutesListed => refusal.code(),
     }
 }
 
