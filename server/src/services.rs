@@ -26,13 +26,14 @@ impl MigrationService for PgMigrationService {
         let rows = db::migrations::fetch_in_flight(&self.pool)
             .await
             .map_err(Error::from)?;
-        Ok(rows.into_iter().map(summary).collect())
+        let plan = Plan::gitaly_default();
+        Ok(rows.into_iter().map(|row| summary(row, &plan)).collect())
     }
 }
 
-fn summary(row: db::migrations::MigrationRow) -> MigrationSummary {
+fn summary(row: db::migrations::MigrationRow, plan: &Plan) -> MigrationSummary {
     // A key the plan does not know still shows, as itself, rather than hiding the migration.
-    let stage = Plan::gitaly_default()
+    let stage = plan
         .stage_by_key(&row.stage)
         .map_or_else(|| row.stage.clone(), |(_, stage)| stage.name.clone());
     MigrationSummary {

@@ -56,13 +56,18 @@ fn MigrationTable(rows: Vec<MigrationSummary>, filter: RwSignal<String>) -> impl
             n => format!("{n} of {total} in flight match the filter"),
         }
     };
-    let none_shown = move || shown() == 0;
+    let any_shown = move || shown() > 0;
+    // No empty table header when nothing matches: the notice below says so instead.
+    let table_hidden = {
+        let any_shown = any_shown.clone();
+        move || !any_shown()
+    };
 
     view! {
         <p class="summary" aria-live="polite">
             {summary}
         </p>
-        <table class="migrations">
+        <table class="migrations" hidden=table_hidden>
             <thead>
                 <tr>
                     <th scope="col">"Flag · method"</th>
@@ -74,7 +79,7 @@ fn MigrationTable(rows: Vec<MigrationSummary>, filter: RwSignal<String>) -> impl
                 {rows.iter().cloned().map(|row| view! { <MigrationRow row filter /> }).collect_view()}
             </tbody>
         </table>
-        <p class="notice" hidden=move || !none_shown()>
+        <p class="notice" hidden=any_shown>
             "No migration matches this filter."
         </p>
     }
