@@ -29,6 +29,8 @@ async fn add_migration(config: &Config, args: &[String]) -> Result<String, Strin
     };
     let flag = FlagName::parse(flag).map_err(|error| format!("flag {error}"))?;
     let method = GrpcMethod::parse(method).map_err(|error| format!("gRPC method {error}"))?;
+    flag.check_for(&method)
+        .map_err(|error| format!("flag {error}"))?;
     let plan = Plan::gitaly_default();
     let Some(first) = plan.stages().first() else {
         return Err("the rollout plan has no stages".to_string());

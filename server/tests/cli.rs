@@ -80,6 +80,15 @@ async fn add_migration_names_the_bad_field_and_adds_nothing() {
         text(&output.stderr)
     );
 
+    let output = add_migration(&url, &["find_commit_v2", "CommitService::FindCommit"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr)
+            .starts_with("rampart: flag 'find_commit_v2' does not start with gitaly_"),
+        "{}",
+        text(&output.stderr)
+    );
+
     let output = add_migration(&url, &["gitaly_flag"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("usage: server add-migration FLAG SERVICE::METHOD"));

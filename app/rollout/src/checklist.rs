@@ -175,6 +175,40 @@ pub struct CheckIn {
     pub note: Option<String>,
 }
 
+/// Who or what looked at a running stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LookSource {
+    /// A person's check-in of a monitoring item, or their answer to "Continue?".
+    Person,
+    /// An automated evaluation of the stage's metrics, logs and errors that had the data to
+    /// judge (an evaluation without data is not a look and is not recorded as one).
+    Automation,
+}
+
+/// A look at a running stage, from either source: what the watching of a soak is made of (see
+/// [`crate::timing::watch`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Look {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub source: LookSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl CheckIn {
+    /// This check-in as a look, if its item is one the cadence asks for.
+    pub fn as_look(&self) -> Option<Look> {
+        self.item.counts_for_cadence().then(|| Look {
+            at: self.at,
+            by: self.by.clone(),
+            source: LookSource::Person,
+            note: None,
+        })
+    }
+}
+
 /// The template's checklist for a trial in `environment` with the flag at `flag`.
 ///
 /// Dev and staging trials check their own versions first (the template's "Check … Server

@@ -36,7 +36,20 @@ pub enum FlagNameError {
         "may contain only lowercase letters, digits and underscores; '{found}' at position {position} is not allowed"
     )]
     InvalidCharacter { found: char, position: usize },
+    #[error(
+        "'{flag}' does not start with {GITALY_FLAG_PREFIX}: GitLab passes only flags named {GITALY_FLAG_PREFIX}… on to Gitaly, so it would never switch {method}; name it {GITALY_FLAG_PREFIX}{flag}"
+    )]
+    MissingGitalyPrefix { flag: String, method: String },
+    #[error(
+        "'{flag}' has nothing after the {GITALY_FLAG_PREFIX} prefix; name the feature, as in gitaly_find_commit_v2"
+    )]
+    OnlyGitalyPrefix { flag: String },
 }
+
+/// Gitaly's own rule (its doc/PROCESS.md): "All Gitaly feature flags must start with the
+/// `gitaly_` prefix. Otherwise, they are not propagated to Gitaly." GitLab sends Gitaly only the
+/// flags with this prefix, and Gitaly strips it.
+pub const GITALY_FLAG_PREFIX: &str = "gitaly_";
 
 impl FlagName {
     pub fn parse(input: &str) -> Result<FlagName, FlagNameError> {
@@ -56,6 +69,21 @@ impl FlagName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this flag can switch `method`. Every method Rampart migrates is Gitaly's (see
+    /// [`GrpcMethod::parse`]), so its flag must carry [`GITALY_FLAG_PREFIX`] and a name after it.
+    pub fn check_for(&self, method: &GrpcMethod) -> Result<(), FlagNameError> {
+        match self.0.strip_prefix(GITALY_FLAG_PREFIX) {
+            Some("") => Err(FlagNameError::OnlyGitalyPrefix {
+                flag: self.0.clone(),
+            }),
+            Some(_) => Ok(()),
+            None => Err(FlagNameError::MissingGitalyPrefix {
+                flag: self.0.clone(),
+                method: method.method().to_owned(),
+            }),
+        }
     }
 }
 
@@ -683,6 +711,17 @@ impl MigrationIdentity {
             &mut errors,
             ConversationRef::parse(&raw.conversation).map_err(IdentityError::Conversation),
         );
+        let feature_flag = match (feature_flag, &grpc_method) {
+            (Some(flag), Some(method)) => match flag.check_for(method) {
+                Ok(()) => Some(flag),
+                Err(error) => {
+                    // In form order: the flag's error goes first.
+                    errors.insert(0, IdentityError::FeatureFlag(error));
+                    None
+                }
+            },
+            (flag, _) => flag,
+        };
         match (
             feature_flag,
             grpc_method,
@@ -814,6 +853,72 @@ mod tests {
         assert_eq!(
             FlagName::parse(&"a".repeat(256)),
             Err(FlagNameError::TooLong { len: 256 })
+        );
+    }
+
+    /// Gitaly's rule, as a table: (flag, accepted, why).
+    #[test]
+    fn gitaly_flags_start_with_gitaly() {
+        let method =
+            GrpcMethod::parse("CommitService::FindCommit").unwrap_or_else(|e| panic!("{e}"));
+        let rows: &[(&str, bool, &str)] = &[
+            ("gitaly_find_commit_v2", true, "the prefix and a name"),
+            ("gitaly_x", true, "a short name is still a name"),
+            (
+                "find_commit_v2",
+                false,
+                "GitLab would not pass it to Gitaly",
+            ),
+            (
+                "gitalyfind_commit",
+                false,
+                "the prefix includes its underscore",
+            ),
+            ("gitlab_find_commit", false, "a Rails flag, not Gitaly's"),
+            ("gitaly_", false, "nothing after the prefix"),
+        ];
+        for (flag, accepted, why) in rows {
+            let parsed = FlagName::parse(flag).unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(
+                parsed.check_for(&method).is_ok(),
+                *accepted,
+                "{flag}: {why}"
+            );
+            let raw = RawIdentity {
+                feature_flag: (*flag).into(),
+                ..sample_raw()
+            };
+            assert_eq!(
+                MigrationIdentity::parse(&raw).is_ok(),
+                *accepted,
+                "{flag}: {why}"
+            );
+        }
+        let raw = RawIdentity {
+            feature_flag: "find_commit_v2".into(),
+            ..sample_raw()
+        };
+        let errors = MigrationIdentity::parse(&raw).expect_err("refused");
+        assert_eq!(
+            errors.to_string(),
+            "Feature flag 'find_commit_v2' does not start with gitaly_: GitLab passes only flags named gitaly_… on to Gitaly, so it would never switch FindCommit; name it gitaly_find_commit_v2"
+        );
+        assert_eq!(errors.errors()[0].field(), IdentityField::FeatureFlag);
+        // Reported together with other bad fields, first as the form orders them.
+        let raw = RawIdentity {
+            feature_flag: "find_commit_v2".into(),
+            gitaly_version: "soon".into(),
+            ..sample_raw()
+        };
+        let fields: Vec<IdentityField> = MigrationIdentity::parse(&raw)
+            .expect_err("refused")
+            .errors()
+            .iter()
+            .map(IdentityError::field)
+            .collect();
+        assert_eq!(
+            fields,
+            [IdentityField::FeatureFlag, IdentityField::GitalyVersion]
         );
     }
 

@@ -21,10 +21,13 @@
 //! - [`plan`]: rollout plans (the template's default and customised ones), stage keys, and
 //!   their validation.
 //! - [`checklist`]: the template's checkboxes and recorded check-ins.
-//! - [`timing`]: soak remaining and progress, next check due, overdue-by.
+//! - [`timing`]: soak remaining and progress, how much of it was watched, next look due,
+//!   overdue-by.
 //! - [`machine`]: the stage machine — state, actions, events, and what blocks an advance.
 //! - [`refusal`]: why the machine said no, as a sentence for people and a code for programs.
-//! - [`links`]: dashboard links, ChatOps lines and the Details lines, in the template's exact forms.
+//! - [`links`]: dashboard links, ChatOps lines (the template's dialect or GitLab's) and the
+//!   Details lines, in the template's exact forms.
+//! - [`issue`]: the acceptance issue's whole text, the template filled in.
 //! - [`duration`]: durations in words and as stored seconds.
 
 /// `TryFrom<String>`, `FromStr` and `From<T> for String` for types that have
@@ -56,6 +59,7 @@ macro_rules! parsed_from_string {
 pub mod checklist;
 pub mod duration;
 pub mod identity;
+pub mod issue;
 pub mod links;
 pub mod machine;
 pub mod plan;
@@ -63,28 +67,29 @@ pub mod refusal;
 pub mod timing;
 pub mod version;
 
-pub use checklist::{CheckIn, CheckItem, CheckOutcome};
+pub use checklist::{CheckIn, CheckItem, CheckOutcome, Look, LookSource};
 pub use identity::{
-    AcceptanceIssue, ConversationRef, FlagName, GrpcMethod, IdentityError, IdentityErrors,
-    IdentityField, InfrastructureIssue, MigrationIdentity, RawIdentity, RequiredGitalyVersion,
-    RequiredGitlabVersion, Routes,
+    AcceptanceIssue, ConversationRef, FlagName, GITALY_FLAG_PREFIX, GrpcMethod, IdentityError,
+    IdentityErrors, IdentityField, InfrastructureIssue, MigrationIdentity, RawIdentity,
+    RequiredGitalyVersion, RequiredGitlabVersion, Routes,
 };
+pub use issue::{ACCEPTANCE_TESTING_LABEL, acceptance_issue};
 pub use links::{
-    ChatChannel, ChatOpsCommand, Link, LinkConfig, LinkKind, StageCommands, details_lines,
-    flag_command, item_link, overview_links, plan_commands, plan_links, stage_commands,
-    stage_links,
+    ChatChannel, ChatLine, ChatOps, ChatOpsCommand, Link, LinkConfig, LinkKind, StageCommands,
+    cleanup_command, details_lines, flag_command, item_link, overview_links, plan_commands,
+    plan_links, stage_commands, stage_links,
 };
 pub use machine::{
-    Action, ActionKind, Actor, Approval, Event, FlagStates, Migration, MigrationState,
+    Action, ActionKind, Actor, Approval, Event, FlagStates, Kill, Migration, MigrationState,
     ProductionChangeRequest, Role, SoakOverride, StagePosition, Status, Transition,
-    advance_blockers, apply, serving_percentage,
+    advance_blockers, apply, reentry_stage, serving_percentage, trial_environment,
 };
 pub use plan::{
     Cadence, EmptyLogWindow, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan,
     PlanError, ProductionStep, Stage, StageKey, StageKeyError, StageKind, StageRef,
 };
-pub use refusal::{LabelledItem, Refusal, StateError};
-pub use timing::StageClock;
+pub use refusal::{LabelledItem, Refusal, SoakShortfall, StateError, VersionGate};
+pub use timing::{Lapse, SoakWatch, StageClock};
 pub use version::{
-    DeployedVersions, Version, VersionError, VersionRequirement, VersionRequirements,
+    AutoDeploy, DeployedVersions, Version, VersionError, VersionRequirement, VersionRequirements,
 };

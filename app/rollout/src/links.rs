@@ -6,6 +6,10 @@
 //! and leave others raw; the production kill line is `!feature-set FLAG false` while production
 //! percentages use `/chatops run feature set FLAG N`. Those irregularities live in the default
 //! [`LinkConfig`] or in one commented place below, so a test can compare against the template.
+//!
+//! ChatOps lines come in two dialects ([`ChatOps`]): the template's, the default, and GitLab's
+//! current one, byte for byte as GitLab's feature-flag documentation and Gitaly's PROCESS.md
+//! write it.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +40,32 @@ pub struct EnvironmentLinks {
     pub chat_channel: ChatChannel,
 }
 
+/// How flag changes are written as chat lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "dialect", rename_all = "snake_case")]
+pub enum ChatOps {
+    /// The acceptance-testing template's: `!feature-set FLAG true|false` in each environment's
+    /// channel, and `/chatops run feature set FLAG N` for production percentages.
+    #[default]
+    Template,
+    /// GitLab's current ChatOps (its `doc/development/feature_flags/controls.md` and Gitaly's
+    /// `doc/PROCESS.md`), every line in one channel: `/chatops run feature set FLAG true --dev`,
+    /// `… true --staging`, `/chatops run feature set FLAG 5 --actors` in production (a percentage
+    /// of actors: the percentage-of-time gate is deprecated), `… false` to disable; after 100 %
+    /// `/chatops run feature set FLAG true`, because "you need both the 100 and true as separate
+    /// commands"; and `/chatops run feature delete FLAG --dev --staging --production` to clean up.
+    Gitlab { channel: ChatChannel },
+}
+
+impl ChatOps {
+    /// GitLab's dialect in `#production`, where GitLab's documentation runs its commands.
+    pub fn gitlab() -> ChatOps {
+        ChatOps::Gitlab {
+            channel: LinkConfig::default().production.chat_channel,
+        }
+    }
+}
+
 /// Base URLs and per-environment settings. `Default` is the template's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -53,6 +83,7 @@ pub struct LinkConfig {
     pub development: EnvironmentLinks,
     pub staging: EnvironmentLinks,
     pub production: EnvironmentLinks,
+    pub chatops: ChatOps,
 }
 
 impl Default for LinkConfig {
@@ -96,6 +127,7 @@ impl Default for LinkConfig {
                 gitlab_sentry_project: "gitlabcom".to_owned(),
                 chat_channel: channel("#production", "https://gitlab.slack.com/messages/C101F3796/"),
             },
+            chatops: ChatOps::Template,
         }
     }
 }
@@ -170,10 +202,17 @@ pub struct StageCommands {
     pub disable: ChatOpsCommand,
 }
 
-/// The chat line that sets `flag` to `value` in `environment`.
+/// A chat line that is not a flag change: the clean-up once the flag is gone from the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    pub command: String,
+    pub channel: ChatChannel,
+}
+
+/// The chat line that sets `flag` to `value` in `environment`, in the configured dialect.
 ///
-/// On and off use the `!feature-set` bot; percentages use `/chatops run feature set`. That single
-/// rule reproduces every line of the template, including its production kill line
+/// Template: on and off use the `!feature-set` bot; percentages use `/chatops run feature set`.
+/// That single rule reproduces every line of the template, including its production kill line
 /// (`!feature-set FLAG false` in `#production`).
 pub fn flag_command(
     flag: &FlagName,
@@ -181,26 +220,76 @@ pub fn flag_command(
     value: FlagValue,
     config: &LinkConfig,
 ) -> ChatOpsCommand {
-    let command = match value {
-        FlagValue::On => format!("!feature-set {flag} true"),
-        FlagValue::Off => format!("!feature-set {flag} false"),
-        FlagValue::Percent(percent) => format!("/chatops run feature set {flag} {percent}"),
+    let (command, channel) = match &config.chatops {
+        ChatOps::Template => (
+            match value {
+                FlagValue::On => format!("!feature-set {flag} true"),
+                FlagValue::Off => format!("!feature-set {flag} false"),
+                FlagValue::Percent(percent) => format!("/chatops run feature set {flag} {percent}"),
+            },
+            &config.environment(environment).chat_channel,
+        ),
+        ChatOps::Gitlab { channel } => {
+            let value = match value {
+                FlagValue::On => "true".to_owned(),
+                FlagValue::Off => "false".to_owned(),
+                FlagValue::Percent(percent) => format!("{percent} --actors"),
+            };
+            // Production is ChatOps's default environment: it takes no switch of its own.
+            let switch = match environment {
+                Environment::Production => String::new(),
+                other => format!(" {}", chatops_switch(other)),
+            };
+            (
+                format!("/chatops run feature set {flag} {value}{switch}"),
+                channel,
+            )
+        }
     };
     ChatOpsCommand {
         environment,
         value,
         command,
-        channel: config.environment(environment).chat_channel.clone(),
+        channel: channel.clone(),
     }
 }
 
-/// Enable and kill lines for a trial stage; `None` for stages that set no flag.
+/// GitLab ChatOps's switch that selects an environment.
+fn chatops_switch(environment: Environment) -> &'static str {
+    match environment {
+        Environment::Development => "--dev",
+        Environment::Staging => "--staging",
+        Environment::Production => "--production",
+    }
+}
+
+/// GitLab's dialect only: the line that deletes the flag everywhere once its code is gone.
+pub fn cleanup_command(flag: &FlagName, config: &LinkConfig) -> Option<ChatLine> {
+    let ChatOps::Gitlab { channel } = &config.chatops else {
+        return None;
+    };
+    let switches: Vec<&str> = Environment::ALL.into_iter().map(chatops_switch).collect();
+    Some(ChatLine {
+        command: format!("/chatops run feature delete {flag} {}", switches.join(" ")),
+        channel: channel.clone(),
+    })
+}
+
+/// Enable and kill lines for a trial stage; `None` for stages that set no flag. In GitLab's
+/// dialect the Done stage has lines too: the flag fully on (`true`) after 100 %, which GitLab
+/// keeps apart from the percentage gate, and its kill line.
 pub fn stage_commands(
     identity: &MigrationIdentity,
     stage: &Stage,
     config: &LinkConfig,
 ) -> Option<StageCommands> {
-    let (environment, value) = stage.flag()?;
+    let (environment, value) = match (stage.flag(), &config.chatops) {
+        (Some(flag), _) => flag,
+        (None, ChatOps::Gitlab { .. }) if stage.is_done() => {
+            (Environment::Production, FlagValue::On)
+        }
+        (None, _) => return None,
+    };
     Some(StageCommands {
         enable: flag_command(&identity.feature_flag, environment, value, config),
         disable: flag_command(&identity.feature_flag, environment, FlagValue::Off, config),

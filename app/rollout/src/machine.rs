@@ -2,20 +2,28 @@
 //! events to record, or a typed [`Refusal`] that explains itself.
 //!
 //! The rules, in one place:
-//! - Viewers change nothing. Approve, reject and soak override take a release manager.
+//! - Viewers change nothing. Approve, reject, soak override and resuming at the last healthy
+//!   percentage take a release manager.
 //! - A stage is left only when [`advance_blockers`] is empty, and `Advance` refuses with the first
-//!   blocker: the migration is active (not paused); the last "Continue?" did not say stop; no look
-//!   is overdue by more than one cadence interval; every checklist item has a check-in; the soak
-//!   has run, unless a release manager overrode it with a reason; the last "Continue?" was
-//!   answered after the soak ended (or after the override); and, when the next stage changes
-//!   production, a request for it was approved by a release manager who is not the requester
-//!   (the initial production step also needs the infrastructure issue).
-//! - No entry into an environment whose deployed Gitaly or GitLab is below the requirement
-//!   (checked on every entry into a stage that runs in an environment, not only the first: a
-//!   deployment can be rolled back between two stages).
-//! - The kill switch (`Disable`) is never refused to an engineer, from any status and on any
-//!   state: it turns the flag off in every environment, forgets any pending approval, and leaves
-//!   the migration `Disabled`. Only `Start` leaves `Disabled`, and it restarts from the first stage.
+//!   blocker: the migration is active (not paused); no look is overdue beyond the cadence's grace;
+//!   every checklist item has a check-in; the soak was *watched* (see [`crate::timing`]) unless a
+//!   release manager overrode it with a reason; the last "Continue?" was answered after the soak
+//!   ended (or after the override); and, when the next stage changes production, a request for it
+//!   was approved by a release manager who is not the requester (the initial production step also
+//!   needs the infrastructure issue).
+//! - Versions gate trials: no entry into a trial in an environment whose deployed Gitaly or GitLab
+//!   is below the requirement (checked on every entry, not only the first: a deployment can be
+//!   rolled back between two stages), and a version-check stage is left only once its
+//!   environment's versions meet them. Entering a version check needs nothing: checking is its job.
+//! - The kill switch (`Disable`) is the template's "disable trial immediately". It is never
+//!   refused to an engineer, from any status and on any state. It turns the flag off where the
+//!   trial runs — the furthest environment whose flag is on, so production once the production
+//!   ramp has begun — or everywhere when asked, forgets any pending approval, and holds the
+//!   migration `Disabled` at its stage. Answering "Continue?" with stop does the same.
+//! - `Resume` after a kill re-enters the trial that was stopped: in production its first step,
+//!   or (a release manager, with a reason) the last percentage below the killed one; in staging or
+//!   development that environment's trial. When the required versions changed since the kill, the
+//!   new implementation starts again at the first trial. See [`reentry_stage`].
 //! - Every other action is refused on a stored state that could not have come from this plan
 //!   ([`MigrationState::validate`]): above all, a running migration remembers its stage's key, so
 //!   a plan edited under it never silently moves it to another stage.
@@ -26,12 +34,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checklist::{CheckIn, CheckItem, CheckOutcome};
+use crate::checklist::{CheckIn, CheckItem, CheckOutcome, Look, LookSource};
 use crate::identity::{InfrastructureIssue, MigrationIdentity};
-use crate::plan::{Environment, FlagValue, Plan, Stage, StageKey, StageRef};
-use crate::refusal::{LabelledItem, Refusal, StateError};
+use crate::plan::{Environment, FlagValue, Plan, Stage, StageKey, StageKind, StageRef};
+use crate::refusal::{LabelledItem, Refusal, SoakShortfall, StateError, VersionGate};
 use crate::timing::{self, StageClock};
-use crate::version::DeployedVersions;
+use crate::version::{DeployedVersions, VersionRequirements};
 
 /// What a person may do. Ordered: each role may do everything the roles below it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -101,7 +109,8 @@ pub enum Status {
     Active,
     /// Held at the current stage: no advance. The flag stays as it is, so check-ins go on.
     Paused,
-    /// Killed: every flag off. Only `Start` (a restart from the first stage) leaves this status.
+    /// Killed: the flag is off where the trial ran (see [`Kill`]), and the migration is held at
+    /// its stage. Only `Resume` leaves this status, re-entering the stopped trial.
     Disabled,
     Completed,
 }
@@ -132,7 +141,7 @@ impl Status {
             Status::NotStarted => " Start it first.",
             Status::Active => "",
             Status::Paused => " Resume it first.",
-            Status::Disabled => " Start it again to restart from the first stage.",
+            Status::Disabled => " Resume it to run the stopped trial again.",
             Status::Completed => " It is finished.",
         }
     }
@@ -197,6 +206,22 @@ pub struct ProductionChangeRequest {
     pub approval: Option<Approval>,
 }
 
+/// The record of a kill: what was stopped, so that resuming knows what to re-enter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kill {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where the flag was turned off.
+    pub environments: Vec<Environment>,
+    /// The flags just before the kill: what the trial was serving when it was stopped.
+    pub flags_before: FlagStates,
+    /// The migration's version requirements at the kill. Different ones at the resume mean a
+    /// new implementation, which runs the development and staging trials again.
+    pub requirements: VersionRequirements,
+}
+
 /// A release manager's decision to let the current stage end before its soak.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoakOverride {
@@ -215,10 +240,28 @@ pub struct StagePosition {
     pub started_at: DateTime<Utc>,
     /// Check-ins of this stage only, oldest first.
     pub check_ins: Vec<CheckIn>,
+    /// Looks by automation (the guardrail's evaluations that had data), oldest first. People's
+    /// looks are their check-ins; see [`StagePosition::looks`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub automated_looks: Vec<Look>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak_override: Option<SoakOverride>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_change: Option<ProductionChangeRequest>,
+}
+
+impl StagePosition {
+    /// Every look at this stage, people's check-ins and automation's, oldest first.
+    pub fn looks(&self) -> Vec<Look> {
+        let mut looks: Vec<Look> = self
+            .check_ins
+            .iter()
+            .filter_map(CheckIn::as_look)
+            .chain(self.automated_looks.iter().cloned())
+            .collect();
+        looks.sort_by_key(|look| look.at);
+        looks
+    }
 }
 
 /// A migration's state. Change it only through [`apply`]; store it as JSON, and check it with
@@ -227,9 +270,12 @@ pub struct StagePosition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationState {
     status: Status,
-    /// `None` until the first start. Kept when disabled, to show where the kill happened.
+    /// `None` until the start. Kept when disabled: the migration is held where the kill happened.
     position: Option<StagePosition>,
     flags: FlagStates,
+    /// Set while `Disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kill: Option<Kill>,
 }
 
 impl Default for MigrationState {
@@ -244,6 +290,7 @@ impl MigrationState {
             status: Status::NotStarted,
             position: None,
             flags: FlagStates::default(),
+            kill: None,
         }
     }
 
@@ -277,6 +324,10 @@ impl MigrationState {
     pub fn soak_override(&self) -> Option<&SoakOverride> {
         self.position.as_ref()?.soak_override.as_ref()
     }
+    /// What the kill switch stopped, while `Disabled`.
+    pub fn kill(&self) -> Option<&Kill> {
+        self.kill.as_ref()
+    }
 
     /// The latest answer to "Continue?" in this stage.
     pub fn last_decision(&self) -> Option<&CheckIn> {
@@ -295,7 +346,7 @@ impl MigrationState {
         Some(StageClock::new(
             stage,
             position.started_at,
-            &position.check_ins,
+            &position.looks(),
             now,
         ))
     }
@@ -306,12 +357,10 @@ impl MigrationState {
     /// the stored key.
     pub fn validate(&self, plan: &Plan) -> Result<(), StateError> {
         match self.status {
-            Status::NotStarted | Status::Disabled => {
-                if self.status == Status::NotStarted && self.position.is_some() {
+            Status::NotStarted => {
+                if self.position.is_some() {
                     return Err(StateError::PositionBeforeStart);
                 }
-                // A disabled migration's position only shows where the kill happened: it is not
-                // held against the plan, because a restart begins at the first stage anyway.
                 match Environment::ALL
                     .into_iter()
                     .find(|e| self.flags.get(*e) != FlagValue::Off)
@@ -324,42 +373,89 @@ impl MigrationState {
                     None => Ok(()),
                 }
             }
-            Status::Active | Status::Paused | Status::Completed => {
-                let position = self.position.as_ref().ok_or(StateError::NoCurrentStage {
-                    status: self.status,
-                })?;
-                let stage = plan
-                    .stage(position.index)
-                    .ok_or(StateError::StageOutOfRange {
-                        index: position.index,
-                        stages: plan.len(),
-                    })?;
-                if stage.key != position.key {
-                    return Err(StateError::StageKeyMismatch {
-                        index: position.index,
-                        stored: position.key.clone(),
-                        planned: stage.key.clone(),
+            Status::Disabled => {
+                let (index, stage) = self.fitting_stage(plan)?;
+                let kill = self.kill.as_ref().ok_or(StateError::KillNotRecorded)?;
+                if let Some(&environment) = kill
+                    .environments
+                    .iter()
+                    .find(|e| self.flags.get(**e) != FlagValue::Off)
+                {
+                    return Err(StateError::FlagOnWhereKilled {
+                        environment,
+                        value: self.flags.get(environment),
                     });
                 }
+                // Where the kill did not reach, the stage's own setting stays.
+                let expected = flags_at(plan, index);
+                self.flags_match(
+                    stage,
+                    index,
+                    |e, found| found == expected.get(e) || found == FlagValue::Off,
+                    expected,
+                )
+            }
+            Status::Active | Status::Paused | Status::Completed => {
+                let (index, stage) = self.fitting_stage(plan)?;
                 if self.status == Status::Completed && !stage.is_done() {
                     return Err(StateError::CompletedBeforeLastStage {
-                        stage: stage.reference(position.index),
+                        stage: stage.reference(index),
                     });
                 }
-                let expected = flags_at(plan, position.index);
-                match Environment::ALL
-                    .into_iter()
-                    .find(|e| self.flags.get(*e) != expected.get(*e))
+                // Answering stop disables the trial at once, so a running stage never holds one.
+                if self
+                    .last_decision()
+                    .is_some_and(|c| c.outcome == CheckOutcome::Stop)
                 {
-                    Some(environment) => Err(StateError::FlagDoesNotMatchStage {
-                        stage: stage.reference(position.index),
-                        environment,
-                        expected: expected.get(environment),
-                        found: self.flags.get(environment),
-                    }),
-                    None => Ok(()),
+                    return Err(StateError::StopNotActedOn {
+                        stage: stage.reference(index),
+                    });
                 }
+                let expected = flags_at(plan, index);
+                self.flags_match(stage, index, |e, found| found == expected.get(e), expected)
             }
+        }
+    }
+
+    /// The stage the position names, if it is in the plan with the stored key.
+    fn fitting_stage<'p>(&self, plan: &'p Plan) -> Result<(usize, &'p Stage), StateError> {
+        let position = self.position.as_ref().ok_or(StateError::NoCurrentStage {
+            status: self.status,
+        })?;
+        let stage = plan
+            .stage(position.index)
+            .ok_or(StateError::StageOutOfRange {
+                index: position.index,
+                stages: plan.len(),
+            })?;
+        if stage.key != position.key {
+            return Err(StateError::StageKeyMismatch {
+                index: position.index,
+                stored: position.key.clone(),
+                planned: stage.key.clone(),
+            });
+        }
+        Ok((position.index, stage))
+    }
+
+    fn flags_match(
+        &self,
+        stage: &Stage,
+        index: usize,
+        fits: impl Fn(Environment, FlagValue) -> bool,
+        expected: FlagStates,
+    ) -> Result<(), StateError> {
+        match Environment::ALL
+            .into_iter()
+            .find(|e| !fits(*e, self.flags.get(*e)))
+        {
+            Some(environment) => Err(StateError::FlagDoesNotMatchStage {
+                stage: stage.reference(index),
+                environment,
+                expected: expected.get(environment),
+                found: self.flags.get(environment),
+            }),
+            None => Ok(()),
         }
     }
 }
@@ -371,6 +467,15 @@ fn flags_at(plan: &Plan, index: usize) -> FlagStates {
         flags.set(environment, value);
     }
     flags
+}
+
+/// Where a trial runs with these flags: the furthest environment whose flag is on. `None` when
+/// the flag is off everywhere.
+pub fn trial_environment(flags: FlagStates) -> Option<Environment> {
+    Environment::ALL
+        .into_iter()
+        .rev()
+        .find(|e| flags.get(*e) != FlagValue::Off)
 }
 
 /// Share of calls in `environment` that reach the new implementation (0–100).
@@ -407,18 +512,25 @@ fn labelled(stage: &Stage, items: Vec<CheckItem>) -> Vec<LabelledItem> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    /// Enter the first stage. From `NotStarted`, or from `Disabled` as a restart.
-    /// `deployed`: versions in the first stage's environment, if it has one.
+    /// Enter the first stage, from `NotStarted`. `deployed`: versions in the first stage's
+    /// environment, if it is a trial.
     Start {
         deployed: Option<DeployedVersions>,
     },
+    /// A person's check-in. Answering "Continue?" with stop is the kill switch.
     CheckIn {
         item: CheckItem,
         outcome: CheckOutcome,
         #[serde(default)]
         note: Option<String>,
     },
-    /// Enter the next stage. `deployed`: versions in its environment, if it has one.
+    /// An automated evaluation that had the data to judge counts as a look at the stage.
+    AutomatedLook {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Enter the next stage. `deployed`: versions in its environment, when it is a trial or the
+    /// current stage is its version check.
     Advance {
         deployed: Option<DeployedVersions>,
     },
@@ -440,11 +552,25 @@ pub enum Action {
         #[serde(default)]
         reason: Option<String>,
     },
-    Resume,
-    /// The kill switch.
+    /// Leave `Paused` where it is, or leave `Disabled` by re-entering the stopped trial
+    /// ([`reentry_stage`]). `deployed`: versions in the re-entered trial's environment.
+    Resume {
+        #[serde(default)]
+        deployed: Option<DeployedVersions>,
+    },
+    /// After a kill in production: re-enter at the last percentage below the killed one, which
+    /// was healthy. A release manager's call, with a reason.
+    ResumeAtLastHealthy {
+        reason: String,
+        #[serde(default)]
+        deployed: Option<DeployedVersions>,
+    },
+    /// The kill switch: the flag off where the trial runs, or in every environment.
     Disable {
         #[serde(default)]
         reason: Option<String>,
+        #[serde(default)]
+        everywhere: bool,
     },
     Complete,
 }
@@ -455,6 +581,7 @@ pub enum Action {
 pub enum ActionKind {
     Start,
     CheckIn,
+    AutomatedLook,
     Advance,
     RequestProductionChange,
     Approve,
@@ -462,14 +589,16 @@ pub enum ActionKind {
     OverrideSoak,
     Pause,
     Resume,
+    ResumeAtLastHealthy,
     Disable,
     Complete,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::Start,
         ActionKind::CheckIn,
+        ActionKind::AutomatedLook,
         ActionKind::Advance,
         ActionKind::RequestProductionChange,
         ActionKind::Approve,
@@ -477,6 +606,7 @@ impl ActionKind {
         ActionKind::OverrideSoak,
         ActionKind::Pause,
         ActionKind::Resume,
+        ActionKind::ResumeAtLastHealthy,
         ActionKind::Disable,
         ActionKind::Complete,
     ];
@@ -485,6 +615,7 @@ impl ActionKind {
         match self {
             ActionKind::Start => "start",
             ActionKind::CheckIn => "check_in",
+            ActionKind::AutomatedLook => "automated_look",
             ActionKind::Advance => "advance",
             ActionKind::RequestProductionChange => "request_production_change",
             ActionKind::Approve => "approve",
@@ -492,6 +623,7 @@ impl ActionKind {
             ActionKind::OverrideSoak => "override_soak",
             ActionKind::Pause => "pause",
             ActionKind::Resume => "resume",
+            ActionKind::ResumeAtLastHealthy => "resume_at_last_healthy",
             ActionKind::Disable => "disable",
             ActionKind::Complete => "complete",
         }
@@ -502,6 +634,7 @@ impl ActionKind {
         match self {
             ActionKind::Start => "start the migration",
             ActionKind::CheckIn => "record a check-in",
+            ActionKind::AutomatedLook => "record an automated look",
             ActionKind::Advance => "advance to the next stage",
             ActionKind::RequestProductionChange => "request a production change",
             ActionKind::Approve => "approve a production change",
@@ -509,6 +642,7 @@ impl ActionKind {
             ActionKind::OverrideSoak => "override the soak",
             ActionKind::Pause => "pause the migration",
             ActionKind::Resume => "resume the migration",
+            ActionKind::ResumeAtLastHealthy => "resume at the last healthy percentage",
             ActionKind::Disable => "disable the flag",
             ActionKind::Complete => "complete the migration",
         }
@@ -517,9 +651,10 @@ impl ActionKind {
     /// The least role allowed to take this action.
     pub fn required_role(self) -> Role {
         match self {
-            ActionKind::Approve | ActionKind::Reject | ActionKind::OverrideSoak => {
-                Role::ReleaseManager
-            }
+            ActionKind::Approve
+            | ActionKind::Reject
+            | ActionKind::OverrideSoak
+            | ActionKind::ResumeAtLastHealthy => Role::ReleaseManager,
             _ => Role::Engineer,
         }
     }
@@ -530,13 +665,15 @@ impl Action {
         match self {
             Action::Start { .. } => ActionKind::Start,
             Action::CheckIn { .. } => ActionKind::CheckIn,
+            Action::AutomatedLook { .. } => ActionKind::AutomatedLook,
             Action::Advance { .. } => ActionKind::Advance,
             Action::RequestProductionChange { .. } => ActionKind::RequestProductionChange,
             Action::Approve => ActionKind::Approve,
             Action::Reject { .. } => ActionKind::Reject,
             Action::OverrideSoak { .. } => ActionKind::OverrideSoak,
             Action::Pause { .. } => ActionKind::Pause,
-            Action::Resume => ActionKind::Resume,
+            Action::Resume { .. } => ActionKind::Resume,
+            Action::ResumeAtLastHealthy { .. } => ActionKind::ResumeAtLastHealthy,
             Action::Disable { .. } => ActionKind::Disable,
             Action::Complete => ActionKind::Complete,
         }
@@ -550,13 +687,13 @@ pub enum Event {
     Started {
         stage: StageRef,
     },
-    /// A start from `Disabled`: back to the first stage.
-    Restarted {
-        stage: StageRef,
-    },
     CheckedIn {
         stage: StageRef,
         check_in: CheckIn,
+    },
+    AutomatedLook {
+        stage: StageRef,
+        look: Look,
     },
     Advanced {
         from: StageRef,
@@ -586,10 +723,20 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Out of `Paused`, where it was.
     Resumed,
+    /// Out of `Disabled`, into `stage` afresh (its flags follow as `FlagChange` events). `reason`:
+    /// a release manager's, for the last healthy percentage.
+    Reentered {
+        stage: StageRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The kill switch, or "Continue?" answered stop: the flag off in `environments`.
     Disabled {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        environments: Vec<Environment>,
     },
     Completed,
     /// A flag write the server must perform (and show as its ChatOps line).
@@ -662,7 +809,8 @@ pub fn advance_blockers(
     blockers
 }
 
-/// What keeps the current stage from ending: its decision, its cadence, its checklist, its soak.
+/// What keeps the current stage from ending: its cadence, its checklist, its watched soak, its
+/// decision.
 fn stage_blockers(
     stage: &Stage,
     here: &StageRef,
@@ -672,15 +820,8 @@ fn stage_blockers(
     let mut blockers = Vec::new();
     let question = || CheckItem::ContinueDecision.label_in(stage).to_owned();
     let decision = last_decision(&position.check_ins);
-    if let Some(stop) = decision.filter(|c| c.outcome == CheckOutcome::Stop) {
-        blockers.push(Refusal::ContinueSaidStop {
-            stage: here.clone(),
-            question: question(),
-            by: stop.by.clone(),
-            at: stop.at,
-        });
-    }
-    let overdue = timing::overdue_by(stage, position.started_at, &position.check_ins, now);
+    let looks = position.looks();
+    let overdue = timing::overdue_by(stage, position.started_at, &looks, now);
     if let (true, Some(overdue_by)) = (timing::blocks_advance(stage, overdue), overdue) {
         blockers.push(Refusal::CheckOverdue {
             stage: here.clone(),
@@ -695,12 +836,16 @@ fn stage_blockers(
             missing: labelled(stage, missing),
         });
     }
-    let remaining = timing::soak_remaining(stage, position.started_at, now);
-    if remaining > chrono::TimeDelta::zero() && position.soak_override.is_none() {
-        blockers.push(Refusal::SoakNotElapsed {
+    let watch = timing::watch(stage, position.started_at, &looks, now);
+    if !watch.is_complete() && position.soak_override.is_none() {
+        blockers.push(Refusal::SoakNotWatched {
             stage: here.clone(),
-            soak: stage.soak,
-            remaining,
+            shortfall: Box::new(SoakShortfall {
+                soak: stage.soak,
+                cadence: stage.cadence,
+                watched: watch.watched,
+                lapses: watch.lapses,
+            }),
         });
     }
     // The template asks "Continue?" after "leave running while monitoring for at least …": it is
@@ -775,6 +920,115 @@ fn production_blockers(
     blockers
 }
 
+/// Where `Resume` takes a killed migration (see [`Action::Resume`]), or with `at_last_healthy`
+/// where `ResumeAtLastHealthy` does; the refusal when there is no such stage. For a migration
+/// killed while nothing served, its current stage: it carries on where it was.
+pub fn reentry_stage(
+    state: &MigrationState,
+    migration: &Migration,
+    at_last_healthy: bool,
+) -> Result<StageRef, Refusal> {
+    let index = match reentry(state, migration, at_last_healthy)? {
+        Some(index) => index,
+        None => state.stage_index().ok_or(Refusal::NotAllowedInStatus {
+            action: ActionKind::Resume,
+            status: state.status,
+        })?,
+    };
+    migration
+        .plan
+        .stage_ref(index)
+        .ok_or(Refusal::StateDoesNotFitPlan {
+            problem: StateError::StageOutOfRange {
+                index,
+                stages: migration.plan.len(),
+            },
+        })
+}
+
+/// The stage a resume re-enters, or `None` to carry on in place (nothing was serving).
+///
+/// - Required versions changed since the kill: a new implementation, so the first trial again
+///   (development, then staging, before production sees it).
+/// - Killed in production: the production ramp's first step, or at the last healthy percentage
+///   the step below the killed one. Both were approved by a release manager before.
+/// - Killed in staging or development: that environment's trial, the one that was stopped.
+fn reentry(
+    state: &MigrationState,
+    migration: &Migration,
+    at_last_healthy: bool,
+) -> Result<Option<usize>, Refusal> {
+    let action = if at_last_healthy {
+        ActionKind::ResumeAtLastHealthy
+    } else {
+        ActionKind::Resume
+    };
+    let (Some(kill), Some(position)) = (state.kill.as_ref(), state.position.as_ref()) else {
+        return Err(Refusal::NotAllowedInStatus {
+            action,
+            status: state.status,
+        });
+    };
+    let plan = &migration.plan;
+    let trials = || {
+        plan.stages()
+            .iter()
+            .enumerate()
+            .filter_map(|(index, stage)| stage.flag().map(|(e, value)| (index, e, value)))
+    };
+    // A valid plan has trials; this only answers a damaged one.
+    let no_trial = || Refusal::StateDoesNotFitPlan {
+        problem: StateError::NoCurrentStage {
+            status: state.status,
+        },
+    };
+    let Some(stopped) = trial_environment(kill.flags_before) else {
+        // Nothing was serving when it was killed: it carries on where it was.
+        return if at_last_healthy {
+            Err(Refusal::NoHealthyPercentage {
+                killed_percent: None,
+            })
+        } else {
+            Ok(None)
+        };
+    };
+    if kill.requirements != migration.identity.requirements() {
+        let first = trials().next().ok_or_else(no_trial)?.0;
+        return if at_last_healthy {
+            Err(Refusal::RequirementsChanged {
+                restart: plan.stage_ref(first).ok_or_else(no_trial)?,
+            })
+        } else {
+            Ok(Some(first))
+        };
+    }
+    if stopped == Environment::Production {
+        let killed = kill.flags_before.production.serving_percentage();
+        let mut steps = trials().filter(|(_, e, _)| *e == Environment::Production);
+        let target = if at_last_healthy {
+            steps
+                .rfind(|(_, _, value)| value.serving_percentage() < killed)
+                .ok_or(Refusal::NoHealthyPercentage {
+                    killed_percent: Some(killed),
+                })?
+        } else {
+            steps.next().ok_or_else(no_trial)?
+        };
+        return Ok(Some(target.0));
+    }
+    if at_last_healthy {
+        return Err(Refusal::NoHealthyPercentage {
+            killed_percent: None,
+        });
+    }
+    // The stopped environment's trial: the last one up to the kill's stage, else its first.
+    let stopped = trials()
+        .rfind(|(index, e, _)| *e == stopped && *index <= position.index)
+        .or_else(|| trials().find(|(_, e, _)| *e == stopped))
+        .ok_or_else(no_trial)?;
+    Ok(Some(stopped.0))
+}
+
 /// Apply `action` by `actor` at `now` to `state`. Pure: the same inputs give the same answer.
 pub fn apply(
     state: &MigrationState,
@@ -810,13 +1064,14 @@ pub fn apply(
         events: Vec::new(),
     };
     match action {
-        Action::Disable { reason } => step.disable(reason.as_deref()),
+        Action::Disable { reason, everywhere } => step.disable(reason.as_deref(), *everywhere),
         Action::Start { deployed } => step.start(deployed.as_ref())?,
         Action::CheckIn {
             item,
             outcome,
             note,
         } => step.check_in(*item, *outcome, note.as_deref())?,
+        Action::AutomatedLook { note } => step.automated_look(note.as_deref())?,
         Action::Advance { deployed } => step.advance(deployed.as_ref())?,
         Action::RequestProductionChange {
             infrastructure_issue,
@@ -825,7 +1080,10 @@ pub fn apply(
         Action::Reject { reason } => step.reject(reason)?,
         Action::OverrideSoak { reason } => step.override_soak(reason)?,
         Action::Pause { reason } => step.pause(reason.as_deref())?,
-        Action::Resume => step.resume()?,
+        Action::Resume { deployed } => step.resume(deployed.as_ref())?,
+        Action::ResumeAtLastHealthy { reason, deployed } => {
+            step.resume_at_last_healthy(reason, deployed.as_ref())?;
+        }
         Action::Complete => step.complete()?,
     }
     Ok(Transition {
@@ -893,10 +1151,13 @@ impl<'a> Step<'a> {
         self.state.position = Some(position);
     }
 
+    /// The versions deployed in `stage`'s environment must meet the migration's requirements,
+    /// to enter it (a trial) or to leave it (a version check).
     fn check_versions(
         &self,
         stage: &Stage,
         index: usize,
+        gate: VersionGate,
         deployed: Option<&DeployedVersions>,
     ) -> Result<(), Refusal> {
         let Some(environment) = stage.environment() else {
@@ -905,6 +1166,7 @@ impl<'a> Step<'a> {
         let deployed = deployed.ok_or_else(|| Refusal::DeployedVersionsUnknown {
             stage: stage.reference(index),
             environment,
+            gate,
         })?;
         let shortfalls = self.migration.identity.requirements().shortfalls(deployed);
         if shortfalls.is_empty() {
@@ -913,6 +1175,7 @@ impl<'a> Step<'a> {
             Err(Refusal::VersionsBelowRequired {
                 stage: stage.reference(index),
                 environment,
+                gate,
                 shortfalls,
             })
         }
@@ -925,6 +1188,7 @@ impl<'a> Step<'a> {
             key: stage.key.clone(),
             started_at: self.now,
             check_ins: carried,
+            automated_looks: Vec::new(),
             soak_override: None,
             production_change: None,
         });
@@ -936,29 +1200,64 @@ impl<'a> Step<'a> {
         }
     }
 
-    fn disable(&mut self, reason: Option<&str>) {
-        self.state.status = Status::Disabled;
-        if let Some(position) = self.state.position.as_mut() {
-            // An approval given before the kill must not carry over to whatever comes after.
-            position.production_change = None;
-            position.soak_override = None;
+    /// The kill switch. Never refused: see the module documentation.
+    fn disable(&mut self, reason: Option<&str>, everywhere: bool) {
+        let reason = non_empty(reason);
+        // A second kill of a disabled migration repeats the first one's writes (or widens them),
+        // and keeps what the first one stopped: that is what resuming re-enters.
+        let earlier = self.state.kill.take();
+        let flags_before = earlier
+            .as_ref()
+            .map_or(self.state.flags, |k| k.flags_before);
+        let mut environments: Vec<Environment> = match (&earlier, everywhere) {
+            (_, true) => Environment::ALL.to_vec(),
+            (Some(kill), false) => kill.environments.clone(),
+            (None, false) => trial_environment(self.state.flags)
+                .map_or_else(|| Environment::ALL.to_vec(), |e| vec![e]),
+        };
+        if let Some(kill) = &earlier {
+            environments.extend(kill.environments.iter().copied());
+            environments.sort_unstable();
+            environments.dedup();
         }
         self.events.push(Event::Disabled {
-            reason: non_empty(reason),
+            reason: reason.clone(),
+            environments: environments.clone(),
         });
-        // Written for every environment even if Rampart believes it is already off: the kill
-        // switch must also undo a change made by hand outside Rampart.
-        for environment in Environment::ALL {
+        // Written even where Rampart believes the flag is already off: the kill switch must also
+        // undo a change made by hand outside Rampart.
+        for &environment in &environments {
             self.state.flags.set(environment, FlagValue::Off);
             self.events.push(Event::FlagChange {
                 environment,
                 value: FlagValue::Off,
             });
         }
+        if self.state.status == Status::NotStarted {
+            // Nothing runs yet, so nothing is held; the writes above still make sure.
+            return;
+        }
+        self.state.status = Status::Disabled;
+        if let Some(position) = self.state.position.as_mut() {
+            // An approval given before the kill must not carry over to whatever comes after.
+            position.production_change = None;
+            position.soak_override = None;
+        }
+        self.state.kill = Some(Kill {
+            by: self.actor.name(),
+            at: self.now,
+            reason,
+            environments,
+            flags_before,
+            requirements: earlier.map_or_else(
+                || self.migration.identity.requirements(),
+                |k| k.requirements,
+            ),
+        });
     }
 
     fn start(&mut self, deployed: Option<&DeployedVersions>) -> Result<(), Refusal> {
-        self.require_status(ActionKind::Start, &[Status::NotStarted, Status::Disabled])?;
+        self.require_status(ActionKind::Start, &[Status::NotStarted])?;
         let plan = self.plan();
         // A valid plan has at least its Done stage.
         let first = plan.stage(0).ok_or(Refusal::StateDoesNotFitPlan {
@@ -967,15 +1266,12 @@ impl<'a> Step<'a> {
                 stages: 0,
             },
         })?;
-        self.check_versions(first, 0, deployed)?;
-        let restart = self.state.status == Status::Disabled;
+        if first.flag().is_some() {
+            self.check_versions(first, 0, VersionGate::Enter, deployed)?;
+        }
         self.state.status = Status::Active;
-        self.state.flags = FlagStates::default();
-        let stage = first.reference(0);
-        self.events.push(if restart {
-            Event::Restarted { stage }
-        } else {
-            Event::Started { stage }
+        self.events.push(Event::Started {
+            stage: first.reference(0),
         });
         self.enter(0, first, Vec::new());
         Ok(())
@@ -1018,6 +1314,30 @@ impl<'a> Step<'a> {
             check_in,
         });
         self.set_position(position);
+        // The template: "On unexpectedly high call rates, error rates, CPU activity, etc,
+        // disable trial immediately … otherwise leave running and proceed". A "no" is that
+        // disabling, not a note to act on later.
+        if outcome == CheckOutcome::Stop {
+            self.disable(note, false);
+        }
+        Ok(())
+    }
+
+    fn automated_look(&mut self, note: Option<&str>) -> Result<(), Refusal> {
+        self.require_status(ActionKind::AutomatedLook, &[Status::Active, Status::Paused])?;
+        let (mut position, stage) = self.current()?;
+        let look = Look {
+            at: self.now,
+            by: self.actor.name(),
+            source: LookSource::Automation,
+            note: non_empty(note),
+        };
+        position.automated_looks.push(look.clone());
+        self.events.push(Event::AutomatedLook {
+            stage: stage.reference(position.index),
+            look,
+        });
+        self.set_position(position);
         Ok(())
     }
 
@@ -1036,7 +1356,12 @@ impl<'a> Step<'a> {
             .ok_or_else(|| Refusal::NoNextStage {
                 stage: stage.reference(position.index),
             })?;
-        self.check_versions(next, next_index, deployed)?;
+        if matches!(stage.kind, StageKind::VersionCheck { .. }) {
+            self.check_versions(stage, position.index, VersionGate::Leave, deployed)?;
+        }
+        if next.flag().is_some() {
+            self.check_versions(next, next_index, VersionGate::Enter, deployed)?;
+        }
 
         let mut carried = Vec::new();
         if next.requires_infrastructure_issue()
@@ -1198,11 +1523,75 @@ impl<'a> Step<'a> {
         Ok(())
     }
 
-    fn resume(&mut self) -> Result<(), Refusal> {
-        self.require_status(ActionKind::Resume, &[Status::Paused])?;
+    fn resume(&mut self, deployed: Option<&DeployedVersions>) -> Result<(), Refusal> {
+        match self.state.status {
+            Status::Paused => {
+                self.current()?;
+                self.state.status = Status::Active;
+                self.events.push(Event::Resumed);
+                Ok(())
+            }
+            Status::Disabled => self.reenter(None, deployed),
+            status => Err(Refusal::NotAllowedInStatus {
+                action: ActionKind::Resume,
+                status,
+            }),
+        }
+    }
+
+    fn resume_at_last_healthy(
+        &mut self,
+        reason: &str,
+        deployed: Option<&DeployedVersions>,
+    ) -> Result<(), Refusal> {
+        self.require_status(ActionKind::ResumeAtLastHealthy, &[Status::Disabled])?;
+        let reason = non_empty(Some(reason)).ok_or(Refusal::ReasonRequired {
+            action: ActionKind::ResumeAtLastHealthy,
+        })?;
+        self.reenter(Some(reason), deployed)
+    }
+
+    /// Out of `Disabled`: into the stage [`reentry`] names, afresh, with its flags. `reason`:
+    /// given for the last healthy percentage.
+    fn reenter(
+        &mut self,
+        reason: Option<String>,
+        deployed: Option<&DeployedVersions>,
+    ) -> Result<(), Refusal> {
         self.current()?;
+        let target = reentry(&self.state, self.migration, reason.is_some())?;
+        self.state.kill = None;
         self.state.status = Status::Active;
-        self.events.push(Event::Resumed);
+        let Some(index) = target else {
+            // Nothing was serving when it was killed: it carries on where it was.
+            self.events.push(Event::Resumed);
+            return Ok(());
+        };
+        let plan = self.plan();
+        let stage = plan.stage(index).ok_or(Refusal::StateDoesNotFitPlan {
+            problem: StateError::StageOutOfRange {
+                index,
+                stages: plan.len(),
+            },
+        })?;
+        if stage.flag().is_some() {
+            self.check_versions(stage, index, VersionGate::Enter, deployed)?;
+        }
+        self.events.push(Event::Reentered {
+            stage: stage.reference(index),
+            reason,
+        });
+        self.enter(index, stage, Vec::new());
+        // Every environment back to what this stage runs with: a kill everywhere turned off the
+        // earlier environments too, and a new implementation starts again with them off.
+        let expected = flags_at(plan, index);
+        for environment in Environment::ALL {
+            let value = expected.get(environment);
+            if self.state.flags.get(environment) != value {
+                self.state.flags.set(environment, value);
+                self.events.push(Event::FlagChange { environment, value });
+            }
+        }
         Ok(())
     }
 

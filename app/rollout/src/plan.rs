@@ -99,14 +99,45 @@ pub enum Cadence {
     /// stage's start, never overdue and never blocking; the look's items are on the checklist
     /// instead (see [`crate::timing::overdue_by`]).
     Once,
-    /// At least every interval.
-    Every(#[serde(with = "crate::duration::seconds")] TimeDelta),
+    /// At least every `interval`. A look may come up to `grace` late and the time since the
+    /// previous look still counts as watched (see [`crate::timing::watch`]).
+    Every {
+        #[serde(with = "crate::duration::seconds")]
+        interval: TimeDelta,
+        #[serde(with = "crate::duration::seconds")]
+        grace: TimeDelta,
+    },
 }
 
 impl Cadence {
+    /// At least every `interval`, with the default grace of a fifth of it: a look every 5 min
+    /// may be a minute late, a daily one almost five hours.
+    pub fn every(interval: TimeDelta) -> Cadence {
+        Cadence::Every {
+            interval,
+            grace: interval / 5,
+        }
+    }
+
     pub fn interval(self) -> Option<TimeDelta> {
         match self {
-            Cadence::Every(interval) => Some(interval),
+            Cadence::Every { interval, .. } => Some(interval),
+            Cadence::Unmonitored | Cadence::Once => None,
+        }
+    }
+
+    pub fn grace(self) -> Option<TimeDelta> {
+        match self {
+            Cadence::Every { grace, .. } => Some(grace),
+            Cadence::Unmonitored | Cadence::Once => None,
+        }
+    }
+
+    /// The longest time between two looks that still counts as watched: the interval plus the
+    /// grace.
+    pub fn longest_gap(self) -> Option<TimeDelta> {
+        match self {
+            Cadence::Every { interval, grace } => Some(interval + grace),
             Cadence::Unmonitored | Cadence::Once => None,
         }
     }
@@ -117,8 +148,10 @@ impl fmt::Display for Cadence {
         match self {
             Cadence::Unmonitored => f.write_str("no monitoring"),
             Cadence::Once => f.write_str("once, after the flag is set"),
-            Cadence::Every(interval) if *interval == TimeDelta::days(1) => f.write_str("daily"),
-            Cadence::Every(interval) => write!(f, "every {}", format_duration(*interval)),
+            Cadence::Every { interval, .. } if *interval == TimeDelta::days(1) => {
+                f.write_str("daily")
+            }
+            Cadence::Every { interval, .. } => write!(f, "every {}", format_duration(*interval)),
         }
     }
 }
@@ -491,7 +524,7 @@ impl ProductionStep {
         ProductionStep {
             percent,
             soak,
-            cadence: Cadence::Every(cadence),
+            cadence: Cadence::every(cadence),
         }
     }
 }
@@ -556,6 +589,18 @@ pub enum PlanError {
     NegativeSoak { stage: usize, name: String },
     #[error("stage {stage} ('{name}') has a check interval that is not positive")]
     CadenceNotPositive { stage: usize, name: String },
+    #[error(
+        "stage {stage} ('{name}') allows looks to be late by a negative time or by more than their interval; the grace must be between zero and the interval"
+    )]
+    GraceOutOfRange { stage: usize, name: String },
+    #[error(
+        "stage {stage} ('{name}') checks the versions in {environment} but the next stage does not run there; a version check comes right before its environment's first trial"
+    )]
+    VersionCheckNotBeforeItsEnvironment {
+        stage: usize,
+        name: String,
+        environment: Environment,
+    },
     #[error("stage {stage} ('{name}') is a trial without monitoring; trials need a cadence")]
     TrialUnmonitored { stage: usize, name: String },
     #[error(
@@ -641,6 +686,14 @@ impl Plan {
                 .is_some_and(|i| i <= TimeDelta::zero())
             {
                 return Err(PlanError::CadenceNotPositive {
+                    stage: number,
+                    name: name(),
+                });
+            }
+            if let Cadence::Every { interval, grace } = stage.cadence
+                && (grace < TimeDelta::zero() || grace > interval)
+            {
+                return Err(PlanError::GraceOutOfRange {
                     stage: number,
                     name: name(),
                 });
@@ -740,14 +793,30 @@ impl Plan {
             }
         }
         match previous_percent {
-            Some(100) => Ok(Plan { stages }),
-            Some(last) => Err(PlanError::DoesNotEndAtFull {
-                last: format!("{last} %"),
-            }),
-            None => Err(PlanError::DoesNotEndAtFull {
-                last: "missing".to_owned(),
-            }),
+            Some(100) => {}
+            Some(last) => {
+                return Err(PlanError::DoesNotEndAtFull {
+                    last: format!("{last} %"),
+                });
+            }
+            None => {
+                return Err(PlanError::DoesNotEndAtFull {
+                    last: "missing".to_owned(),
+                });
+            }
         }
+        for (index, stage) in stages.iter().enumerate() {
+            if let StageKind::VersionCheck { environment } = stage.kind
+                && stages.get(index + 1).and_then(Stage::environment) != Some(environment)
+            {
+                return Err(PlanError::VersionCheckNotBeforeItsEnvironment {
+                    stage: index + 1,
+                    name: stage.name.clone(),
+                    environment,
+                });
+            }
+        }
+        Ok(Plan { stages })
     }
 
     /// The template's plan, exactly: Preparation; Development trial; Staging trial (15 min,
@@ -764,7 +833,7 @@ impl Plan {
     pub fn gitaly_default_with_mid_impact_cadence(interval: TimeDelta) -> Result<Plan, PlanError> {
         let mut steps = ProductionStep::gitaly_default_steps();
         for step in steps.iter_mut().filter(|s| s.percent == 50) {
-            step.cadence = Cadence::Every(interval);
+            step.cadence = Cadence::every(interval);
         }
         Plan::gitaly_with_production_steps(&steps)
     }
@@ -854,7 +923,7 @@ fn gitaly_stages(steps: &[ProductionStep]) -> Vec<Stage> {
             Environment::Staging,
             FlagValue::On,
             TimeDelta::minutes(15),
-            Cadence::Every(TimeDelta::minutes(5)),
+            Cadence::every(TimeDelta::minutes(5)),
         ),
         Stage::version_check("Production version check", Environment::Production),
     ];
@@ -933,7 +1002,7 @@ mod tests {
                 Some(Environment::Staging),
                 None,
                 15,
-                Cadence::Every(min(5)),
+                Cadence::every(min(5)),
                 "now-1h".into(),
             ),
             (
@@ -949,7 +1018,7 @@ mod tests {
                 Some(Environment::Production),
                 Some(1),
                 15,
-                Cadence::Every(min(5)),
+                Cadence::every(min(5)),
                 "now-1h".into(),
             ),
             (
@@ -957,7 +1026,7 @@ mod tests {
                 Some(Environment::Production),
                 Some(5),
                 120,
-                Cadence::Every(min(20)),
+                Cadence::every(min(20)),
                 "now-2h".into(),
             ),
             (
@@ -965,7 +1034,7 @@ mod tests {
                 Some(Environment::Production),
                 Some(50),
                 24 * 60,
-                Cadence::Every(MID_IMPACT_CADENCE),
+                Cadence::every(MID_IMPACT_CADENCE),
                 "now-24h".into(),
             ),
             (
@@ -973,7 +1042,7 @@ mod tests {
                 Some(Environment::Production),
                 Some(100),
                 7 * 24 * 60,
-                Cadence::Every(TimeDelta::days(1)),
+                Cadence::every(TimeDelta::days(1)),
                 "now-7d".into(),
             ),
             (
@@ -1031,7 +1100,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             plan.stages()[6].cadence,
-            Cadence::Every(TimeDelta::hours(4))
+            Cadence::every(TimeDelta::hours(4))
         );
         let fewer = Plan::gitaly_with_percentages(&[100]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(fewer.len(), 6);
@@ -1065,11 +1134,47 @@ mod tests {
         ));
 
         let mut zero_cadence = default();
-        zero_cadence[2].cadence = Cadence::Every(TimeDelta::zero());
+        zero_cadence[2].cadence = Cadence::every(TimeDelta::zero());
         assert!(matches!(
             Plan::new(zero_cadence),
             Err(PlanError::CadenceNotPositive { .. })
         ));
+
+        for grace in [
+            TimeDelta::seconds(-1),
+            TimeDelta::minutes(5) + TimeDelta::seconds(1),
+        ] {
+            let mut bad_grace = default();
+            bad_grace[2].cadence = Cadence::Every {
+                interval: TimeDelta::minutes(5),
+                grace,
+            };
+            assert!(
+                matches!(
+                    Plan::new(bad_grace),
+                    Err(PlanError::GraceOutOfRange { stage: 3, .. })
+                ),
+                "{grace:?}"
+            );
+        }
+        for grace in [TimeDelta::zero(), TimeDelta::minutes(5)] {
+            let mut edge = default();
+            edge[2].cadence = Cadence::Every {
+                interval: TimeDelta::minutes(5),
+                grace,
+            };
+            assert!(Plan::new(edge).is_ok(), "{grace:?}");
+        }
+
+        // The production version check is right before production's first step.
+        let mut check_late = default();
+        let check = check_late.remove(3);
+        let done = check_late.len() - 1;
+        check_late.insert(done, check);
+        assert_eq!(
+            Plan::new(check_late).map(|_| ()).map_err(|e| e.to_string()),
+            Err("stage 8 ('Production version check') checks the versions in production but the next stage does not run there; a version check comes right before its environment's first trial".to_owned())
+        );
 
         let mut no_done = default();
         no_done.pop();
@@ -1314,7 +1419,10 @@ mod tests {
         let plan = Plan::gitaly_default();
         let json = serde_json::to_value(&plan).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(json["stages"][2]["soak"], 900);
-        assert_eq!(json["stages"][2]["cadence"]["every"], 300);
+        assert_eq!(
+            json["stages"][2]["cadence"]["every"],
+            serde_json::json!({"interval": 300, "grace": 60})
+        );
         let back: Plan = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, plan);
         let mut bad = json;
@@ -1325,10 +1433,10 @@ mod tests {
     #[test]
     fn cadence_wording() {
         assert_eq!(
-            Cadence::Every(TimeDelta::minutes(5)).to_string(),
+            Cadence::every(TimeDelta::minutes(5)).to_string(),
             "every 5 min"
         );
-        assert_eq!(Cadence::Every(MID_IMPACT_CADENCE).to_string(), "every 3 h");
-        assert_eq!(Cadence::Every(TimeDelta::days(1)).to_string(), "daily");
+        assert_eq!(Cadence::every(MID_IMPACT_CADENCE).to_string(), "every 3 h");
+        assert_eq!(Cadence::every(TimeDelta::days(1)).to_string(), "daily");
     }
 }

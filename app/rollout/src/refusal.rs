@@ -14,7 +14,18 @@ use crate::checklist::{CheckItem, CheckOutcome};
 use crate::duration::format_duration;
 use crate::machine::{ActionKind, Role, Status};
 use crate::plan::{Cadence, Environment, FlagValue, StageKey, StageRef};
+use crate::timing::Lapse;
 use crate::version::Shortfall;
+
+/// Which side of a stage the versions are checked on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionGate {
+    /// A trial is entered only where the required versions run.
+    Enter,
+    /// A version check is left only once they do: checking them is what the stage is for.
+    Leave,
+}
 
 /// A checklist item with its label as the stage shows it (see [`CheckItem::label_in`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +83,31 @@ pub enum StateError {
         "The migration is marked as completed at ‘{stage}’, which is not its last stage; its stored state is damaged."
     )]
     CompletedBeforeLastStage { stage: StageRef },
+    #[error("The migration is disabled but no kill is recorded; its stored state is damaged.")]
+    KillNotRecorded,
+    #[error(
+        "The migration was killed in {environment} but its flag there is {value}; its stored state is damaged."
+    )]
+    FlagOnWhereKilled {
+        environment: Environment,
+        value: FlagValue,
+    },
+    #[error(
+        "Stage ‘{stage}’ is running although its last “Continue?” said stop, which disables it; its stored state is damaged."
+    )]
+    StopNotActedOn { stage: StageRef },
+}
+
+/// How a soak fell short of being watched (boxed in [`Refusal::SoakNotWatched`] to keep every
+/// refusal small).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoakShortfall {
+    #[serde(with = "crate::duration::seconds")]
+    pub soak: TimeDelta,
+    pub cadence: Cadence,
+    #[serde(with = "crate::duration::seconds")]
+    pub watched: TimeDelta,
+    pub lapses: Vec<Lapse>,
 }
 
 /// Why an action was refused. `Display` is a full sentence for people; `code()` (also the serde
@@ -94,19 +130,12 @@ pub enum Refusal {
     StateDoesNotFitPlan {
         problem: StateError,
     },
-    SoakNotElapsed {
+    /// The soak was not watched in full: too little so far, or lapses (gaps between looks
+    /// longer than the cadence allows) that no later watching makes up for.
+    SoakNotWatched {
         stage: StageRef,
-        #[serde(with = "crate::duration::seconds")]
-        soak: TimeDelta,
-        #[serde(with = "crate::duration::seconds")]
-        remaining: TimeDelta,
-    },
-    ContinueSaidStop {
-        stage: StageRef,
-        /// "Continue?", or "Success?" at 100 %.
-        question: String,
-        by: String,
-        at: DateTime<Utc>,
+        #[serde(flatten)]
+        shortfall: Box<SoakShortfall>,
     },
     /// The last answer was "continue", but it was given before the soak ended (and not after a
     /// soak override), so it does not count.
@@ -171,11 +200,23 @@ pub enum Refusal {
     DeployedVersionsUnknown {
         stage: StageRef,
         environment: Environment,
+        gate: VersionGate,
     },
     VersionsBelowRequired {
         stage: StageRef,
         environment: Environment,
+        gate: VersionGate,
         shortfalls: Vec<Shortfall>,
+    },
+    /// Resuming at the last healthy percentage needs a production percentage below the killed
+    /// one; `None` when the kill was not in production.
+    NoHealthyPercentage {
+        killed_percent: Option<u8>,
+    },
+    /// The required versions changed since the kill: a new implementation, which starts again at
+    /// `restart`, not at a percentage the old one reached.
+    RequirementsChanged {
+        restart: StageRef,
     },
     NoNextStage {
         stage: StageRef,
@@ -204,8 +245,7 @@ impl Refusal {
             Refusal::ActorUnnamed { .. } => "actor_unnamed",
             Refusal::NotAllowedInStatus { .. } => "not_allowed_in_status",
             Refusal::StateDoesNotFitPlan { .. } => "state_does_not_fit_plan",
-            Refusal::SoakNotElapsed { .. } => "soak_not_elapsed",
-            Refusal::ContinueSaidStop { .. } => "continue_said_stop",
+            Refusal::SoakNotWatched { .. } => "soak_not_watched",
             Refusal::DecisionBeforeSoakEnd { .. } => "decision_before_soak_end",
             Refusal::CheckOverdue { .. } => "check_overdue",
             Refusal::ChecklistIncomplete { .. } => "checklist_incomplete",
@@ -222,6 +262,8 @@ impl Refusal {
             Refusal::ReasonRequired { .. } => "reason_required",
             Refusal::DeployedVersionsUnknown { .. } => "deployed_versions_unknown",
             Refusal::VersionsBelowRequired { .. } => "versions_below_required",
+            Refusal::NoHealthyPercentage { .. } => "no_healthy_percentage",
+            Refusal::RequirementsChanged { .. } => "requirements_changed",
             Refusal::NoNextStage { .. } => "no_next_stage",
             Refusal::NotAtFinalStage { .. } => "not_at_final_stage",
             Refusal::ItemNotInStage { .. } => "item_not_in_stage",
@@ -240,6 +282,34 @@ fn capitalised(phrase: &str) -> String {
 
 fn minute(at: &DateTime<Utc>) -> impl fmt::Display + '_ {
     at.format("%Y-%m-%d %H:%M UTC")
+}
+
+/// Lapses as people read them: "40 min unwatched, 10:05–10:45 UTC"; the first three, then how
+/// many more. Times are to the minute, with the date when a lapse spans midnight.
+fn lapse_list(lapses: &[Lapse]) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = lapses
+        .iter()
+        .take(SHOWN)
+        .map(|lapse| {
+            let format = if lapse.from.date_naive() == lapse.to.date_naive() {
+                "%H:%M"
+            } else {
+                "%Y-%m-%d %H:%M"
+            };
+            let until = if lapse.open { " (no look since)" } else { "" };
+            format!(
+                "{} unwatched, {}–{} UTC{until}",
+                format_duration(lapse.duration()),
+                lapse.from.format(format),
+                lapse.to.format(format)
+            )
+        })
+        .collect();
+    if lapses.len() > SHOWN {
+        parts.push(format!("and {} more lapses", lapses.len() - SHOWN));
+    }
+    parts.join("; ")
 }
 
 impl fmt::Display for Refusal {
@@ -275,26 +345,34 @@ impl fmt::Display for Refusal {
                 status.hint()
             ),
             Refusal::StateDoesNotFitPlan { problem } => problem.fmt(f),
-            Refusal::SoakNotElapsed {
-                stage,
-                soak,
-                remaining,
-            } => write!(
-                f,
-                "Stage ‘{stage}’ needs {} of soak; {} remain. A release manager may override the soak with a reason.",
-                format_duration(*soak),
-                format_duration(*remaining)
-            ),
-            Refusal::ContinueSaidStop {
-                stage,
-                question,
-                by,
-                at,
-            } => write!(
-                f,
-                "The last “{question}” in stage ‘{stage}’ said stop ({by}, {}). Record a new decision to continue, or disable the flag.",
-                minute(at)
-            ),
+            Refusal::SoakNotWatched { stage, shortfall } => {
+                let SoakShortfall {
+                    soak,
+                    cadence,
+                    watched,
+                    lapses,
+                } = shortfall.as_ref();
+                let needed = format_duration(*soak);
+                match (cadence.longest_gap(), lapses.as_slice()) {
+                    (None, _) => write!(
+                        f,
+                        "Stage ‘{stage}’ needs {needed} of soak; {} remain.",
+                        format_duration(*soak - *watched)
+                    )?,
+                    (Some(_), []) => write!(
+                        f,
+                        "Stage ‘{stage}’ needs {needed} of soak watched {cadence}; {} is watched so far.",
+                        format_duration(*watched)
+                    )?,
+                    (Some(longest), lapses) => write!(
+                        f,
+                        "Stage ‘{stage}’ needs {needed} of soak watched {cadence}, looks at most {} apart; {}. Watching longer does not make up for it.",
+                        format_duration(longest),
+                        lapse_list(lapses)
+                    )?,
+                }
+                f.write_str(" A release manager may override the soak with a reason.")
+            }
             Refusal::DecisionBeforeSoakEnd {
                 stage,
                 question,
@@ -379,22 +457,53 @@ impl fmt::Display for Refusal {
             Refusal::ReasonRequired { action } => {
                 write!(f, "To {}, give a reason.", action.phrase())
             }
-            Refusal::DeployedVersionsUnknown { stage, environment } => write!(
-                f,
-                "Stage ‘{stage}’ runs in {environment}; the Gitaly and GitLab versions deployed there are needed to check them against the requirements."
-            ),
+            Refusal::DeployedVersionsUnknown {
+                stage,
+                environment,
+                gate,
+            } => {
+                let why = match gate {
+                    VersionGate::Enter => "runs in",
+                    VersionGate::Leave => "checks the versions of",
+                };
+                write!(
+                    f,
+                    "Stage ‘{stage}’ {why} {environment}; the Gitaly and GitLab versions deployed there are needed to check them against the requirements."
+                )
+            }
             Refusal::VersionsBelowRequired {
                 stage,
                 environment,
+                gate,
                 shortfalls,
             } => {
                 let parts: Vec<String> = shortfalls.iter().map(Shortfall::to_string).collect();
-                write!(
-                    f,
-                    "Stage ‘{stage}’ cannot start in {environment}: {}.",
-                    parts.join("; ")
-                )
+                match gate {
+                    VersionGate::Enter => write!(
+                        f,
+                        "Stage ‘{stage}’ cannot start in {environment}: {}.",
+                        parts.join("; ")
+                    ),
+                    VersionGate::Leave => write!(
+                        f,
+                        "Stage ‘{stage}’ cannot end until {environment} runs the required versions: {}.",
+                        parts.join("; ")
+                    ),
+                }
             }
+            Refusal::NoHealthyPercentage { killed_percent } => match killed_percent {
+                Some(percent) => write!(
+                    f,
+                    "Production was killed at {percent} %, its first step, so no lower percentage was healthy; resume at the first step instead."
+                ),
+                None => f.write_str(
+                    "The trial was not killed in production, so there is no healthy production percentage to return to; resume instead.",
+                ),
+            },
+            Refusal::RequirementsChanged { restart } => write!(
+                f,
+                "The required versions changed since the kill, so this is a new implementation: it starts again at ‘{restart}’ rather than at a percentage the old one reached. Resume without choosing a percentage."
+            ),
             Refusal::NoNextStage { stage } => write!(
                 f,
                 "Stage ‘{stage}’ is the last one; complete the migration instead."

@@ -1,13 +1,23 @@
-//! The clock of a stage: how much soak remains, when the next check is due, how late it is.
+//! The clock of a stage: how much soak remains and how much of it was watched, when the next look
+//! is due, how late it is.
 //!
-//! Everything is computed from the stage's start, its check-ins and a `now` the caller passes in;
+//! Everything is computed from the stage's start, its looks and a `now` the caller passes in;
 //! nothing here reads a clock. A pause does not stop these clocks: while paused the flag still
-//! serves traffic, so soak still accrues and checks are still owed.
+//! serves traffic, so soak still accrues and looks are still owed.
+//!
+//! **A soak counts only while it was watched.** The template says "leave running while monitoring
+//! for at least 15 minutes" and "Monitor (at least every 5 minutes)". The watched part of a soak is
+//! the time covered by looks at the stage's cadence: from the stage's start to the first look, and
+//! between consecutive looks, each gap at most one interval plus the cadence's grace. A longer gap
+//! is a [`Lapse`], and no amount of watching afterwards makes up for it: the soak was not
+//! "monitored for at least 15 minutes" but for less, then not at all, then again. A release
+//! manager may judge that enough and override the soak with a reason. Once the soak has been
+//! watched in full, later gaps no longer concern it (they make the next look overdue instead).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checklist::CheckIn;
+use crate::checklist::Look;
 use crate::plan::{Cadence, Stage};
 
 /// Time since the stage started; zero if `now` is before the start (clock skew between callers).
@@ -15,7 +25,7 @@ pub fn elapsed(started_at: DateTime<Utc>, now: DateTime<Utc>) -> TimeDelta {
     now.signed_duration_since(started_at).max(TimeDelta::zero())
 }
 
-/// Soak still to run; zero once the soak is over.
+/// Soak time still to run; zero once the soak's time is over (whether or not it was watched).
 pub fn soak_remaining(stage: &Stage, started_at: DateTime<Utc>, now: DateTime<Utc>) -> TimeDelta {
     stage
         .soak
@@ -24,7 +34,7 @@ pub fn soak_remaining(stage: &Stage, started_at: DateTime<Utc>, now: DateTime<Ut
         .max(TimeDelta::zero())
 }
 
-/// Share of the soak that has run, from 0.0 to 1.0 (1.0 for a stage without soak).
+/// Share of the soak's time that has run, from 0.0 to 1.0 (1.0 for a stage without soak).
 pub fn soak_progress(stage: &Stage, started_at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
     if stage.soak <= TimeDelta::zero() {
         return 1.0;
@@ -32,27 +42,24 @@ pub fn soak_progress(stage: &Stage, started_at: DateTime<Utc>, now: DateTime<Utc
     (elapsed(started_at, now).as_seconds_f64() / stage.soak.as_seconds_f64()).clamp(0.0, 1.0)
 }
 
-/// The latest check-in that counts as a look for the cadence.
-pub fn last_check(check_ins: &[CheckIn]) -> Option<DateTime<Utc>> {
-    check_ins
-        .iter()
-        .filter(|c| c.item.counts_for_cadence())
-        .map(|c| c.at)
-        .max()
+/// The latest look at or before `now`.
+pub fn last_look(looks: &[Look], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    looks.iter().map(|l| l.at).filter(|at| *at <= now).max()
 }
 
 /// When the next look is due: `None` when nothing is owed (unmonitored stage, or the single look
 /// of a `Once` stage has been taken).
-pub fn next_check_due(
+pub fn next_look_due(
     stage: &Stage,
     started_at: DateTime<Utc>,
-    check_ins: &[CheckIn],
+    looks: &[Look],
+    now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let last = last_check(check_ins);
+    let last = last_look(looks, now);
     match stage.cadence {
         Cadence::Unmonitored => None,
         Cadence::Once => last.is_none().then_some(started_at),
-        Cadence::Every(interval) => {
+        Cadence::Every { interval, .. } => {
             let since = last.map_or(started_at, |l| l.max(started_at));
             // An instant beyond chrono's range is as good as never.
             since.checked_add_signed(interval)
@@ -70,24 +77,123 @@ pub fn next_check_due(
 pub fn overdue_by(
     stage: &Stage,
     started_at: DateTime<Utc>,
-    check_ins: &[CheckIn],
+    looks: &[Look],
     now: DateTime<Utc>,
 ) -> Option<TimeDelta> {
     if stage.cadence == Cadence::Once {
         return None;
     }
-    let due = next_check_due(stage, started_at, check_ins)?;
+    let due = next_look_due(stage, started_at, looks, now)?;
     let late = now.signed_duration_since(due);
     (late > TimeDelta::zero()).then_some(late)
 }
 
-/// Whether a late look blocks advancing: only when it is late by more than one whole interval.
-/// A `Once` stage never blocks on time (see [`overdue_by`]).
+/// Whether a late look blocks advancing: once it is later than the cadence's grace, nobody is
+/// watching the stage now, and it is not left unwatched. A `Once` stage never blocks on time
+/// (see [`overdue_by`]).
 pub fn blocks_advance(stage: &Stage, overdue: Option<TimeDelta>) -> bool {
-    match (stage.cadence.interval(), overdue) {
-        (Some(interval), Some(late)) => late > interval,
+    match (stage.cadence.grace(), overdue) {
+        (Some(grace), Some(late)) => late > grace,
         _ => false,
     }
+}
+
+/// A stretch of a stage nobody watched: the stage's start and its first look, two looks, or the
+/// last look and now, further apart than the cadence allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lapse {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// No look has ended it yet: it runs until `now`, which `to` is.
+    pub open: bool,
+}
+
+impl Lapse {
+    pub fn duration(&self) -> TimeDelta {
+        self.to.signed_duration_since(self.from)
+    }
+}
+
+/// How much of a stage's soak was watched (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoakWatch {
+    /// The soak, or for a stage without an interval its elapsed time: there is no cadence to
+    /// watch it at, so time is all it takes.
+    #[serde(with = "crate::duration::seconds")]
+    pub watched: TimeDelta,
+    /// The gaps too long to count, until the soak was watched in full (or until now).
+    pub lapses: Vec<Lapse>,
+    /// When the soak was watched in full: the look that completed it.
+    pub complete_at: Option<DateTime<Utc>>,
+}
+
+impl SoakWatch {
+    pub fn is_complete(&self) -> bool {
+        self.complete_at.is_some()
+    }
+}
+
+/// The watching of `stage`'s soak, from its start, its looks (in any order; those outside
+/// `[started_at, now]` are ignored) and `now`.
+pub fn watch(
+    stage: &Stage,
+    started_at: DateTime<Utc>,
+    looks: &[Look],
+    now: DateTime<Utc>,
+) -> SoakWatch {
+    let Some(longest_gap) = stage.cadence.longest_gap() else {
+        let watched = elapsed(started_at, now);
+        let complete_at = (watched >= stage.soak).then(|| {
+            started_at
+                .checked_add_signed(stage.soak)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        });
+        return SoakWatch {
+            watched,
+            lapses: Vec::new(),
+            complete_at,
+        };
+    };
+    let mut times: Vec<DateTime<Utc>> = looks
+        .iter()
+        .map(|l| l.at)
+        .filter(|at| *at >= started_at && *at <= now)
+        .collect();
+    times.sort_unstable();
+
+    let mut watch = SoakWatch {
+        watched: TimeDelta::zero(),
+        lapses: Vec::new(),
+        complete_at: (stage.soak <= TimeDelta::zero()).then_some(started_at),
+    };
+    let mut previous = started_at;
+    for at in times {
+        if watch.is_complete() {
+            break;
+        }
+        let gap = at.signed_duration_since(previous);
+        if gap > longest_gap {
+            watch.lapses.push(Lapse {
+                from: previous,
+                to: at,
+                open: false,
+            });
+        } else {
+            watch.watched += gap;
+        }
+        if watch.lapses.is_empty() && watch.watched >= stage.soak {
+            watch.complete_at = Some(at);
+        }
+        previous = at;
+    }
+    if !watch.is_complete() && now.signed_duration_since(previous) > longest_gap {
+        watch.lapses.push(Lapse {
+            from: previous,
+            to: now,
+            open: true,
+        });
+    }
+    watch
 }
 
 /// Everything a page shows about a stage's time, in one value.
@@ -101,11 +207,13 @@ pub struct StageClock {
     #[serde(with = "crate::duration::seconds")]
     pub soak_remaining: TimeDelta,
     pub soak_progress: f64,
-    pub last_check: Option<DateTime<Utc>>,
-    pub next_check_due: Option<DateTime<Utc>>,
+    /// How much of the soak was watched, and where it was not.
+    pub watch: SoakWatch,
+    pub last_look: Option<DateTime<Utc>>,
+    pub next_look_due: Option<DateTime<Utc>>,
     #[serde(with = "optional_seconds")]
     pub overdue_by: Option<TimeDelta>,
-    /// Overdue by more than one interval: advancing is refused until someone checks in.
+    /// Overdue by more than the grace: advancing is refused until someone looks.
     pub blocks_advance: bool,
 }
 
@@ -113,18 +221,19 @@ impl StageClock {
     pub fn new(
         stage: &Stage,
         started_at: DateTime<Utc>,
-        check_ins: &[CheckIn],
+        looks: &[Look],
         now: DateTime<Utc>,
     ) -> StageClock {
-        let overdue = overdue_by(stage, started_at, check_ins, now);
+        let overdue = overdue_by(stage, started_at, looks, now);
         StageClock {
             started_at,
             elapsed: elapsed(started_at, now),
             soak: stage.soak,
             soak_remaining: soak_remaining(stage, started_at, now),
             soak_progress: soak_progress(stage, started_at, now),
-            last_check: last_check(check_ins),
-            next_check_due: next_check_due(stage, started_at, check_ins),
+            watch: watch(stage, started_at, looks, now),
+            last_look: last_look(looks, now),
+            next_look_due: next_look_due(stage, started_at, looks, now),
             overdue_by: overdue,
             blocks_advance: blocks_advance(stage, overdue),
         }
@@ -159,7 +268,7 @@ mod optional_seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checklist::{CheckItem, CheckOutcome};
+    use crate::checklist::{CheckIn, CheckItem, CheckOutcome, LookSource};
     use crate::plan::Plan;
     use chrono::TimeZone;
 
@@ -167,6 +276,22 @@ mod tests {
         Utc.with_ymd_and_hms(2024, 3, 4, 9, 0, 0)
             .single()
             .unwrap_or_else(|| panic!("valid date"))
+    }
+
+    fn m(minutes: i64) -> TimeDelta {
+        TimeDelta::minutes(minutes)
+    }
+
+    fn looks_at(minutes: &[i64]) -> Vec<Look> {
+        minutes
+            .iter()
+            .map(|&minute| Look {
+                at: t0() + m(minute),
+                by: "alice".into(),
+                source: LookSource::Person,
+                note: None,
+            })
+            .collect()
     }
 
     fn check(item: CheckItem, at: DateTime<Utc>) -> CheckIn {
@@ -187,7 +312,6 @@ mod tests {
     fn soak_remaining_and_progress() {
         let plan = Plan::gitaly_default();
         let low = &plan.stages()[5]; // 2 h
-        let m = TimeDelta::minutes;
         assert_eq!(soak_remaining(low, t0(), t0()), TimeDelta::hours(2));
         assert_eq!(soak_remaining(low, t0(), t0() + m(48)), m(72));
         assert_eq!(
@@ -203,50 +327,57 @@ mod tests {
     }
 
     #[test]
-    fn next_check_and_overdue_follow_the_cadence() {
+    fn next_look_and_overdue_follow_the_cadence() {
         let plan = Plan::gitaly_default();
-        let staging = &plan.stages()[2]; // every 5 min
-        let m = TimeDelta::minutes;
-        assert_eq!(next_check_due(staging, t0(), &[]), Some(t0() + m(5)));
+        let staging = &plan.stages()[2]; // every 5 min, 1 min grace
+        assert_eq!(next_look_due(staging, t0(), &[], t0()), Some(t0() + m(5)));
         assert_eq!(overdue_by(staging, t0(), &[], t0() + m(4)), None);
         assert_eq!(overdue_by(staging, t0(), &[], t0() + m(7)), Some(m(2)));
-        assert!(!blocks_advance(staging, Some(m(5))));
-        assert!(blocks_advance(staging, Some(m(6))));
+        assert!(!blocks_advance(staging, Some(m(1))));
+        assert!(blocks_advance(staging, Some(m(2))));
 
-        // Only looks at the dashboards (and the decision) count as checks.
-        let checks = [
+        // Only looks at the dashboards (and the decision) count as looks.
+        let looks: Vec<Look> = [
             check(CheckItem::GitalyVersionChecked, t0() + m(20)),
             check(CheckItem::GrafanaChecked, t0() + m(8)),
-        ];
-        assert_eq!(last_check(&checks), Some(t0() + m(8)));
-        assert_eq!(next_check_due(staging, t0(), &checks), Some(t0() + m(13)));
-        let clock = StageClock::new(staging, t0(), &checks, t0() + m(25));
+        ]
+        .iter()
+        .filter_map(CheckIn::as_look)
+        .collect();
+        let now = t0() + m(25);
+        assert_eq!(last_look(&looks, now), Some(t0() + m(8)));
+        assert_eq!(
+            next_look_due(staging, t0(), &looks, now),
+            Some(t0() + m(13))
+        );
+        let clock = StageClock::new(staging, t0(), &looks, now);
         assert_eq!(clock.overdue_by, Some(m(12)));
         assert!(clock.blocks_advance);
         assert_eq!(clock.soak_remaining, TimeDelta::zero());
+        // A look dated after `now` (another server's clock ahead) is not one yet.
+        assert_eq!(last_look(&looks, t0() + m(7)), None);
 
         // Dev: one look "initially", due as soon as the flag is on, then nothing more; never
         // overdue and never blocking, however long nobody looks.
         let dev = &plan.stages()[1];
         assert_eq!(dev.cadence, Cadence::Once);
-        assert_eq!(next_check_due(dev, t0(), &[]), Some(t0()));
+        assert_eq!(next_look_due(dev, t0(), &[], t0()), Some(t0()));
         for late in [TimeDelta::seconds(1), m(30), TimeDelta::days(3)] {
             assert_eq!(overdue_by(dev, t0(), &[], t0() + late), None);
             let clock = StageClock::new(dev, t0(), &[], t0() + late);
-            assert_eq!(clock.next_check_due, Some(t0()));
+            assert_eq!(clock.next_look_due, Some(t0()));
             assert_eq!((clock.overdue_by, clock.blocks_advance), (None, false));
         }
         assert!(!blocks_advance(dev, Some(TimeDelta::days(3))));
-        let looked = [check(CheckItem::KibanaErrorsInspected, t0() + m(1))];
-        assert_eq!(next_check_due(dev, t0(), &looked), None);
+        assert_eq!(next_look_due(dev, t0(), &looks_at(&[1]), t0() + m(2)), None);
 
         // Unmonitored stages owe nothing.
-        assert_eq!(next_check_due(&plan.stages()[0], t0(), &[]), None);
+        assert_eq!(next_look_due(&plan.stages()[0], t0(), &[], t0()), None);
 
         // Daily at 100 %.
         let full = &plan.stages()[7];
         assert_eq!(
-            next_check_due(full, t0(), &[]),
+            next_look_due(full, t0(), &[], t0()),
             Some(t0() + TimeDelta::days(1))
         );
     }
@@ -254,8 +385,7 @@ mod tests {
     #[test]
     fn overdue_boundaries_are_exact_to_the_second() {
         let plan = Plan::gitaly_default();
-        let staging = &plan.stages()[2]; // every 5 min
-        let m = TimeDelta::minutes;
+        let staging = &plan.stages()[2]; // every 5 min, 1 min grace
         let s = TimeDelta::seconds;
         // Due at one interval: on time at that instant, late one second after.
         assert_eq!(overdue_by(staging, t0(), &[], t0() + m(5)), None);
@@ -263,13 +393,13 @@ mod tests {
             overdue_by(staging, t0(), &[], t0() + m(5) + s(1)),
             Some(s(1))
         );
-        // Late by exactly one interval does not block yet; one second more does.
-        let at_one_interval = overdue_by(staging, t0(), &[], t0() + m(10));
-        assert_eq!(at_one_interval, Some(m(5)));
-        assert!(!blocks_advance(staging, at_one_interval));
-        let just_over = overdue_by(staging, t0(), &[], t0() + m(10) + s(1));
+        // Late by exactly the grace does not block yet; one second more does.
+        let at_grace = overdue_by(staging, t0(), &[], t0() + m(6));
+        assert_eq!(at_grace, Some(m(1)));
+        assert!(!blocks_advance(staging, at_grace));
+        let just_over = overdue_by(staging, t0(), &[], t0() + m(6) + s(1));
         assert!(blocks_advance(staging, just_over));
-        // Soak: one second left, then none.
+        // Soak time: one second left, then none.
         assert_eq!(soak_remaining(staging, t0(), t0() + m(15) - s(1)), s(1));
         assert_eq!(
             soak_remaining(staging, t0(), t0() + m(15)),
@@ -277,13 +407,163 @@ mod tests {
         );
     }
 
+    /// The watched soak of the staging trial (15 min, every 5 min, 1 min grace: looks at most
+    /// 6 min apart), as a table: looks in minutes after the start, `now`, then what is watched,
+    /// the lapses and whether the soak is complete.
+    #[test]
+    fn watched_soak_table() {
+        let plan = Plan::gitaly_default();
+        let staging = &plan.stages()[2];
+        type Row = (
+            &'static [i64],
+            i64,
+            i64,
+            &'static [(i64, i64, bool)],
+            Option<i64>,
+            &'static str,
+        );
+        let rows: &[Row] = &[
+            (&[5, 10, 15], 15, 15, &[], Some(15), "a look every 5 min"),
+            (
+                &[6, 12, 15],
+                15,
+                15,
+                &[],
+                Some(15),
+                "each look a minute late is within the grace",
+            ),
+            (
+                &[15],
+                15,
+                0,
+                &[(0, 15, false)],
+                None,
+                "one look at the end watched nothing",
+            ),
+            (
+                &[],
+                16,
+                0,
+                &[(0, 16, true)],
+                None,
+                "no look at all: open since the start",
+            ),
+            (
+                &[],
+                6,
+                0,
+                &[],
+                None,
+                "no look yet, but none is late beyond the grace",
+            ),
+            (
+                &[5, 45, 50],
+                50,
+                10,
+                &[(5, 45, false)],
+                None,
+                "40 min unwatched, 10:05–10:45",
+            ),
+            (
+                &[5, 10],
+                20,
+                10,
+                &[(10, 20, true)],
+                None,
+                "the watch lapsed after 10 min",
+            ),
+            (
+                &[5, 10],
+                16,
+                10,
+                &[],
+                None,
+                "10 min watched; the next look is not late yet",
+            ),
+            (
+                &[5, 12, 17],
+                17,
+                10,
+                &[(5, 12, false)],
+                None,
+                "7 min is one minute too long",
+            ),
+            (
+                &[5, 10, 15, 60],
+                60,
+                15,
+                &[],
+                Some(15),
+                "gaps after the soak was watched do not count",
+            ),
+            (
+                &[3, 3, 9, 15, 21],
+                21,
+                15,
+                &[],
+                Some(15),
+                "duplicates and any spacing up to 6 min",
+            ),
+            (
+                &[20, 5, 10, 15],
+                20,
+                20,
+                &[],
+                Some(15),
+                "looks in any order",
+            ),
+        ];
+        for (looks, now, watched, lapses, complete, why) in rows {
+            let result = watch(staging, t0(), &looks_at(looks), t0() + m(*now));
+            let expected_lapses: Vec<Lapse> = lapses
+                .iter()
+                .map(|&(from, to, open)| Lapse {
+                    from: t0() + m(from),
+                    to: t0() + m(to),
+                    open,
+                })
+                .collect();
+            assert_eq!(result.lapses, expected_lapses, "{why}");
+            assert_eq!(result.complete_at, complete.map(|c| t0() + m(c)), "{why}");
+            if complete.is_none() {
+                assert_eq!(result.watched, m(*watched), "{why}");
+            }
+        }
+        let boundary = watch(
+            staging,
+            t0(),
+            &looks_at(&[6]),
+            t0() + m(6) + TimeDelta::seconds(1),
+        );
+        assert!(
+            boundary.lapses.is_empty(),
+            "exactly interval + grace is watched"
+        );
+        let just_over = [Look {
+            at: t0() + m(6) + TimeDelta::seconds(1),
+            by: "guardrail".into(),
+            source: LookSource::Automation,
+            note: None,
+        }];
+        assert_eq!(
+            watch(staging, t0(), &just_over, t0() + m(7)).lapses.len(),
+            1,
+            "one second over is a lapse, whoever looked"
+        );
+
+        // A stage without an interval has no cadence to keep: its soak is time.
+        let dev = &plan.stages()[1];
+        assert!(watch(dev, t0(), &[], t0()).is_complete());
+    }
+
     #[test]
     fn clock_serialises_durations_as_seconds() {
         let plan = Plan::gitaly_default();
-        let clock = StageClock::new(&plan.stages()[2], t0(), &[], t0() + TimeDelta::minutes(7));
+        let clock = StageClock::new(&plan.stages()[2], t0(), &[], t0() + m(7));
         let json = serde_json::to_value(&clock).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(json["overdue_by"], 120);
         assert_eq!(json["soak_remaining"], 480);
+        assert_eq!(json["watch"]["watched"], 0);
         let back: StageClock = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, clock);
     }

@@ -2,14 +2,24 @@
 //! deployed version satisfies a migration's requirement.
 //!
 //! Accepted forms: `v16.3.2`, `16.3.2`, `16.3.2-ee`, `16.4.0-rc42`, `16.4.0-pre`,
-//! `v15.11.0-123-gabcdef0` (`git describe`), and combinations in that order
-//! (`v16.4.0-rc42-5-g1234abc`, `16.4.0-rc42-ee`). Requirements are `vX.Y.Z` or `vX.Y`.
+//! `v15.11.0-123-gabcdef0` (`git describe`, which is how Gitaly names its builds), combinations in
+//! that order (`v16.4.0-rc42-5-g1234abc`, `16.4.0-rc42-ee`), and GitLab.com's auto-deploy form
+//! `16.5.202310101206-abc1234def5.6789abcdef0` (`MAJOR.MINOR.TIMESTAMP-GITLABSHA.OMNIBUSSHA`,
+//! also with `+` for the `-` as Omnibus tags it). Requirements are `vX.Y.Z` or `vX.Y`.
 //!
-//! Precedence: `X.Y.Z-pre < X.Y.Z-rc1 < X.Y.Z-rc2 < … < X.Y.Z < X.Y.Z-N-gHASH < X.Y.(Z+1)…`.
-//! `-pre` is GitLab's label for builds of the default branch before the release candidates, so it
-//! sorts below every `-rcN`. `-ee` / `-ce` name the edition, not a different version: they do not
-//! change precedence. A `git describe` suffix means "N commits after that tag", so it sorts after
-//! the tag and before the next release.
+//! Precedence: `X.Y.0-pre < X.Y.TIMESTAMP-… < X.Y.0-rc1 < … < X.Y.0 < X.Y.0-N-gHASH < X.Y.1…`.
+//! `-pre` and auto-deploy builds are both builds of the default branch towards release `X.Y`:
+//! auto-deploy builds sort among themselves by their timestamp, after `-pre` and before the
+//! release candidates. `-ee` / `-ce` name the edition, not a different version: they do not change
+//! precedence. A `git describe` suffix means "N commits after that tag", so it sorts after the tag
+//! and before the next release.
+//!
+//! Satisfaction is not precedence. GitLab.com runs a release's code before the release is tagged:
+//! its auto-deploy builds, then `X.Y.0-pre` and `X.Y.0-rcN` builds. A migration that needs `v16.5`
+//! can therefore run on any build *of* 16.5 — `16.5.0-pre`, `16.5.0-rc42`, an auto-deploy
+//! `16.5.2023…` — not only on the tagged `16.5.0` that self-managed users install weeks later. So
+//! a deployed version satisfies a requirement when its release number (`MAJOR.MINOR.PATCH`, the
+//! pre-release marker set aside) is at least the required one; see [`Version::satisfies`].
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -29,7 +39,7 @@ pub enum VersionError {
     #[error("'{input}' has a number too large to be a version part")]
     NumberTooLarge { input: String },
     #[error(
-        "'{input}' has an unknown suffix '{suffix}': expected -pre, -rcN, -N-gHASH, -ee or -ce"
+        "'{input}' has an unknown suffix '{suffix}': expected -pre, -rcN, -N-gHASH, -ee or -ce, or an auto-deploy build such as 16.5.202310101206-abc1234def5.6789abcdef0"
     )]
     UnknownSuffix { input: String, suffix: String },
 }
@@ -39,12 +49,25 @@ const FULL_REQUIREMENT_FORM: &str = "vMAJOR.MINOR.PATCH such as v16.3.2";
 const REQUIREMENT_FORM: &str = "vMAJOR.MINOR or vMAJOR.MINOR.PATCH such as v16.3 or v16.3.2";
 
 /// A pre-release marker. Declared in precedence order so the derived `Ord` is the right one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PreRelease {
     /// `-pre`: a build of the default branch before any release candidate.
     Pre,
+    /// GitLab.com's auto-deploy build of the default branch towards release `X.Y`.
+    AutoDeploy(AutoDeploy),
     /// `-rcN`: release candidate N.
     Rc(u32),
+}
+
+/// The build part of an auto-deploy version `X.Y.TIMESTAMP-GITLABSHA.OMNIBUSSHA`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AutoDeploy {
+    /// `YYYYMMDDHHMM` as a number, so that later builds sort later.
+    pub timestamp: u64,
+    /// The GitLab (Rails) commit, lowercase hex.
+    pub gitlab_sha: String,
+    /// The Omnibus commit, lowercase hex.
+    pub omnibus_sha: String,
 }
 
 /// GitLab edition suffix. Ignored by precedence.
@@ -78,8 +101,8 @@ pub struct Version {
 
 /// Release rank: every pre-release sorts below the final release of the same number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Rank {
-    Pre(PreRelease),
+enum Rank<'a> {
+    Pre(&'a PreRelease),
     Final,
 }
 
@@ -95,6 +118,9 @@ impl Version {
             expected: VERSION_FORM,
         };
         let body = trimmed.strip_prefix('v').unwrap_or(trimmed);
+        if let Some(version) = parse_auto_deploy(body) {
+            return Ok(version);
+        }
         let mut parts = body.split('-');
         let core = parts.next().ok_or_else(malformed)?;
         let numbers = parse_core(core, trimmed, VERSION_FORM)?;
@@ -123,8 +149,8 @@ impl Version {
     pub fn patch(&self) -> u32 {
         self.patch
     }
-    pub fn pre_release(&self) -> Option<PreRelease> {
-        self.pre
+    pub fn pre_release(&self) -> Option<&PreRelease> {
+        self.pre.as_ref()
     }
     pub fn describe(&self) -> Option<&Describe> {
         self.describe.as_ref()
@@ -136,8 +162,8 @@ impl Version {
         self.pre.is_some()
     }
 
-    fn rank(&self) -> Rank {
-        self.pre.map_or(Rank::Final, Rank::Pre)
+    fn rank(&self) -> Rank<'_> {
+        self.pre.as_ref().map_or(Rank::Final, Rank::Pre)
     }
 
     fn commits_after_tag(&self) -> u32 {
@@ -162,9 +188,17 @@ impl Version {
             ))
     }
 
-    /// Whether this deployed version is at least the required release.
+    /// The release this build belongs to, `(MAJOR, MINOR, PATCH)`: `16.5.0-rc42` and the
+    /// auto-deploy `16.5.202310101206-…` both belong to 16.5.0.
+    pub fn release(&self) -> (u32, u32, u32) {
+        (self.major, self.minor, self.patch)
+    }
+
+    /// Whether this deployed build carries the required release: its release number is at least
+    /// the required one. A pre-release or auto-deploy build of the required release counts (see
+    /// the module documentation for why); a build of an earlier release never does.
     pub fn satisfies(&self, requirement: &VersionRequirement) -> bool {
-        self.precedence_cmp(&requirement.as_version()) != Ordering::Less
+        self.release() >= requirement.as_version().release()
     }
 }
 
@@ -184,11 +218,18 @@ impl PartialOrd for Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(PreRelease::AutoDeploy(build)) = &self.pre {
+            return write!(
+                f,
+                "{}.{}.{}-{}.{}",
+                self.major, self.minor, build.timestamp, build.gitlab_sha, build.omnibus_sha
+            );
+        }
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        match self.pre {
+        match &self.pre {
             Some(PreRelease::Pre) => f.write_str("-pre")?,
             Some(PreRelease::Rc(n)) => write!(f, "-rc{n}")?,
-            None => {}
+            Some(PreRelease::AutoDeploy(_)) | None => {}
         }
         if let Some(d) = &self.describe {
             write!(f, "-{}-g{}", d.commits, d.hash)?;
@@ -392,6 +433,40 @@ fn parse_core(core: &str, input: &str, expected: &'static str) -> Result<Vec<u32
         .collect()
 }
 
+/// `X.Y.TIMESTAMP-GITLABSHA.OMNIBUSSHA` (or `+` for `-`), as release-tools names auto-deploy
+/// builds: a 12-digit `YYYYMMDDHHMM` where the patch number would be, and two commits of at least
+/// 11 hex digits. `None` when `body` is not of that form (it is then parsed as an ordinary
+/// version); a patch number cannot have 12 digits, so the two forms never overlap.
+fn parse_auto_deploy(body: &str) -> Option<Version> {
+    let (core, build) = body.split_once(['-', '+'])?;
+    let mut numbers = core.split('.');
+    let (major, minor, timestamp) = (numbers.next()?, numbers.next()?, numbers.next()?);
+    if numbers.next().is_some() || timestamp.len() != 12 {
+        return None;
+    }
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let commit = |s: &str| (11..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let (gitlab_sha, omnibus_sha) = build.split_once('.')?;
+    if ![major, minor, timestamp].into_iter().all(all_digits)
+        || !commit(gitlab_sha)
+        || !commit(omnibus_sha)
+    {
+        return None;
+    }
+    Some(Version {
+        major: major.parse().ok()?,
+        minor: minor.parse().ok()?,
+        patch: 0,
+        pre: Some(PreRelease::AutoDeploy(AutoDeploy {
+            timestamp: timestamp.parse().ok()?,
+            gitlab_sha: gitlab_sha.to_ascii_lowercase(),
+            omnibus_sha: omnibus_sha.to_ascii_lowercase(),
+        })),
+        describe: None,
+        edition: None,
+    })
+}
+
 type Suffixes = (Option<PreRelease>, Option<Describe>, Option<Edition>);
 
 /// Suffixes come in a fixed order: pre-release, then describe, then edition; each at most once.
@@ -466,6 +541,8 @@ mod tests {
         "v15.11.0-123-gabcdef0",
         "15.11.1",
         "16.0.0-pre",
+        "16.0.202305150900-abc1234def5.6789abcdef0",
+        "16.0.202305160900-0000000000a.0000000000b",
         "16.0.0-rc42",
         "16.0.0",
         "16.3.2",
@@ -513,35 +590,147 @@ mod tests {
         assert_eq!(v("v16.3.2"), v("16.3.2"));
     }
 
+    /// Real version strings against requirements, each with why it passes or fails. GitLab's
+    /// come from `/api/v4/version` and `/help`; Gitaly's from the `version` label of its build
+    /// info metric, which is `git describe` of the build without the leading `v`.
     #[test]
     fn satisfaction_table() {
-        let rows: &[(&str, &str, bool)] = &[
-            ("16.3.2", "v16.3.2", true),
-            ("v16.3.2", "v16.3.1", true),
-            ("16.3.1", "v16.3.2", false),
-            ("16.3.2-ee", "v16.3.2", true),
-            ("16.3.2-ee", "v16.3", true),
-            ("16.3.0", "v16.3", true),
-            ("16.2.9", "v16.3", false),
-            ("16.4.0-rc42", "v16.4.0", false),
-            ("16.4.0-rc42", "v16.4", false),
-            ("16.4.0-pre", "v16.4.0", false),
-            ("16.4.0-rc42-ee", "v16.4", false),
-            ("v16.4.0-rc42-9-gabcdef0", "v16.4.0", false),
-            ("16.4.0-rc42", "v16.3.2", true),
-            ("16.5.0-pre", "v16.4.0", true),
-            ("v15.11.0-123-gabcdef0", "v15.11.0", true),
-            ("v15.11.0-123-gabcdef0", "v15.11.1", false),
-            ("16.10.0", "v16.9", true),
-            ("9.10.0", "v16.0", false),
+        let rows: &[(&str, &str, bool, &str)] = &[
+            ("16.5.0", "v16.5", true, "the tagged release itself"),
+            (
+                "16.5.1",
+                "v16.5",
+                true,
+                "a patch release of the required minor",
+            ),
+            (
+                "16.5.0-ee",
+                "v16.5",
+                true,
+                "the edition does not change the release",
+            ),
+            (
+                "16.5.0-rc42",
+                "v16.5",
+                true,
+                "GitLab.com ran rc42 of 16.5 before the tag",
+            ),
+            (
+                "16.5.0-pre",
+                "v16.5",
+                true,
+                "a default-branch build of 16.5 carries its changes",
+            ),
+            (
+                "16.5.202310101206-abc1234def5.6789abcdef0",
+                "v16.5",
+                true,
+                "an auto-deploy build of the 16.5 milestone",
+            ),
+            (
+                "16.5.202310101206+abc1234def5.6789abcdef0",
+                "v16.5",
+                true,
+                "the auto-deploy build as Omnibus tags it",
+            ),
+            (
+                "16.6.202311011200-0123456789a.bcdef012345",
+                "v16.5",
+                true,
+                "a build of a later milestone",
+            ),
+            (
+                "16.4.3",
+                "v16.5",
+                false,
+                "a patch of the previous minor lacks 16.5's changes",
+            ),
+            (
+                "16.4.0-rc42",
+                "v16.5",
+                false,
+                "a candidate of the previous release",
+            ),
+            (
+                "16.4.202309151206-abc1234def5.6789abcdef0",
+                "v16.5",
+                false,
+                "an auto-deploy build of the previous milestone",
+            ),
+            (
+                "16.10.0",
+                "v16.9",
+                true,
+                "minor 10 is after 9, not before it",
+            ),
+            (
+                "9.10.0",
+                "v16.0",
+                false,
+                "major 9 is older whatever the minor",
+            ),
+            (
+                "16.5.0",
+                "v16.5.1",
+                false,
+                "the patch release is newer than .0",
+            ),
+            (
+                "16.5.202310101206-abc1234def5.6789abcdef0",
+                "v16.5.1",
+                false,
+                "auto-deploy builds of 16.5 come before its patch releases",
+            ),
+            (
+                "16.5.1-rc1",
+                "v16.5.1",
+                true,
+                "a candidate of the required patch release",
+            ),
+            // Gitaly, against a `vX.Y.Z` requirement, as its build info reports it.
+            ("16.5.0", "v16.5.0", true, "Gitaly's tagged release"),
+            ("v16.5.0", "v16.5.0", true, "with git's leading v"),
+            (
+                "16.5.0-rc42",
+                "v16.5.0",
+                true,
+                "Gitaly's release candidate of 16.5.0",
+            ),
+            (
+                "16.5.0-rc42-123-gabcdef0",
+                "v16.5.0",
+                true,
+                "123 commits after rc42 of 16.5.0",
+            ),
+            (
+                "16.5.0-12-g1234567",
+                "v16.5.0",
+                true,
+                "12 commits after 16.5.0",
+            ),
+            (
+                "16.4.2-41-g89abcde",
+                "v16.5.0",
+                false,
+                "after 16.4.2 but before any 16.5",
+            ),
+            (
+                "16.5.0-rc42",
+                "v16.5.1",
+                false,
+                "a candidate of .0 lacks the .1 fix",
+            ),
+            ("16.3.2", "v16.3.2", true, "exactly the required release"),
+            ("16.3.1", "v16.3.2", false, "an older patch"),
         ];
-        for (deployed, required, expected) in rows {
+        for (deployed, required, expected, why) in rows {
             let requirement =
                 VersionRequirement::parse(required).unwrap_or_else(|e| panic!("{required}: {e}"));
             assert_eq!(
                 v(deployed).satisfies(&requirement),
                 *expected,
-                "{deployed} satisfies {required}"
+                "{deployed} against {required}: expected {} because {why}",
+                if *expected { "pass" } else { "fail" }
             );
         }
     }
@@ -556,6 +745,14 @@ mod tests {
             ("16.4.0-pre", "16.4.0-pre"),
             ("v15.11.0-123-gABCDEF0", "15.11.0-123-gabcdef0"),
             ("v16.4.0-rc42-5-g1234abc-ee", "16.4.0-rc42-5-g1234abc-ee"),
+            (
+                "16.5.202310101206-ABC1234DEF5.6789abcdef0",
+                "16.5.202310101206-abc1234def5.6789abcdef0",
+            ),
+            (
+                "16.5.202310101206+abc1234def5.6789abcdef0",
+                "16.5.202310101206-abc1234def5.6789abcdef0",
+            ),
         ];
         for (input, shown) in cases {
             assert_eq!(v(input).to_string(), *shown);
@@ -568,7 +765,16 @@ mod tests {
                 hash: "abcdef0".into()
             })
         );
-        assert_eq!(v("16.4.0-rc42").pre_release(), Some(PreRelease::Rc(42)));
+        assert_eq!(v("16.4.0-rc42").pre_release(), Some(&PreRelease::Rc(42)));
+        let auto = v("16.5.202310101206-abc1234def5.6789abcdef0");
+        assert_eq!(auto.release(), (16, 5, 0));
+        assert!(matches!(
+            auto.pre_release(),
+            Some(PreRelease::AutoDeploy(AutoDeploy {
+                timestamp: 202310101206,
+                ..
+            }))
+        ));
         assert_eq!(v("16.3.2-ee").edition(), Some(Edition::Ee));
     }
 
@@ -589,6 +795,11 @@ mod tests {
             "16.3.2-12-gxyz",
             "16.3.2-ee-ee",
             "99999999999.0.0",
+            // Auto-deploy look-alikes: a short timestamp, short or non-hex commits, one commit.
+            "16.5.2023101012-abc1234def5.6789abcdef0",
+            "16.5.202310101206-abc1234.6789abcdef0",
+            "16.5.202310101206-xyz1234def5.6789abcdef0",
+            "16.5.202310101206-abc1234def5",
         ];
         for input in bad {
             let error = Version::parse(input).expect_err(input);

@@ -1,15 +1,17 @@
-//! The stage machine, walked by hand: the whole default plan, a customised plan, the kill switch,
-//! and one provocation of every refusal it can give.
+//! The stage machine, walked by hand: the whole default plan, a customised plan, the kill switch
+//! and resuming after it, the watched soak, the version gates, and one provocation of every
+//! refusal it can give.
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use chrono::TimeDelta;
+use chrono::{TimeDelta, TimeZone, Utc};
 use common::{Run, alice, bob, carol, dave, good_versions, old_versions, victor};
 use rollout::{
     Action, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue, MigrationState, Plan,
-    Refusal, Role, StageRef, StateError, Status, advance_blockers, apply, serving_percentage,
+    Refusal, Role, StageRef, StateError, Status, VersionGate, advance_blockers, apply,
+    reentry_stage, serving_percentage,
 };
 
 fn check_in(item: CheckItem) -> Action {
@@ -50,7 +52,39 @@ const INFRA: &str = "https://gitlab.com/gitlab-com/infrastructure/issues/99";
 fn disable() -> Action {
     Action::Disable {
         reason: Some("kill".into()),
+        everywhere: false,
     }
+}
+
+fn kill_everywhere() -> Action {
+    Action::Disable {
+        reason: Some("kill".into()),
+        everywhere: true,
+    }
+}
+
+fn resume() -> Action {
+    Action::Resume {
+        deployed: Some(good_versions()),
+    }
+}
+
+fn resume_at_last_healthy(reason: &str) -> Action {
+    Action::ResumeAtLastHealthy {
+        reason: reason.into(),
+        deployed: Some(good_versions()),
+    }
+}
+
+/// The flag writes among `events`, in order.
+fn flag_writes(events: &[Event]) -> Vec<(Environment, FlagValue)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FlagChange { environment, value } => Some((*environment, *value)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn stage_ref(run: &Run, index: usize) -> StageRef {
@@ -211,25 +245,57 @@ fn a_custom_plan_end_to_end() {
 type Setup = Box<dyn Fn(&mut Run)>;
 
 #[test]
-fn the_kill_switch_is_never_blocked() {
-    // Disable from every kind of situation; none of the advance rules may get in the way.
-    let situations: Vec<(&str, Setup)> = vec![
-        ("not started", Box::new(|_| {})),
-        ("preparation", Box::new(|r| r.drive_to(0))),
-        ("soak running at 5 %", Box::new(|r| r.drive_to(5))),
+fn the_kill_switch_is_never_blocked_and_stops_the_trial_where_it_runs() {
+    // Disable from every kind of situation; none of the advance rules may get in the way. The
+    // flag goes off where the trial runs — the furthest environment whose flag is on — and the
+    // other environments keep theirs.
+    type Expect = (Status, [u8; 3], Vec<Environment>);
+    let situations: Vec<(&str, Setup, Expect)> = vec![
+        (
+            "not started: nothing is held, every environment written off to be sure",
+            Box::new(|_| {}),
+            (Status::NotStarted, [0, 0, 0], Environment::ALL.to_vec()),
+        ),
+        (
+            "preparation: nothing runs anywhere",
+            Box::new(|r| r.drive_to(0)),
+            (Status::Disabled, [0, 0, 0], Environment::ALL.to_vec()),
+        ),
+        (
+            "development trial",
+            Box::new(|r| r.drive_to(1)),
+            (Status::Disabled, [0, 0, 0], vec![Environment::Development]),
+        ),
+        (
+            "staging trial: development keeps its flag",
+            Box::new(|r| r.drive_to(2)),
+            (Status::Disabled, [100, 0, 0], vec![Environment::Staging]),
+        ),
+        (
+            "production version check: staging still runs the trial",
+            Box::new(|r| r.drive_to(3)),
+            (Status::Disabled, [100, 0, 0], vec![Environment::Staging]),
+        ),
+        (
+            "soak running at 5 %",
+            Box::new(|r| r.drive_to(5)),
+            (
+                Status::Disabled,
+                [100, 100, 0],
+                vec![Environment::Production],
+            ),
+        ),
         (
             "overdue at 5 %",
             Box::new(|r| {
                 r.drive_to(5);
                 r.wait(TimeDelta::hours(5));
             }),
-        ),
-        (
-            "after a stop",
-            Box::new(|r| {
-                r.drive_to(5);
-                r.ok(&alice(), stop());
-            }),
+            (
+                Status::Disabled,
+                [100, 100, 0],
+                vec![Environment::Production],
+            ),
         ),
         (
             "approved change pending",
@@ -239,20 +305,43 @@ fn the_kill_switch_is_never_blocked() {
                 r.ok(&alice(), request(None));
                 r.ok(&carol(), Action::Approve);
             }),
+            (
+                Status::Disabled,
+                [100, 100, 0],
+                vec![Environment::Production],
+            ),
         ),
         (
-            "paused",
+            "paused at 50 %",
             Box::new(|r| {
                 r.drive_to(6);
                 r.ok(&alice(), Action::Pause { reason: None });
             }),
+            (
+                Status::Disabled,
+                [100, 100, 0],
+                vec![Environment::Production],
+            ),
         ),
         (
-            "already disabled",
+            "already killed in staging: the same write again",
             Box::new(|r| {
                 r.drive_to(2);
                 r.ok(&bob(), disable());
             }),
+            (Status::Disabled, [100, 0, 0], vec![Environment::Staging]),
+        ),
+        (
+            "after a stop at 5 %",
+            Box::new(|r| {
+                r.drive_to(5);
+                r.ok(&alice(), stop());
+            }),
+            (
+                Status::Disabled,
+                [100, 100, 0],
+                vec![Environment::Production],
+            ),
         ),
         (
             "completed",
@@ -261,9 +350,14 @@ fn the_kill_switch_is_never_blocked() {
                 r.check_everything(&alice());
                 r.ok(&alice(), Action::Complete);
             }),
+            (
+                Status::Disabled,
+                [100, 100, 0],
+                vec![Environment::Production],
+            ),
         ),
     ];
-    for (name, setup) in situations {
+    for (name, setup, (status, expected_flags, environments)) in situations {
         let mut run = Run::new(Plan::gitaly_default());
         setup(&mut run);
         // Even an actor with no name (broken session) may pull the switch.
@@ -275,27 +369,41 @@ fn the_kill_switch_is_never_blocked() {
                 events: Vec::new(),
             };
             let transition = attempt.ok(&actor, disable());
-            assert_eq!(attempt.state.status(), Status::Disabled, "{name}");
-            assert_eq!(flags(&attempt), [0, 0, 0], "{name}");
+            assert_eq!(attempt.state.status(), status, "{name}");
+            assert_eq!(flags(&attempt), expected_flags, "{name}");
             assert_eq!(
                 attempt.state.production_change(),
                 None,
                 "{name}: approval forgotten"
             );
-            let offs = transition
-                .events
-                .iter()
-                .filter(|e| {
-                    matches!(
-                        e,
-                        Event::FlagChange {
-                            value: FlagValue::Off,
-                            ..
-                        }
-                    )
-                })
-                .count();
-            assert_eq!(offs, 3, "{name}: every environment is switched off");
+            let writes: Vec<(Environment, FlagValue)> =
+                environments.iter().map(|e| (*e, FlagValue::Off)).collect();
+            assert_eq!(flag_writes(&transition.events), writes, "{name}");
+            assert!(
+                matches!(
+                    transition.events.first(),
+                    Some(Event::Disabled { environments: e, .. }) if *e == environments
+                ),
+                "{name}: {:?}",
+                transition.events
+            );
+            if status == Status::Disabled {
+                assert!(
+                    attempt.state.stage_index().is_some(),
+                    "{name}: held at its stage, not sent back"
+                );
+            }
+
+            // "Everywhere" turns every environment off, whatever ran where.
+            let mut everywhere = Run {
+                migration: run.migration.clone(),
+                state: run.state.clone(),
+                now: run.now,
+                events: Vec::new(),
+            };
+            let transition = everywhere.ok(&actor, kill_everywhere());
+            assert_eq!(flags(&everywhere), [0, 0, 0], "{name}");
+            assert_eq!(flag_writes(&transition.events).len(), 3, "{name}");
         }
         assert!(matches!(
             run.refused(&victor(), disable()),
@@ -305,17 +413,82 @@ fn the_kill_switch_is_never_blocked() {
 }
 
 #[test]
-fn restart_after_disable_goes_back_to_the_first_stage() {
+fn the_kill_line_is_the_templates_for_the_environment() {
+    let config = rollout::LinkConfig::default();
     let mut run = Run::new(Plan::gitaly_default());
-    run.drive_to(5);
-    run.soak_and_check(&alice());
-    run.ok(&alice(), request(None));
-    run.ok(&carol(), Action::Approve);
-    run.ok(&bob(), disable());
+    run.drive_to(2);
+    let killed = run.ok(&bob(), disable());
+    let lines: Vec<(String, String)> = flag_writes(&killed.events)
+        .into_iter()
+        .map(|(environment, value)| {
+            let command = rollout::flag_command(
+                &run.migration.identity.feature_flag,
+                environment,
+                value,
+                &config,
+            );
+            (command.command, command.channel.name)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [(
+            "!feature-set gitaly_find_commit_v2 false".to_owned(),
+            "#development".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn answering_continue_with_no_is_the_kill_switch() {
+    for stage in [1, 2, 4, 6, 7] {
+        let mut by_answer = Run::new(Plan::gitaly_default());
+        by_answer.drive_to(stage);
+        let mut by_switch = Run {
+            migration: by_answer.migration.clone(),
+            state: by_answer.state.clone(),
+            now: by_answer.now,
+            events: Vec::new(),
+        };
+        let answered = by_answer.ok(&alice(), stop());
+        let switched = by_switch.ok(
+            &alice(),
+            Action::Disable {
+                reason: Some("error rate doubled".into()),
+                everywhere: false,
+            },
+        );
+        let Some((Event::CheckedIn { check_in, .. }, rest)) = answered.events.split_first() else {
+            panic!("{:?}", answered.events)
+        };
+        assert_eq!(check_in.outcome, CheckOutcome::Stop);
+        assert_eq!(
+            rest,
+            switched.events.as_slice(),
+            "stage {stage}: same events"
+        );
+        assert_eq!(by_answer.state.status(), Status::Disabled);
+        assert_eq!(by_answer.state.flags(), by_switch.state.flags());
+        assert_eq!(by_answer.state.kill(), by_switch.state.kill());
+    }
+}
+
+#[test]
+fn resuming_after_a_kill_reenters_the_stopped_trial() {
+    let killed_at = |stage: usize, action: Action| {
+        let mut run = Run::new(Plan::gitaly_default());
+        run.drive_to(stage);
+        run.wait(TimeDelta::minutes(3));
+        run.ok(&bob(), action);
+        run
+    };
+
+    // In production: back to the first step by default, with a fresh stage.
+    let mut run = killed_at(6, disable());
     for action in [
         advance(),
         check_in(CheckItem::GrafanaChecked),
-        Action::Resume,
+        Action::Start { deployed: None },
     ] {
         assert!(matches!(
             run.refused(&alice(), action),
@@ -325,21 +498,155 @@ fn restart_after_disable_goes_back_to_the_first_stage() {
             }
         ));
     }
-    let restart = run.ok(
+    assert_eq!(
+        reentry_stage(&run.state, &run.migration, false).map(|s| s.key.to_string()),
+        Ok("production_1".to_owned())
+    );
+    let resumed = run.ok(&alice(), resume());
+    assert_eq!(
+        resumed.events,
+        [
+            Event::Reentered {
+                stage: stage_ref(&run, 4),
+                reason: None
+            },
+            Event::FlagChange {
+                environment: Environment::Production,
+                value: FlagValue::Percent(1)
+            }
+        ]
+    );
+    assert_eq!(run.state.status(), Status::Active);
+    assert_eq!(run.state.stage_index(), Some(4));
+    assert_eq!(flags(&run), [100, 100, 1]);
+    assert_eq!(run.state.check_ins(), []);
+    assert_eq!(run.state.kill(), None);
+    assert_eq!(
+        run.state.position().map(|p| p.started_at),
+        Some(run.now),
+        "the soak starts over"
+    );
+
+    // At the last healthy percentage: a release manager, with a reason.
+    let mut run = killed_at(6, disable());
+    assert!(matches!(
+        run.refused(&alice(), resume_at_last_healthy("5 % ran clean for 2 h")),
+        Refusal::RoleRequired {
+            required: Role::ReleaseManager,
+            ..
+        }
+    ));
+    assert!(matches!(
+        run.refused(&carol(), resume_at_last_healthy(" ")),
+        Refusal::ReasonRequired { .. }
+    ));
+    let resumed = run.ok(&carol(), resume_at_last_healthy("5 % ran clean for 2 h"));
+    assert!(matches!(
+        resumed.events.first(),
+        Some(Event::Reentered { stage, reason: Some(reason) })
+            if stage.key.as_str() == "production_5" && reason == "5 % ran clean for 2 h"
+    ));
+    assert_eq!(flags(&run), [100, 100, 5]);
+
+    // Killed at the first step, nothing lower was healthy.
+    let mut run = killed_at(4, disable());
+    assert_eq!(
+        run.refused(&carol(), resume_at_last_healthy("x")),
+        Refusal::NoHealthyPercentage {
+            killed_percent: Some(1)
+        }
+    );
+    // Killed after 100 %: the last healthy percentage is 50 %.
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(8);
+    run.ok(&bob(), disable());
+    run.ok(&carol(), resume_at_last_healthy("50 % held a day"));
+    assert_eq!(
+        run.state.stage_key().map(|k| k.as_str()),
+        Some("production_50")
+    );
+
+    // In staging: the staging trial again; development never stopped.
+    let mut run = killed_at(3, disable());
+    assert_eq!(flags(&run), [100, 0, 0]);
+    assert_eq!(
+        run.refused(&carol(), resume_at_last_healthy("x")),
+        Refusal::NoHealthyPercentage {
+            killed_percent: None
+        }
+    );
+    let resumed = run.ok(&alice(), resume());
+    assert_eq!(run.state.stage_key().map(|k| k.as_str()), Some("staging"));
+    assert_eq!(
+        flag_writes(&resumed.events),
+        [(Environment::Staging, FlagValue::On)]
+    );
+
+    // Killed everywhere at 50 %: resuming at 1 % turns dev and staging back on as well.
+    let mut run = killed_at(6, kill_everywhere());
+    assert_eq!(flags(&run), [0, 0, 0]);
+    let resumed = run.ok(&alice(), resume());
+    assert_eq!(
+        flag_writes(&resumed.events),
+        [
+            (Environment::Production, FlagValue::Percent(1)),
+            (Environment::Development, FlagValue::On),
+            (Environment::Staging, FlagValue::On),
+        ]
+    );
+    assert_eq!(flags(&run), [100, 100, 1]);
+
+    // A new implementation (higher required versions): development and staging again.
+    let mut run = killed_at(6, disable());
+    let mut raw = common::raw_identity();
+    raw.gitaly_version = "v16.3.3".into();
+    run.migration.identity =
+        rollout::MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        run.refused(&carol(), resume_at_last_healthy("x")),
+        Refusal::RequirementsChanged {
+            restart: stage_ref(&run, 1)
+        }
+    );
+    let mut newer = good_versions();
+    newer.gitaly = common::version("16.3.3");
+    // Re-entering a trial checks the versions where it runs.
+    assert!(matches!(
+        run.refused(&alice(), resume()),
+        Refusal::VersionsBelowRequired {
+            gate: VersionGate::Enter,
+            environment: Environment::Development,
+            ..
+        }
+    ));
+    let resumed = run.ok(
         &alice(),
-        Action::Start {
-            deployed: Some(good_versions()),
+        Action::Resume {
+            deployed: Some(newer),
         },
     );
     assert_eq!(
-        restart.events,
-        [Event::Restarted {
-            stage: stage_ref(&run, 0)
-        }]
+        run.state.stage_key().map(|k| k.as_str()),
+        Some("development")
     );
+    assert_eq!(
+        flag_writes(&resumed.events),
+        [(Environment::Staging, FlagValue::Off)],
+        "development is still on; staging waits for its trial"
+    );
+    assert_eq!(flags(&run), [100, 0, 0]);
+
+    // Killed while nothing ran: it carries on where it was, checks kept.
+    let mut run = {
+        let mut fresh = Run::new(Plan::gitaly_default());
+        fresh.drive_to(0);
+        fresh.ok(&alice(), check_in(CheckItem::RoutesListed));
+        fresh.ok(&bob(), disable());
+        fresh
+    };
+    assert_eq!(run.ok(&alice(), resume()).events, [Event::Resumed]);
     assert_eq!(run.state.stage_index(), Some(0));
-    assert_eq!(run.state.check_ins(), []);
-    assert_eq!(flags(&run), [0, 0, 0]);
+    assert_eq!(run.state.check_ins().len(), 1);
 }
 
 #[test]
@@ -363,7 +670,7 @@ fn pause_holds_the_stage_but_keeps_the_flag_and_the_checks() {
             ..
         }
     ));
-    run.ok(&alice(), Action::Resume);
+    assert_eq!(run.ok(&alice(), resume()).events, [Event::Resumed]);
     run.ok(&alice(), advance());
     assert_eq!(flags(&run), [100, 100, 50]);
 }
@@ -377,7 +684,7 @@ fn soak_override_lets_a_stage_end_early() {
     run.ok(&carol(), Action::Approve);
     assert!(matches!(
         run.refused(&alice(), advance()),
-        Refusal::SoakNotElapsed { .. }
+        Refusal::SoakNotWatched { .. }
     ));
     run.wait(TimeDelta::minutes(10));
     run.ok(
@@ -400,7 +707,7 @@ fn soak_override_lets_a_stage_end_early() {
     run.ok(&carol(), Action::Approve);
     assert!(matches!(
         run.refused(&alice(), advance()),
-        Refusal::SoakNotElapsed { .. }
+        Refusal::SoakNotWatched { .. }
     ));
 }
 
@@ -431,27 +738,165 @@ fn a_rejected_request_must_be_made_again() {
 
 #[test]
 fn the_soak_refusal_reads_as_a_sentence() {
+    // Watched so far, nothing lapsed: how much is watched.
     let mut run = Run::new(Plan::gitaly_default());
     run.drive_to(5);
-    run.wait(TimeDelta::minutes(40));
+    for _ in 0..2 {
+        run.wait(TimeDelta::minutes(20));
+        run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    }
     run.check_everything(&alice());
     run.wait(TimeDelta::minutes(8));
     let refusal = run.refused(&alice(), advance());
     assert_eq!(
         refusal.to_string(),
-        "Stage ‘Low impact 5 %’ needs 2 h of soak; 1 h 12 min remain. A release manager may override the soak with a reason."
+        "Stage ‘Low impact 5 %’ needs 2 h of soak watched every 20 min; 40 min is watched so far. A release manager may override the soak with a reason."
     );
+}
+
+/// The issue's own example: a staging soak started at 10:00, looked at 10:05, then not until
+/// 10:45.
+#[test]
+fn a_lapse_is_named_with_how_long_and_when() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(2);
+    // The stage began at 10:00 (moved there through storage, as a stage begun then would be).
+    let ten = Utc.with_ymd_and_hms(2024, 3, 4, 10, 0, 0).single();
+    let ten = ten.unwrap_or_else(|| panic!("a time"));
+    edit_state(&mut run, |json| {
+        json["position"]["started_at"] = serde_json::to_value(ten).unwrap_or_default();
+    });
+    run.now = ten;
+    run.wait(TimeDelta::minutes(5));
+    run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    run.wait(TimeDelta::minutes(40));
+    run.check_everything(&alice());
+    run.wait(TimeDelta::minutes(5));
+    run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    let refusal = run.refused(&alice(), advance());
+    assert_eq!(
+        refusal.to_string(),
+        "Stage ‘Staging trial’ needs 15 min of soak watched every 5 min, looks at most 6 min apart; 40 min unwatched, 10:05–10:45 UTC. Watching longer does not make up for it. A release manager may override the soak with a reason."
+    );
+    let Refusal::SoakNotWatched { shortfall, .. } = &refusal else {
+        panic!("{refusal:?}")
+    };
+    assert_eq!(
+        (shortfall.watched, shortfall.lapses.len()),
+        (TimeDelta::minutes(10), 1)
+    );
+    let json = serde_json::to_value(&refusal).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (&json["watched"], &json["lapses"][0]["open"]),
+        (&serde_json::json!(600), &serde_json::json!(false)),
+        "the shortfall reads flat in JSON"
+    );
+
+    // Hours of proper looks later, the lapse still stands; a release manager's override ends it.
+    for _ in 0..24 {
+        run.wait(TimeDelta::minutes(5));
+        run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    }
+    assert!(matches!(
+        run.refused(&alice(), advance()),
+        Refusal::SoakNotWatched { .. }
+    ));
+    run.ok(
+        &carol(),
+        Action::OverrideSoak {
+            reason: "dashboards were on the wall screen the whole time".into(),
+        },
+    );
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    run.ok(&alice(), advance());
+    assert_eq!(
+        run.state.stage_key().map(|k| k.as_str()),
+        Some("production_check")
+    );
+}
+
+/// A look from automation counts exactly like a person's.
+#[test]
+fn automated_looks_watch_a_soak() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(2);
+    run.check_everything(&alice());
+    let guardrail = Actor::new("guardrail", Role::Engineer);
+    for _ in 0..3 {
+        run.wait(TimeDelta::minutes(6));
+        let looked = run.ok(
+            &guardrail,
+            Action::AutomatedLook {
+                note: Some("error rate 0.1 % vs 0.1 %".into()),
+            },
+        );
+        assert!(matches!(
+            looked.events.as_slice(),
+            [Event::AutomatedLook { look, .. }] if look.source == rollout::LookSource::Automation
+                && look.by == "guardrail"
+        ));
+    }
+    // The decision was given at the start, before the soak ended: the one blocker left.
+    assert_eq!(blocker_codes(&run), ["decision_before_soak_end"]);
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    run.ok(&alice(), advance());
+    assert!(matches!(
+        Run::new(Plan::gitaly_default()).refused(&guardrail, Action::AutomatedLook { note: None }),
+        Refusal::NotAllowedInStatus { .. }
+    ));
+}
+
+#[test]
+fn the_production_version_check_is_left_not_entered_with_the_versions() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(2);
+    run.soak_and_check(&alice());
+    // Entering the check needs no production versions: checking them is its job.
+    run.ok(&alice(), Action::Advance { deployed: None });
+    assert_eq!(
+        run.state.stage_key().map(|k| k.as_str()),
+        Some("production_check")
+    );
+    run.check_everything(&alice());
+    run.ok(&alice(), request(Some(INFRA)));
+    run.ok(&carol(), Action::Approve);
+    assert_eq!(
+        run.refused(&alice(), Action::Advance { deployed: None })
+            .to_string(),
+        "Stage ‘Production version check’ checks the versions of production; the Gitaly and GitLab versions deployed there are needed to check them against the requirements."
+    );
+    assert_eq!(
+        run.refused(
+            &alice(),
+            Action::Advance {
+                deployed: Some(old_versions())
+            }
+        )
+        .to_string(),
+        "Stage ‘Production version check’ cannot end until production runs the required versions: Gitaly 16.3.1 is deployed but v16.3.2 is required; GitLab 16.2.5-ee is deployed but v16.3 is required."
+    );
+    // GitLab.com's pre-release and auto-deploy builds of the required release leave it.
+    let gitlab_com = rollout::DeployedVersions {
+        gitaly: common::version("16.3.2-rc42-12-gabcdef0"),
+        gitlab: common::version("16.3.202308150906-0123456789a.bcdef012345"),
+    };
+    run.ok(
+        &alice(),
+        Action::Advance {
+            deployed: Some(gitlab_com),
+        },
+    );
+    assert_eq!(flags(&run), [100, 100, 1]);
 }
 
 /// Every refusal code. The exhaustive `match` in [`code_of`] fails to compile when a variant is
 /// added, which leads here: add its code and a provocation below.
-const ALL_CODES: [&str; 27] = [
+const ALL_CODES: [&str; 28] = [
     "role_required",
     "actor_unnamed",
     "not_allowed_in_status",
     "state_does_not_fit_plan",
-    "soak_not_elapsed",
-    "continue_said_stop",
+    "soak_not_watched",
     "decision_before_soak_end",
     "check_overdue",
     "checklist_incomplete",
@@ -468,6 +913,8 @@ const ALL_CODES: [&str; 27] = [
     "reason_required",
     "deployed_versions_unknown",
     "versions_below_required",
+    "no_healthy_percentage",
+    "requirements_changed",
     "no_next_stage",
     "not_at_final_stage",
     "item_not_in_stage",
@@ -482,8 +929,7 @@ fn code_of(refusal: &Refusal) -> &'static str {
         | Refusal::ActorUnnamed { .. }
         | Refusal::NotAllowedInStatus { .. }
         | Refusal::StateDoesNotFitPlan { .. }
-        | Refusal::SoakNotElapsed { .. }
-        | Refusal::ContinueSaidStop { .. }
+        | Refusal::SoakNotWatched { .. }
         | Refusal::DecisionBeforeSoakEnd { .. }
         | Refusal::CheckOverdue { .. }
         | Refusal::ChecklistIncomplete { .. }
@@ -500,6 +946,8 @@ fn code_of(refusal: &Refusal) -> &'static str {
         | Refusal::ReasonRequired { .. }
         | Refusal::DeployedVersionsUnknown { .. }
         | Refusal::VersionsBelowRequired { .. }
+        | Refusal::NoHealthyPercentage { .. }
+        | Refusal::RequirementsChanged { .. }
         | Refusal::NoNextStage { .. }
         | Refusal::NotAtFinalStage { .. }
         | Refusal::ItemNotInStage { .. }
@@ -573,23 +1021,38 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "The migration is at stage 6 (‘production_5’) but that stage of its plan is now ‘production_2’; the plan was changed under a running migration.",
     );
     push(
-        "soak_not_elapsed",
+        "soak_not_watched",
         {
             let mut run = at(2);
             run.check_everything(&alice());
+            run.wait(TimeDelta::minutes(4));
+            run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
             run.refused(&alice(), advance())
         },
-        "Stage ‘Staging trial’ needs 15 min of soak; 15 min remain.",
+        "Stage ‘Staging trial’ needs 15 min of soak watched every 5 min; 4 min is watched so far.",
     );
     push(
-        "continue_said_stop",
+        "soak_not_watched",
         {
-            let mut run = at(1);
+            // One look at the end of a staging soak watched nothing.
+            let mut run = at(2);
+            run.wait(TimeDelta::minutes(15));
             run.check_everything(&alice());
-            run.ok(&bob(), stop());
             run.refused(&alice(), advance())
         },
-        "said stop (bob, 2024-03-04",
+        "looks at most 6 min apart; 15 min unwatched, 09:00–09:15 UTC.",
+    );
+    push(
+        "soak_not_watched",
+        {
+            let mut run = at(2);
+            run.wait(TimeDelta::minutes(16));
+            advance_blockers(&run.state, &run.migration, run.now)
+                .into_iter()
+                .find(|r| r.code() == "soak_not_watched")
+                .unwrap_or_else(|| panic!("a lapse"))
+        },
+        "16 min unwatched, 09:00–09:16 UTC (no look since).",
     );
     push(
         "decision_before_soak_end",
@@ -605,23 +1068,14 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "“Continue?” in stage ‘Staging trial’ was answered at 2024-03-04 09:00 UTC, before the soak ended at 2024-03-04 09:15 UTC; it is asked after watching the stage for its whole soak, so answer it again.",
     );
     push(
-        "continue_said_stop",
-        {
-            let mut run = at(7);
-            run.ok(&bob(), stop());
-            run.refused(&alice(), advance())
-        },
-        "The last “Success?” in stage ‘Full impact 100 %’ said stop (bob,",
-    );
-    push(
         "check_overdue",
         {
             let mut run = at(2);
-            run.check_everything(&alice());
-            run.wait(TimeDelta::minutes(16));
+            run.soak_and_check(&alice());
+            run.wait(TimeDelta::minutes(7));
             run.refused(&alice(), advance())
         },
-        "must be checked every 5 min and its next check is 11 min overdue",
+        "must be checked every 5 min and its next check is 2 min overdue",
     );
     push(
         "checklist_incomplete",
@@ -799,6 +1253,17 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "Stage ‘Development trial’ runs in development; the Gitaly and GitLab versions deployed there are needed",
     );
     push(
+        "deployed_versions_unknown",
+        {
+            let mut run = at(3);
+            run.check_everything(&alice());
+            run.ok(&alice(), request(Some(INFRA)));
+            run.ok(&carol(), Action::Approve);
+            run.refused(&alice(), Action::Advance { deployed: None })
+        },
+        "Stage ‘Production version check’ checks the versions of production;",
+    );
+    push(
         "versions_below_required",
         {
             let mut run = at(0);
@@ -810,7 +1275,7 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
                 },
             )
         },
-        "Stage ‘Development trial’ cannot start in development: Gitaly 16.3.2-rc1 is deployed but v16.3.2 is required; GitLab 16.2.5-ee is deployed but v16.3 is required.",
+        "Stage ‘Development trial’ cannot start in development: Gitaly 16.3.1 is deployed but v16.3.2 is required; GitLab 16.2.5-ee is deployed but v16.3 is required.",
     );
     push(
         "versions_below_required",
@@ -830,6 +1295,55 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
             )
         },
         "Gitaly 16.3.1 is deployed but v16.3.2 is required",
+    );
+    push(
+        "no_healthy_percentage",
+        {
+            let mut run = at(4);
+            run.ok(&bob(), disable());
+            run.refused(&carol(), resume_at_last_healthy("looked fine"))
+        },
+        "Production was killed at 1 %, its first step, so no lower percentage was healthy; resume at the first step instead.",
+    );
+    push(
+        "no_healthy_percentage",
+        {
+            let mut run = at(2);
+            run.ok(&bob(), stop());
+            run.refused(&carol(), resume_at_last_healthy("looked fine"))
+        },
+        "The trial was not killed in production",
+    );
+    push(
+        "requirements_changed",
+        {
+            let mut run = at(6);
+            run.ok(&bob(), disable());
+            let mut raw = common::raw_identity();
+            raw.gitlab_version = "v16.4".into();
+            run.migration.identity =
+                rollout::MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+            run.refused(&carol(), resume_at_last_healthy("looked fine"))
+        },
+        "The required versions changed since the kill, so this is a new implementation: it starts again at ‘Development trial’",
+    );
+    push(
+        "reason_required",
+        {
+            let mut run = at(6);
+            run.ok(&bob(), disable());
+            run.refused(&carol(), resume_at_last_healthy(""))
+        },
+        "To resume at the last healthy percentage, give a reason.",
+    );
+    push(
+        "not_allowed_in_status",
+        {
+            let mut run = at(6);
+            run.ok(&bob(), disable());
+            run.refused(&alice(), Action::Start { deployed: None })
+        },
+        "while the migration is disabled. Resume it to run the stopped trial again.",
     );
     push(
         "no_next_stage",
@@ -935,10 +1449,22 @@ fn viewers_change_nothing() {
         Action::Reject { reason: "r".into() },
         Action::OverrideSoak { reason: "r".into() },
         Action::Pause { reason: None },
-        Action::Resume,
+        resume(),
+        resume_at_last_healthy("r"),
+        Action::AutomatedLook { note: None },
         disable(),
+        kill_everywhere(),
         Action::Complete,
     ];
+    assert_eq!(
+        actions
+            .iter()
+            .map(Action::kind)
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        rollout::ActionKind::ALL.len(),
+        "every kind of action is tried"
+    );
     for action in actions {
         let refusal = apply(&run.state, &run.migration, &victor(), &action, run.now)
             .expect_err("viewers are refused");
@@ -970,7 +1496,23 @@ fn state_and_events_round_trip_through_json() {
     assert_eq!(back, run.events);
     let action: Action =
         serde_json::from_str(r#"{"action":"disable"}"#).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(action, Action::Disable { reason: None });
+    assert_eq!(
+        action,
+        Action::Disable {
+            reason: None,
+            everywhere: false
+        }
+    );
+    let action: Action =
+        serde_json::from_str(r#"{"action":"resume"}"#).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(action, Action::Resume { deployed: None });
+
+    // A killed state, with its kill record, survives storage too.
+    run.ok(&bob(), disable());
+    let json = serde_json::to_string(&run.state).unwrap_or_else(|e| panic!("{e}"));
+    let back: MigrationState = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, run.state);
+    assert!(back.kill().is_some());
 }
 
 #[test]
@@ -986,9 +1528,11 @@ fn the_clock_of_the_current_stage() {
     assert!((clock.soak_progress - 0.25).abs() < 1e-9);
     assert_eq!(clock.overdue_by, Some(TimeDelta::hours(3)));
     assert!(
-        !clock.blocks_advance,
-        "late by exactly one interval does not block yet"
+        clock.blocks_advance,
+        "late by more than the grace (36 min for every 3 h)"
     );
+    assert_eq!(clock.watch.watched, TimeDelta::zero());
+    assert_eq!(clock.watch.lapses.len(), 1);
 }
 
 #[test]
@@ -999,14 +1543,13 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
         blocker_codes(&run),
         [
             "checklist_incomplete",
-            "soak_not_elapsed",
+            "soak_not_watched",
             "production_change_not_requested"
         ]
     );
     let first = advance_blockers(&run.state, &run.migration, run.now).remove(0);
     assert_eq!(run.refused(&alice(), advance()), first);
 
-    run.ok(&bob(), stop());
     run.ok(&alice(), request(None));
     run.ok(&alice(), Action::Pause { reason: None });
     run.wait(TimeDelta::hours(1));
@@ -1014,10 +1557,9 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
         blocker_codes(&run),
         [
             "not_allowed_in_status",
-            "continue_said_stop",
             "check_overdue",
             "checklist_incomplete",
-            "soak_not_elapsed",
+            "soak_not_watched",
             "production_change_not_approved"
         ]
     );
@@ -1026,7 +1568,7 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
     assert_eq!(run.refused(&alice(), advance()), blockers[0]);
 
     // Refusals name the stage by key; their sentences by name.
-    let Some(Refusal::SoakNotElapsed { stage, .. }) = blockers.get(4) else {
+    let Some(Refusal::SoakNotWatched { stage, .. }) = blockers.get(3) else {
         panic!("{blockers:?}")
     };
     assert_eq!(
@@ -1034,15 +1576,24 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
         (5, "production_5", "Low impact 5 %")
     );
     assert!(
-        blockers[4]
+        blockers[3]
             .to_string()
             .starts_with("Stage ‘Low impact 5 %’ needs 2 h")
     );
 
-    run.ok(&alice(), Action::Resume);
+    // The hour without looks lapsed the soak for good: it restarts only with a new stage, or a
+    // release manager accepts it.
+    run.ok(&alice(), resume());
     run.soak_and_check(&alice());
     run.ok(&alice(), check_in(CheckItem::ContinueDecision));
     run.ok(&carol(), Action::Approve);
+    assert_eq!(blocker_codes(&run), ["soak_not_watched"]);
+    run.ok(
+        &dave(),
+        Action::OverrideSoak {
+            reason: "the hour without looks was a deploy freeze with no traffic".into(),
+        },
+    );
     assert_eq!(blocker_codes(&run), Vec::<&str>::new());
     run.ok(&alice(), advance());
 
@@ -1081,7 +1632,7 @@ fn staging_with_looks() -> Run {
 fn soak_and_decision_boundaries_are_exact_to_the_second() {
     let second = TimeDelta::seconds(1);
 
-    // Soak: one second before its end, refused; at its end, allowed.
+    // Soak: watched to one second before its end, refused; a look at its end completes it.
     let mut run = staging_with_looks();
     run.wait(TimeDelta::minutes(5) - second);
     assert!(matches!(
@@ -1091,12 +1642,17 @@ fn soak_and_decision_boundaries_are_exact_to_the_second() {
     run.ok(&alice(), check_in(CheckItem::ContinueDecision));
     let before_end = run.refused(&alice(), advance());
     assert!(
-        matches!(before_end, Refusal::SoakNotElapsed { remaining, .. } if remaining == second),
+        matches!(&before_end, Refusal::SoakNotWatched { shortfall, .. }
+            if shortfall.watched == TimeDelta::minutes(15) - second),
         "{before_end}"
     );
-    // The decision at 14:59 was one second early: answering again at 15:00 is what lets it go.
+    // The decision at 14:59 was one second early, and the last look: answering again at 15:00
+    // completes the watched soak and counts as the decision.
     run.wait(second);
-    assert_eq!(blocker_codes(&run), ["decision_before_soak_end"]);
+    assert_eq!(
+        blocker_codes(&run),
+        ["soak_not_watched", "decision_before_soak_end"]
+    );
     run.ok(&alice(), check_in(CheckItem::ContinueDecision));
     assert_eq!(blocker_codes(&run), Vec::<&str>::new());
     run.ok(&alice(), advance());
@@ -1107,10 +1663,30 @@ fn soak_and_decision_boundaries_are_exact_to_the_second() {
     run.ok(&alice(), check_in(CheckItem::ContinueDecision));
     run.ok(&alice(), advance());
     assert_eq!(run.state.stage_index(), Some(3));
+
+    // Looks a whole grace late still watch the soak; one second more is a lapse.
+    for (gap, watched) in [
+        (TimeDelta::minutes(6), true),
+        (TimeDelta::minutes(6) + second, false),
+    ] {
+        let mut run = Run::new(Plan::gitaly_default());
+        run.drive_to(2);
+        run.check_everything(&alice());
+        for _ in 0..3 {
+            run.wait(gap);
+            run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+        }
+        run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+        assert_eq!(
+            run.try_apply(&alice(), advance()).is_ok(),
+            watched,
+            "{gap:?}"
+        );
+    }
 }
 
 #[test]
-fn overdue_blocks_from_one_second_past_one_interval() {
+fn overdue_blocks_from_one_second_past_the_grace() {
     let second = TimeDelta::seconds(1);
     let ready = || {
         let mut run = staging_with_looks();
@@ -1118,23 +1694,26 @@ fn overdue_blocks_from_one_second_past_one_interval() {
         run.ok(&alice(), check_in(CheckItem::ContinueDecision)); // the last look, at 15:00
         run
     };
-    // Next look due at 20:00; late by exactly one interval at 25:00 does not block.
+    // Next look due at 20:00; late by exactly the grace (1 min) at 21:00 does not block.
     let mut run = ready();
-    run.wait(TimeDelta::minutes(10));
+    run.wait(TimeDelta::minutes(6));
     assert_eq!(
         run.state
             .clock(&run.migration.plan, run.now)
             .and_then(|c| c.overdue_by),
-        Some(TimeDelta::minutes(5))
+        Some(TimeDelta::minutes(1))
     );
     run.ok(&alice(), advance());
 
     let mut run = ready();
-    run.wait(TimeDelta::minutes(10) + second);
+    run.wait(TimeDelta::minutes(6) + second);
     assert!(matches!(
         run.refused(&alice(), advance()),
-        Refusal::CheckOverdue { overdue_by, .. } if overdue_by == TimeDelta::minutes(5) + second
+        Refusal::CheckOverdue { overdue_by, .. } if overdue_by == TimeDelta::minutes(1) + second
     ));
+    // A fresh look lets it go: the soak was watched in full before the gap.
+    run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    run.ok(&alice(), advance());
 }
 
 #[test]
@@ -1146,7 +1725,7 @@ fn the_dev_trial_looks_once_and_is_never_overdue() {
         .state
         .clock(&run.migration.plan, run.now)
         .unwrap_or_else(|| panic!("started"));
-    assert_eq!(clock.next_check_due, Some(common::t0()));
+    assert_eq!(clock.next_look_due, Some(common::t0()));
     assert_eq!((clock.overdue_by, clock.blocks_advance), (None, false));
     assert!(!blocker_codes(&run).contains(&"check_overdue"));
     run.check_everything(&alice());
@@ -1201,18 +1780,21 @@ fn an_edited_plan_never_moves_a_running_migration() {
             }
         );
     }
-    // The kill switch still works, and a restart begins at the new plan's first stage.
+    // The kill switch still works, and resuming enters the new plan's first production step.
     run.ok(&bob(), disable());
-    assert_eq!(run.state.validate(&run.migration.plan), Ok(()));
-    run.ok(
-        &alice(),
-        Action::Start {
-            deployed: Some(good_versions()),
+    assert_eq!(flags(&run), [100, 100, 0]);
+    assert_eq!(
+        run.refused(&alice(), resume()),
+        Refusal::StateDoesNotFitPlan {
+            problem: expected.clone()
         },
+        "a kill does not repair a plan edited under the migration"
     );
+    run.migration.plan = Plan::gitaly_default();
+    run.ok(&alice(), resume());
     assert_eq!(
         run.state.stage_key().map(|k| k.as_str()),
-        Some("preparation")
+        Some("production_1")
     );
 }
 
@@ -1250,22 +1832,47 @@ fn validate_catches_states_that_cannot_happen() {
 
     let mut run = at(5);
     run.ok(&bob(), disable());
-    edit_state(&mut run, |json| json["flags"]["development"] = "on".into());
+    assert_eq!(problem(&run), None);
+    edit_state(&mut run, |json| {
+        json["flags"]["production"] = serde_json::json!({"percent": 5})
+    });
     assert_eq!(
         problem(&run),
-        Some(StateError::FlagOnWhileStopped {
-            status: Status::Disabled,
-            environment: Environment::Development,
-            value: FlagValue::On
+        Some(StateError::FlagOnWhereKilled {
+            environment: Environment::Production,
+            value: FlagValue::Percent(5)
         })
     );
     // Anything but the kill switch is refused on it; the kill switch repairs it.
     assert!(matches!(
-        run.refused(&alice(), Action::Start { deployed: None }),
+        run.refused(&alice(), resume()),
         Refusal::StateDoesNotFitPlan { .. }
     ));
     run.ok(&bob(), disable());
     assert_eq!(problem(&run), None);
+
+    let mut run = at(5);
+    run.ok(&bob(), disable());
+    edit_state(&mut run, |json| json["kill"] = serde_json::Value::Null);
+    assert_eq!(problem(&run), Some(StateError::KillNotRecorded));
+
+    let mut run = at(2);
+    edit_state(&mut run, |json| json["flags"]["development"] = "off".into());
+    assert!(matches!(
+        problem(&run),
+        Some(StateError::FlagDoesNotMatchStage { .. })
+    ));
+
+    let mut run = at(5);
+    run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+    edit_state(&mut run, |json| {
+        json["position"]["check_ins"][0]["item"] = "continue_decision".into();
+        json["position"]["check_ins"][0]["outcome"] = "stop".into();
+    });
+    assert!(matches!(
+        problem(&run),
+        Some(StateError::StopNotActedOn { .. })
+    ));
 
     let mut run = at(3);
     edit_state(&mut run, |json| {

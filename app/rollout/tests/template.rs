@@ -1,6 +1,8 @@
 //! The generators against the acceptance-testing template itself: every link and command of the
-//! template, with its placeholders filled, must come out of `rollout::links` byte for byte, and
-//! nothing the generators produce for the template's stages may be missing from the template.
+//! template, with its placeholders filled, must come out of `rollout::links` byte for byte,
+//! nothing the generators produce for the template's stages may be missing from the template,
+//! and the whole issue text `rollout::issue` renders is the template. GitLab's ChatOps dialect is
+//! checked against the examples of GitLab's and Gitaly's documentation.
 
 mod common;
 
@@ -8,8 +10,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use rollout::{
-    CheckItem, LinkConfig, MigrationIdentity, Plan, details_lines, flag_command, overview_links,
-    plan_commands, plan_links, stage_commands, stage_links,
+    CheckItem, LinkConfig, MigrationIdentity, Plan, acceptance_issue, details_lines, flag_command,
+    overview_links, plan_commands, plan_links, stage_commands, stage_links,
 };
 
 const FIXTURE: &str = "tests/fixtures/acceptance-testing-template.md";
@@ -392,4 +394,200 @@ fn custom_plans_get_links_for_every_stage() {
         commands.disable.command,
         "!feature-set gitaly_find_commit_v2 false"
     );
+}
+
+/// The template's routes prompt, which the issue replaces with the migration's routes.
+const ROUTES_PROMPT: &str =
+    "  1. Please list a set of routes that are known to use this endpoint...\n  2. ...\n  3. ...\n";
+
+#[test]
+fn the_issue_text_is_the_template_byte_for_byte() {
+    let template = filled_template();
+    let plan = Plan::gitaly_default();
+    let config = LinkConfig::default();
+
+    // Without routes the routes prompt stays, and the text is the template exactly.
+    let mut raw = common::raw_identity();
+    raw.routes.clear();
+    let no_routes = MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+    assert_texts_equal(&acceptance_issue(&no_routes, &plan, &config), &template);
+
+    // With routes, they take the prompt's place.
+    let identity = common::identity();
+    let routes: String = identity
+        .routes
+        .as_slice()
+        .iter()
+        .enumerate()
+        .map(|(i, route)| format!("  {}. {route}\n", i + 1))
+        .collect();
+    assert!(template.contains(ROUTES_PROMPT));
+    let expected = template.replacen(ROUTES_PROMPT, &routes, 1);
+    let text = acceptance_issue(&identity, &plan, &config);
+    assert_texts_equal(&text, &expected);
+    assert!(text.ends_with("\n\n/label ~\"Acceptance Testing\"\n"));
+}
+
+/// Equal, or a failure that names the first line that differs.
+fn assert_texts_equal(generated: &str, expected: &str) {
+    if generated == expected {
+        return;
+    }
+    let first = generated
+        .lines()
+        .zip(expected.lines())
+        .position(|(g, e)| g != e)
+        .unwrap_or_else(|| generated.lines().count().min(expected.lines().count()));
+    panic!(
+        "differs at line {}:\n generated: {:?}\n  expected: {:?}",
+        first + 1,
+        generated.lines().nth(first),
+        expected.lines().nth(first)
+    );
+}
+
+#[test]
+fn custom_plans_get_an_issue_with_a_section_per_stage() {
+    let identity = common::identity();
+    let plan =
+        Plan::gitaly_with_percentages(&[1, 10, 25, 50, 75, 100]).unwrap_or_else(|e| panic!("{e}"));
+    let text = acceptance_issue(&identity, &plan, &LinkConfig::default());
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "## Details",
+            "## 1. Preparation",
+            "## 2. Development Trial",
+            "## 3. Staging Trial",
+            "## 4. Production Server Version Check",
+            "## 5. Initial Impact Check",
+            "## 6. Low Impact Trial at 10%",
+            "## 7. Low Impact Trial at 25%",
+            "## 8. Mid Impact Trial at 50%",
+            "## 9. Mid Impact Trial at 75%",
+            "## 10. Full Impact Trial",
+        ]
+    );
+    assert!(text.contains(
+        "- [ ] Set Gitaly to 10% using the command `/chatops run feature set gitaly_find_commit_v2 10` in [`#production`](https://gitlab.slack.com/messages/C101F3796/)"
+    ));
+    assert!(text.contains("Then leave running while monitoring for at least **24 hours**.\n\n#### Monitor (at least every few hours)\n"));
+}
+
+/// GitLab's current ChatOps, against the examples in GitLab's feature-flag documentation
+/// (`doc/development/feature_flags/controls.md`) and Gitaly's `doc/PROCESS.md`.
+#[test]
+fn gitlab_chatops_lines_are_the_documentations() {
+    use rollout::{ChatOps, Environment, FlagName, FlagValue, cleanup_command};
+    let config = LinkConfig {
+        chatops: ChatOps::gitlab(),
+        ..LinkConfig::default()
+    };
+    let flag = |name: &str| FlagName::parse(name).unwrap_or_else(|e| panic!("{e}"));
+    let rows: &[(&str, Environment, FlagValue, &str)] = &[
+        // Gitaly's PROCESS.md, "Enable on staging".
+        (
+            "gitaly_go_find_license",
+            Environment::Staging,
+            FlagValue::On,
+            "/chatops run feature set gitaly_go_find_license true --staging",
+        ),
+        // controls.md, percentage of actors in production, then globally on and off.
+        (
+            "some_feature",
+            Environment::Production,
+            FlagValue::Percent(25),
+            "/chatops run feature set some_feature 25 --actors",
+        ),
+        (
+            "some_feature",
+            Environment::Production,
+            FlagValue::On,
+            "/chatops run feature set some_feature true",
+        ),
+        (
+            "some_feature",
+            Environment::Production,
+            FlagValue::Off,
+            "/chatops run feature set some_feature false",
+        ),
+        // controls.md, a percentage of actors on dev and on staging.
+        (
+            "new_navigation_bar",
+            Environment::Development,
+            FlagValue::Percent(25),
+            "/chatops run feature set new_navigation_bar 25 --actors --dev",
+        ),
+        (
+            "new_navigation_bar",
+            Environment::Staging,
+            FlagValue::Percent(25),
+            "/chatops run feature set new_navigation_bar 25 --actors --staging",
+        ),
+    ];
+    for (name, environment, value, line) in rows {
+        let command = flag_command(&flag(name), *environment, *value, &config);
+        assert_eq!(command.command, *line);
+        assert_eq!(
+            command.channel.name, "#production",
+            "ChatOps runs in #production"
+        );
+    }
+    // controls.md's clean-up deletes the record in every environment; Rampart's are three.
+    assert_eq!(
+        cleanup_command(&flag("some_feature"), &config).map(|c| c.command),
+        Some("/chatops run feature delete some_feature --dev --staging --production".to_owned())
+    );
+    assert_eq!(
+        cleanup_command(&flag("some_feature"), &LinkConfig::default()),
+        None,
+        "the template has no clean-up line"
+    );
+
+    // A whole plan: dev and staging on by switch, production by percentages of actors, then
+    // `100` and `true` as separate commands, as Gitaly's PROCESS.md insists.
+    let identity = common::identity();
+    let plan = Plan::gitaly_default();
+    let enables: Vec<String> = plan_commands(&identity, &plan, &config)
+        .into_iter()
+        .map(|c| c.enable.command)
+        .collect();
+    assert_eq!(
+        enables,
+        [
+            "/chatops run feature set gitaly_find_commit_v2 true --dev",
+            "/chatops run feature set gitaly_find_commit_v2 true --staging",
+            "/chatops run feature set gitaly_find_commit_v2 1 --actors",
+            "/chatops run feature set gitaly_find_commit_v2 5 --actors",
+            "/chatops run feature set gitaly_find_commit_v2 50 --actors",
+            "/chatops run feature set gitaly_find_commit_v2 100 --actors",
+            "/chatops run feature set gitaly_find_commit_v2 true",
+        ]
+    );
+    let staging =
+        stage_commands(&identity, &plan.stages()[2], &config).unwrap_or_else(|| panic!("a trial"));
+    assert_eq!(
+        staging.disable.command,
+        "/chatops run feature set gitaly_find_commit_v2 false --staging"
+    );
+
+    // The issue in that dialect uses those lines and none of the template's.
+    let text = acceptance_issue(&identity, &plan, &config);
+    assert!(!text.contains("!feature-set"), "{text}");
+    for line in [
+        "- [ ] `/chatops run feature set gitaly_find_commit_v2 true --dev` in [`#production`](https://gitlab.slack.com/messages/C101F3796/)",
+        "disable trial immediately using `/chatops run feature set gitaly_find_commit_v2 false --staging` in [`#production`]",
+        "- [ ] Enable the flag fully with `/chatops run feature set gitaly_find_commit_v2 true` in [`#production`]",
+        "- [ ] Once the flag is removed from the code, delete it with `/chatops run feature delete gitaly_find_commit_v2 --dev --staging --production` in [`#production`]",
+    ] {
+        assert!(text.contains(line), "missing {line:?}");
+    }
+    // The dialect is configuration: it survives storage, and its absence means the template's.
+    let json = serde_json::to_value(&config).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["chatops"]["dialect"], "gitlab");
+    let back: LinkConfig = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, config);
+    let old: LinkConfig = serde_json::from_str("{}").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(old.chatops, ChatOps::Template);
 }

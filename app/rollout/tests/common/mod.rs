@@ -51,7 +51,7 @@ pub fn good_versions() -> DeployedVersions {
 
 pub fn old_versions() -> DeployedVersions {
     DeployedVersions {
-        gitaly: version("16.3.2-rc1"),
+        gitaly: version("16.3.1"),
         gitlab: version("16.2.5-ee"),
     }
 }
