@@ -15,6 +15,7 @@
 //!   without Leptos, a database or a browser.
 //!
 //! Modules, one job each:
+//! - [`access`]: roles and the rule of who may do what.
 //! - [`identity`]: a migration's flag, gRPC method, required versions, routes and issues (and the
 //!   infrastructure issue of a production request), parsed.
 //! - [`version`]: version strings as deployed, their order, and requirement checks.
@@ -56,6 +57,7 @@ macro_rules! parsed_from_string {
     )+};
 }
 
+pub mod access;
 pub mod checklist;
 pub mod duration;
 pub mod identity;
@@ -67,6 +69,7 @@ pub mod refusal;
 pub mod timing;
 pub mod version;
 
+pub use access::{Permission, Role, Roles};
 pub use checklist::{CheckIn, CheckItem, CheckOutcome, Look, LookSource};
 pub use identity::{
     AcceptanceIssue, ConversationRef, FlagName, GITALY_FLAG_PREFIX, GrpcMethod, IdentityError,
@@ -81,8 +84,8 @@ pub use links::{
 };
 pub use machine::{
     Action, ActionKind, Actor, Approval, Event, FlagStates, Kill, Migration, MigrationState,
-    ProductionChangeRequest, Role, SoakOverride, StagePosition, Status, Transition,
-    advance_blockers, apply, reentry_stage, serving_percentage, trial_environment,
+    ProductionChangeRequest, SoakOverride, StagePosition, Status, Transition, advance_blockers,
+    apply, reentry_stage, serving_percentage, trial_environment,
 };
 pub use plan::{
     Cadence, EmptyLogWindow, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan,

@@ -2,8 +2,8 @@
 //! events to record, or a typed [`Refusal`] that explains itself.
 //!
 //! The rules, in one place:
-//! - Viewers change nothing. Approve, reject, soak override and resuming at the last healthy
-//!   percentage take a release manager.
+//! - Who may take which action is [`crate::access`]'s rule: viewers change nothing; approve,
+//!   reject, soak override and resuming at the last healthy percentage take a release manager.
 //! - A stage is left only when [`advance_blockers`] is empty, and `Advance` refuses with the first
 //!   blocker: the migration is active (not paused); no look is overdue beyond the cadence's grace;
 //!   every checklist item has a check-in; the soak was *watched* (see [`crate::timing`]) unless a
@@ -34,6 +34,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Permission, Role, Roles};
 use crate::checklist::{CheckIn, CheckItem, CheckOutcome, Look, LookSource};
 use crate::identity::{InfrastructureIssue, MigrationIdentity};
 use crate::plan::{Environment, FlagValue, Plan, Stage, StageKey, StageKind, StageRef};
@@ -41,45 +42,18 @@ use crate::refusal::{LabelledItem, Refusal, SoakShortfall, StateError, VersionGa
 use crate::timing::{self, StageClock};
 use crate::version::{DeployedVersions, VersionRequirements};
 
-/// What a person may do. Ordered: each role may do everything the roles below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Engineer,
-    ReleaseManager,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Engineer => "engineer",
-            Role::ReleaseManager => "release_manager",
-        }
-    }
-
-    pub(crate) fn with_article(self) -> &'static str {
-        match self {
-            Role::Viewer => "a viewer",
-            Role::Engineer => "an engineer",
-            Role::ReleaseManager => "a release manager",
-        }
-    }
-}
-
-/// Who is acting. The caller has authenticated them.
+/// Who is acting, with the roles they hold. The caller has authenticated them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub username: String,
-    pub role: Role,
+    pub roles: Roles,
 }
 
 impl Actor {
-    pub fn new(username: impl Into<String>, role: Role) -> Actor {
+    pub fn new(username: impl Into<String>, roles: impl Into<Roles>) -> Actor {
         Actor {
             username: username.into(),
-            role,
+            roles: roles.into(),
         }
     }
 
@@ -648,7 +622,8 @@ impl ActionKind {
         }
     }
 
-    /// The least role allowed to take this action.
+    /// The least role on the rollout ladder allowed to take this action (see
+    /// [`crate::access`]).
     pub fn required_role(self) -> Role {
         match self {
             ActionKind::Approve
@@ -1038,12 +1013,11 @@ pub fn apply(
     now: DateTime<Utc>,
 ) -> Result<Transition, Refusal> {
     let kind = action.kind();
-    let required = kind.required_role();
-    if actor.role < required {
+    if !actor.roles.allows(Permission::Act(kind)) {
         return Err(Refusal::RoleRequired {
             action: kind,
-            required,
-            actual: actor.role,
+            required: kind.required_role(),
+            actual: actor.roles.rollout_role(),
         });
     }
     // The kill switch must work even when bookkeeping is broken; everything else needs a name
@@ -1461,7 +1435,7 @@ impl<'a> Step<'a> {
         }
         request.approval = Some(Approval {
             by: self.actor.name(),
-            role: self.actor.role,
+            role: self.actor.roles.rollout_role(),
             at: self.now,
         });
         self.events.push(Event::ProductionChangeApproved {

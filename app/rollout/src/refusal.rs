@@ -10,9 +10,10 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::access::Role;
 use crate::checklist::{CheckItem, CheckOutcome};
 use crate::duration::format_duration;
-use crate::machine::{ActionKind, Role, Status};
+use crate::machine::{ActionKind, Status};
 use crate::plan::{Cadence, Environment, FlagValue, StageKey, StageRef};
 use crate::timing::Lapse;
 use crate::version::Shortfall;
