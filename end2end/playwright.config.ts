@@ -8,6 +8,9 @@ const databaseBase = process.env.RAMPART_E2E_DATABASE_BASE ?? 'postgres://postgr
 
 export const DEMO_URL = 'http://127.0.0.1:3200';
 export const EMPTY_URL = 'http://127.0.0.1:3201';
+/** The demo users' password on the demo server, and the one user's on the empty server (made by
+ *  `make test` with `server add-user`). */
+export const PASSWORD = 'e2e-password-not-secret';
 
 function rampart(url: string, database: string, demoData: boolean) {
   return {
@@ -22,6 +25,7 @@ function rampart(url: string, database: string, demoData: boolean) {
       RAMPART_ADDR: url.replace('http://', ''),
       RAMPART_SITE_ROOT: siteRoot,
       RAMPART_DEMO_DATA: String(demoData),
+      RAMPART_DEMO_PASSWORD: PASSWORD,
       RUST_LOG: 'warn',
     },
   };

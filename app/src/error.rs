@@ -18,6 +18,11 @@ pub enum AppError {
     NotFound { what: String },
     #[error("please sign in first")]
     Unauthorized,
+    /// A sign-in that did not match an account: the same for an unknown name and a wrong password.
+    #[error("the username or the password is wrong")]
+    WrongCredentials,
+    #[error("{message}")]
+    TooManyRequests { message: String },
     #[error("you are not allowed to do this")]
     Forbidden,
     /// Bad input, one message per field so a form can show each beside its input.
@@ -49,7 +54,8 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             Self::NotFound { .. } => 404,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::WrongCredentials => 401,
+            Self::TooManyRequests { .. } => 429,
             Self::Forbidden => 403,
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,

@@ -9,7 +9,7 @@ use leptos_router::{
 };
 
 use crate::components::layout::TopBar;
-use crate::pages::{not_found::NotFoundPage, portfolio::PortfolioPage};
+use crate::pages::{not_found::NotFoundPage, portfolio::PortfolioPage, sign_in::SignInPage};
 
 /// The whole document, rendered on the server around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     // Async: the whole list is in the first HTML response, so it reads without JavaScript.
                     <Route path=path!("/") view=PortfolioPage ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

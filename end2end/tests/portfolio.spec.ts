@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { EMPTY_URL } from '../playwright.config';
+import { signIn } from './sign-in';
 
 /** Collects console errors, uncaught exceptions (CSP violations included) and failed requests. */
 function watchForErrors(page: Page): string[] {
@@ -18,6 +19,7 @@ test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the server-rendered page lists the demo migrations', async ({ page }) => {
+    await signIn(page, 'vera');
     await page.goto('/');
     await expect(page.getByRole('heading', { name: 'In-flight migrations' })).toBeVisible();
     const rows = page.locator('tbody tr');
@@ -29,6 +31,7 @@ test.describe('without JavaScript', () => {
 
 test('the filter narrows the list as you type, once the page has hydrated', async ({ page }) => {
   const errors = watchForErrors(page);
+  await signIn(page, 'vera');
   const wasm = page.waitForResponse((response) => /\.wasm$/.test(new URL(response.url()).pathname));
   await page.goto('/');
   const wasmResponse = await wasm;
@@ -60,12 +63,14 @@ test('the filter narrows the list as you type, once the page has hydrated', asyn
 });
 
 test('an empty portfolio says so and says how to add a migration', async ({ page }) => {
+  await signIn(page, 'erin', EMPTY_URL);
   await page.goto(EMPTY_URL);
   await expect(page.getByRole('heading', { name: 'No migrations in flight' })).toBeVisible();
   await expect(page.getByText('server add-migration')).toBeVisible();
 });
 
 test('an unknown address shows the 404 page with status 404', async ({ page }) => {
+  await signIn(page, 'vera');
   const errors = watchForErrors(page);
   const response = await page.goto('/nope');
   expect(response?.status()).toBe(404);

@@ -23,6 +23,14 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `RAMPART_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection before it fails.
     pub db_acquire_timeout: Duration,
+    /// `RAMPART_PUBLIC_URL`: where people reach Rampart (behind a proxy, its https address). Its
+    /// scheme decides whether the session cookie is `Secure`.
+    pub public_url: String,
+    /// `RAMPART_SESSION_IDLE_MINUTES`: a session ends after this long without a request.
+    pub session_idle: Duration,
+    /// `RAMPART_DEMO_PASSWORD`: in demo mode, the demo users' password instead of a random one
+    /// each (for scripted tests; never set it on a real installation).
+    pub demo_password: Option<SecretString>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +71,17 @@ impl Config {
                 3000,
                 1..=600_000,
             )?),
+            public_url: vars.public_url("RAMPART_PUBLIC_URL")?,
+            session_idle: Duration::from_secs(
+                60 * vars.bounded("RAMPART_SESSION_IDLE_MINUTES", 480, 1..=43_200)?,
+            ),
+            demo_password: vars.get("RAMPART_DEMO_PASSWORD").map(SecretString::from),
         })
+    }
+
+    /// Whether people reach Rampart over https, so cookies must be `Secure`.
+    pub fn served_over_https(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 }
 
@@ -138,6 +156,27 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             other => Err(ConfigError {
                 variable: name,
                 problem: format!("is {other:?}, which is not text or json"),
+            }),
+        }
+    }
+
+    /// `http(s)://host[:port]`, without a trailing slash; by default the listening address.
+    fn public_url(&self, name: &'static str) -> Result<String, ConfigError> {
+        let Some(url) = self.get(name) else {
+            let addr = self.text("RAMPART_ADDR", "127.0.0.1:3000");
+            return Ok(format!("http://{addr}"));
+        };
+        let url = url.trim_end_matches('/').to_string();
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match host {
+            Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ']) => Ok(url),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!(
+                    "is {url:?}, which is not an address such as https://rampart.example.com"
+                ),
             }),
         }
     }
@@ -256,6 +295,23 @@ mod tests {
             assert_eq!(error.variable, variable);
             assert!(error.to_string().starts_with(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn the_public_url_decides_secure_cookies() {
+        let local = config(&[DB]).unwrap();
+        assert_eq!(local.public_url, "http://127.0.0.1:3000");
+        assert!(!local.served_over_https());
+        let proxied =
+            config(&[DB, ("RAMPART_PUBLIC_URL", "https://rampart.example.com/")]).unwrap();
+        assert_eq!(proxied.public_url, "https://rampart.example.com");
+        assert!(proxied.served_over_https());
+        for bad in ["rampart.example.com", "https://", "https://x/y", "ftp://x"] {
+            let error = config(&[DB, ("RAMPART_PUBLIC_URL", bad)]).unwrap_err();
+            assert_eq!(error.variable, "RAMPART_PUBLIC_URL", "{bad}");
+        }
+        let idle = config(&[DB, ("RAMPART_SESSION_IDLE_MINUTES", "0")]).unwrap_err();
+        assert_eq!(idle.variable, "RAMPART_SESSION_IDLE_MINUTES");
     }
 
     #[test]

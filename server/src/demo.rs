@@ -1,10 +1,22 @@
-//! Demo migrations, loaded into an empty database so a newcomer sees a populated dashboard.
+//! Demo migrations and demo users, loaded into an empty database so a newcomer sees a populated
+//! dashboard and can sign in as every role.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rollout::GrpcMethod;
+use rollout::{GrpcMethod, Role, Roles};
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
-use crate::db::migrations::{NewMigration, any_exist, insert_migration};
+use crate::{
+    auth::{
+        accounts::{self, NewAccount},
+        password,
+    },
+    db::{
+        migrations::{NewMigration, any_exist, insert_migration},
+        users::count_users,
+    },
+    error::Error,
+};
 
 /// Flag, gRPC method, stage key in the template's plan, time in that stage, time since the start.
 type Demo = (
@@ -71,6 +83,65 @@ pub async fn load_if_empty(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, s
     }
     tx.commit().await?;
     Ok(added)
+}
+
+/// The demo's people: one for each role, and a second release manager so that one can approve
+/// the other's production change. Username, name, roles.
+const DEMO_USERS: [(&str, &str, &[Role]); 6] = [
+    ("vera", "Vera Viewer", &[Role::Viewer]),
+    ("erin", "Erin Engineer", &[Role::Engineer]),
+    ("rita", "Rita Release-Manager", &[Role::ReleaseManager]),
+    ("rob", "Rob Release-Manager", &[Role::ReleaseManager]),
+    ("mona", "Mona Manager", &[Role::Manager]),
+    ("adam", "Adam Admin", &[Role::Admin]),
+];
+
+/// In demo mode, creates the demo users when there are no users at all, and prints their
+/// passwords once, to the terminal that started Rampart (not to the log). With
+/// `RAMPART_DEMO_PASSWORD` set they all get that one instead, for scripted tests.
+pub async fn create_users_if_none(
+    pool: &PgPool,
+    fixed_password: Option<&SecretString>,
+) -> Result<(), Error> {
+    let mut tx = pool.begin().await?;
+    // language=PostgreSQL
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('rampart.demo_users'))")
+        .execute(&mut *tx)
+        .await?;
+    if count_users(&mut *tx).await? > 0 {
+        return Ok(());
+    }
+    let mut printed = Vec::new();
+    for (username, name, roles) in DEMO_USERS {
+        let password = match fixed_password {
+            Some(password) => password.expose_secret().to_owned(),
+            None => password::generate()?,
+        };
+        let roles = Roles::new(roles.iter().copied());
+        let account = NewAccount {
+            username,
+            display_name: name,
+            password: &password,
+            roles: &roles,
+        };
+        accounts::create(pool, &account, "[demo]").await?;
+        printed.push(format!(
+            "  {username:<6} {:<16} {password}",
+            roles_text(&roles)
+        ));
+    }
+    tx.commit().await?;
+    if fixed_password.is_none() {
+        println!(
+            "Demo users (their passwords are shown this once):\n{}",
+            printed.join("\n")
+        );
+    }
+    Ok(())
+}
+
+fn roles_text(roles: &Roles) -> String {
+    roles.iter().map(Role::as_str).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]

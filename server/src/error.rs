@@ -18,6 +18,10 @@ pub enum Error {
     Bind(#[source] std::io::Error),
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),
+    #[error("password hashing failed: {0}")]
+    Password(String),
+    #[error("the session store failed")]
+    Session(#[from] tower_sessions::session::Error),
     /// A failure that already has the right user-facing meaning.
     #[error(transparent)]
     App(#[from] AppError),

@@ -12,6 +12,7 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::{
+    auth::{self, service::PgAuthService},
     config::Config,
     db, demo,
     error::Error,
@@ -38,7 +39,14 @@ impl Application {
             if added > 0 {
                 tracing::info!(added, "loaded demo migrations into the empty database");
             }
+            demo::create_users_if_none(&pool, config.demo_password.as_ref()).await?;
         }
+        // Expired sessions are gone from the table within the hour. Every replica sweeps; the
+        // sweep is one idempotent DELETE.
+        tokio::spawn(
+            auth::store::PgSessionStore::new(pool.clone())
+                .sweep_expired(std::time::Duration::from_secs(3600)),
+        );
         Self::build_with_pool(config, pool).await
     }
 
@@ -59,7 +67,11 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in progress.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        axum::serve(self.listener, self.router)
+        // The peer's address reaches the handlers, to limit sign-in attempts per address.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(Error::Serve)
@@ -81,7 +93,9 @@ fn router(config: &Config, pool: PgPool) -> Router {
         metrics: Arc::new(HttpMetrics::default()),
     };
     let services = Services {
-        migrations: Arc::new(PgMigrationService::new(pool)),
+        migrations: Arc::new(PgMigrationService::new(pool.clone())),
+        auth: Arc::new(PgAuthService::new(pool.clone())),
+        demo: config.demo_data,
     };
     let context = move || {
         provide_context(services.clone());
@@ -115,7 +129,14 @@ fn router(config: &Config, pool: PgPool) -> Router {
                     http::metrics::track,
                 ))
                 .layer(middleware::from_fn(http::security::headers))
-                .layer(CompressionLayer::new()),
+                .layer(CompressionLayer::new())
+                .layer(middleware::from_fn(auth::refuse_cross_site))
+                .layer(auth::session_layer(pool, config))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::load_current_user,
+                ))
+                .layer(middleware::from_fn(auth::sign_in_for_pages)),
         )
         .with_state(state)
 }

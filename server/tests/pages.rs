@@ -4,10 +4,12 @@ mod common;
 
 use common::{Spawn, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
+use rollout::Role;
 
 #[tokio::test]
 async fn the_portfolio_lists_the_demo_migrations_in_the_first_html() {
     let app = spawn_app_with(Spawn { demo_data: true }).await;
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
@@ -19,6 +21,7 @@ async fn the_portfolio_lists_the_demo_migrations_in_the_first_html() {
 #[tokio::test]
 async fn an_empty_portfolio_says_how_to_add_a_migration() {
     let app = spawn_app().await;
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
     let html = app.get("/").await.text().await.unwrap();
     assert!(html.contains("No migrations in flight"), "{html}");
     assert!(html.contains("server add-migration"));
@@ -65,6 +68,7 @@ async fn the_hydration_script_carries_the_nonce_of_the_policy() {
 #[tokio::test]
 async fn pages_are_compressed_for_browsers_that_accept_it() {
     let app = spawn_app_with(Spawn { demo_data: true }).await;
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
     let response = app
         .client
         .get(format!("{}/", app.address))
@@ -79,12 +83,8 @@ async fn pages_are_compressed_for_browsers_that_accept_it() {
 #[tokio::test]
 async fn the_list_server_function_answers_json() {
     let app = spawn_app_with(Spawn { demo_data: true }).await;
-    let response = app
-        .client
-        .post(format!("{}/api/list_migrations", app.address))
-        .send()
-        .await
-        .unwrap();
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
+    let response = app.call(&app.client, "list_migrations").await;
     assert_eq!(response.status(), StatusCode::OK);
     let rows: Vec<serde_json::Value> = response.json().await.unwrap();
     assert_eq!(rows.len(), 10);
@@ -93,9 +93,34 @@ async fn the_list_server_function_answers_json() {
 }
 
 #[tokio::test]
-async fn a_database_failure_shows_a_safe_message_with_status_500() {
+async fn a_database_failure_shows_a_safe_message_with_status_503() {
     let app = spawn_app_with(Spawn { demo_data: true }).await;
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
     app.drop_database().await;
+
+    // The session cannot be read without the database: the request stops there, safely.
+    let response = app.get("/").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("Rampart cannot reach its database right now; try again in a moment."),
+        "{html}"
+    );
+    // Nothing of the cause reaches the browser.
+    assert!(!html.contains(&app.database), "{html}");
+    assert!(!html.to_lowercase().contains("sqlx"), "{html}");
+    assert!(!html.contains("does not exist"), "{html}");
+}
+
+#[tokio::test]
+async fn a_failed_load_shows_a_safe_message_with_status_500() {
+    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
+    // The session still reads; the migrations do not.
+    sqlx::query("DROP TABLE migrations")
+        .execute(&app.pool)
+        .await
+        .unwrap();
 
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -105,8 +130,6 @@ async fn a_database_failure_shows_a_safe_message_with_status_500() {
         html.contains("Something went wrong on our side; it has been logged."),
         "{html}"
     );
-    // Nothing of the cause reaches the browser.
-    assert!(!html.contains(&app.database), "{html}");
-    assert!(!html.to_lowercase().contains("sqlx"), "{html}");
     assert!(!html.contains("does not exist"), "{html}");
+    assert!(!html.to_lowercase().contains("sqlx"), "{html}");
 }

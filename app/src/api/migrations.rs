@@ -31,7 +31,11 @@ impl MigrationSummary {
 
 #[server(endpoint = "list_migrations")]
 pub async fn list_migrations() -> Result<Vec<MigrationSummary>, AppError> {
-    use crate::api::services::{services, with_status};
+    use crate::api::{
+        services::{services, with_status},
+        session::require,
+    };
+    require(rollout::Permission::Read)?;
     with_status(services()?.migrations.list_migrations().await)
 }
 

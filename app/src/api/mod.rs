@@ -4,3 +4,4 @@
 pub mod migrations;
 #[cfg(feature = "ssr")]
 pub mod services;
+pub mod session;

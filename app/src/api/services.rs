@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::api::migrations::MigrationSummary;
+use crate::api::session::CurrentUser;
 use crate::error::AppError;
 
 /// Reading and changing migrations.
@@ -15,10 +16,23 @@ pub trait MigrationService: Send + Sync {
     async fn list_migrations(&self) -> Result<Vec<MigrationSummary>, AppError>;
 }
 
+/// Signing in and out. The server's implementation reaches the request's session itself.
+#[async_trait::async_trait]
+pub trait AuthService: Send + Sync {
+    /// Checks the password and, when it matches an active account, signs the session in under a
+    /// new id. The same error for an unknown name and a wrong password.
+    async fn sign_in(&self, username: &str, password: &str) -> Result<CurrentUser, AppError>;
+    /// Ends the session.
+    async fn sign_out(&self) -> Result<(), AppError>;
+}
+
 /// Everything the server hands to the app for one request.
 #[derive(Clone)]
 pub struct Services {
     pub migrations: Arc<dyn MigrationService>,
+    pub auth: Arc<dyn AuthService>,
+    /// Demo mode: the sign-in page says where the demo users' passwords are.
+    pub demo: bool,
 }
 
 /// The services of the current request; an error (not a panic) if the server forgot to provide them.

@@ -1,12 +1,18 @@
 //! The frame around every page.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::{components::A, hooks::use_location};
 
-/// The bar at the top: the product's name and the main sections. The router marks the current
-/// section with `aria-current="page"`.
+use crate::api::session::{SignOut, get_session_info};
+
+/// The bar at the top: the product's name, the main sections, and who is signed in. The router
+/// marks the current section with `aria-current="page"`.
 #[component]
 pub fn TopBar() -> impl IntoView {
+    // Read again on every navigation: signing in or out ends on another page.
+    let location = use_location();
+    let info = Resource::new(move || location.pathname.get(), |_| get_session_info());
+
     view! {
         <header class="topbar">
             <a class="topbar__brand" href="/">
@@ -18,6 +24,30 @@ pub fn TopBar() -> impl IntoView {
                     "In flight"
                 </A>
             </nav>
+            <Transition>
+                {move || Suspend::new(async move {
+                    info.await.ok().and_then(|info| info.user).map(|user| view! { <SignedIn user /> })
+                })}
+            </Transition>
         </header>
+    }
+}
+
+#[component]
+fn SignedIn(user: crate::api::session::CurrentUser) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let roles = user.roles_label();
+    view! {
+        <div class="topbar__user">
+            <span class="topbar__name" title=user.username.clone()>
+                {user.display_name.clone()}
+            </span>
+            <span class="topbar__roles">{roles}</span>
+            <ActionForm action=sign_out attr:class="topbar__sign-out">
+                <button class="topbar__button" type="submit">
+                    "Sign out"
+                </button>
+            </ActionForm>
+        </div>
     }
 }

@@ -22,7 +22,7 @@ pub fn ErrorPanel(errors: ArcRwSignal<Errors>) -> impl IntoView {
 
 /// Error messages are phrases ("something went wrong …") so they compose; shown alone they
 /// read as sentences.
-fn sentence(phrase: &str) -> String {
+pub fn sentence(phrase: &str) -> String {
     let mut chars = phrase.chars();
     match chars.next() {
         Some(first) => {

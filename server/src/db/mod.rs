@@ -1,6 +1,9 @@
 //! The Postgres store: the pool, the schema, and one module of queries per domain.
 
+pub mod audit;
 pub mod migrations;
+pub mod sessions;
+pub mod users;
 
 use secrecy::ExposeSecret;
 use sqlx::{

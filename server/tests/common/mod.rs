@@ -6,7 +6,12 @@
 
 use std::time::Duration;
 
-use server::{config::Config, startup::Application};
+use rollout::{Role, Roles};
+use server::{
+    auth::accounts::{self, NewAccount},
+    config::Config,
+    startup::Application,
+};
 use sqlx::{Connection, PgConnection, PgPool};
 
 pub struct TestApp {
@@ -35,6 +40,7 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
         "DATABASE_URL" => Some(database_url.clone()),
         "RAMPART_ADDR" => Some("127.0.0.1:0".to_string()),
         "RAMPART_DEMO_DATA" => Some(options.demo_data.to_string()),
+        "RAMPART_DEMO_PASSWORD" => Some(PASSWORD.to_string()),
         "RAMPART_DB_ACQUIRE_TIMEOUT_MS" => Some("1000".to_string()),
         _ => None,
     })
@@ -47,11 +53,7 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
 
     TestApp {
         address,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client"),
+        client: client(),
         pool: PgPool::connect(&database_url)
             .await
             .expect("connect to the test database"),
@@ -60,7 +62,78 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
     }
 }
 
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("a reqwest client")
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 impl TestApp {
+    /// Adds a password account with these roles.
+    pub async fn add_user(&self, username: &str, roles: &[Role]) {
+        let account = NewAccount {
+            username,
+            display_name: username,
+            password: PASSWORD,
+            roles: &Roles::new(roles.iter().copied()),
+        };
+        accounts::create(&self.pool, &account, "[test]")
+            .await
+            .expect("the test user is created")
+            .expect("the name is free");
+    }
+
+    /// Calls the sign-in server function as the hydrated sign-in form does.
+    pub async fn sign_in_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}/api/sign_in", self.address))
+            .header("origin", &self.address)
+            .header("accept", "application/json")
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
+    /// Adds a user with these roles and signs this app's client in as them.
+    pub async fn sign_in_as(&self, username: &str, roles: &[Role]) {
+        self.add_user(username, roles).await;
+        let response = self.sign_in_with(&self.client, username, PASSWORD).await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "sign-in failed: {}",
+            response.status()
+        );
+    }
+
+    /// Calls a server function (no arguments) the way the app's JavaScript does.
+    pub async fn call(&self, client: &reqwest::Client, endpoint: &str) -> reqwest::Response {
+        client
+            .post(format!("{}/api/{endpoint}", self.address))
+            .header("origin", &self.address)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("the request is answered")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

@@ -1,0 +1,92 @@
+//! `/sign-in?next=…`: username and password, then back to where the person was going.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::session::{SignIn, SignInFailure, get_session_info};
+use crate::components::status::sentence;
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let sign_in = ServerAction::<SignIn>::new();
+    let query = use_query_map();
+    // An attribute, not a property: a form posted before the script runs must carry it too.
+    let next = query
+        .read_untracked()
+        .get("next")
+        .unwrap_or_else(|| "/".to_owned());
+    let info = Resource::new(|| (), |_| get_session_info());
+    // The script's answer, or the address's after a form post without JavaScript.
+    let failure = move || {
+        sign_in
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| sentence(&error.to_string()))
+            .or_else(|| {
+                query
+                    .read()
+                    .get("failed")
+                    .map(|failed| SignInFailure::parse(&failed).message().to_owned())
+            })
+    };
+
+    view! {
+        <Title text="Sign in" />
+        <section class="sign-in">
+            <h1>"Sign in to Rampart"</h1>
+            <ActionForm action=sign_in attr:class="sign-in__form">
+                <input type="hidden" name="next" value=next />
+                <label class="field">
+                    <span class="field__label">"Username"</span>
+                    <input
+                        class="field__input"
+                        name="username"
+                        autocomplete="username"
+                        required
+                        maxlength="64"
+                    />
+                </label>
+                <label class="field">
+                    <span class="field__label">"Password"</span>
+                    <input
+                        class="field__input"
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        maxlength="256"
+                    />
+                </label>
+                <button class="button button--primary" type="submit" disabled=sign_in.pending()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+            {move || {
+                failure()
+                    .map(|message| {
+                        view! {
+                            <p class="notice notice--error" role="alert">
+                                {message}
+                            </p>
+                        }
+                    })
+            }}
+            <Suspense>
+                {move || Suspend::new(async move {
+                    info.await
+                        .ok()
+                        .filter(|info| info.demo)
+                        .map(|_| {
+                            view! {
+                                <p class="notice sign-in__demo">
+                                    "This is a demo. Its users — vera (viewer), erin (engineer), rita and rob (release managers), mona (manager) and adam (admin) — and their passwords were printed once in the terminal that started Rampart."
+                                </p>
+                            }
+                        })
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -1,0 +1,66 @@
+import { expect, test, type Page } from '@playwright/test';
+import { PASSWORD } from '../playwright.config';
+import { signIn } from './sign-in';
+
+/** The app marks the document once the browser has taken over from the server's HTML. */
+async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+}
+
+test('an anonymous visit is sent to sign in, and back after it', async ({ page }) => {
+  await page.goto('/?filter=x');
+  await expect(page).toHaveURL(/\/sign-in\?next=/);
+  await expect(page.getByRole('heading', { name: 'Sign in to Rampart' })).toBeVisible();
+  await expect(page.getByText('This is a demo.')).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Username').fill('erin');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/\?filter=x$/);
+  await expect(page.getByRole('heading', { name: 'In-flight migrations' })).toBeVisible();
+});
+
+test('the header shows who is signed in and their roles; signing out ends the session', async ({ page }) => {
+  await signIn(page, 'rita');
+  await page.goto('/');
+  await hydrated(page);
+  const bar = page.getByRole('banner');
+  await expect(bar.getByText('Rita Release-Manager')).toBeVisible();
+  await expect(bar.getByText('Release manager')).toBeVisible();
+  await bar.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  // The session is gone: the portfolio asks to sign in again.
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/sign-in\?next=/);
+});
+
+test('a wrong password says so without saying whether the account exists', async ({ page }) => {
+  await page.goto('/sign-in');
+  await hydrated(page);
+  for (const username of ['erin', 'nobody']) {
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toHaveText('The username or the password is wrong.');
+  }
+  await expect(page).toHaveURL(/\/sign-in$/);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the sign-in form works, and says when the password is wrong', async ({ page }) => {
+    await page.goto('/?filter=x');
+    await expect(page).toHaveURL(/\/sign-in\?next=/);
+    await page.getByLabel('Username').fill('erin');
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toHaveText('The username or the password is wrong.');
+    await page.getByLabel('Username').fill('erin');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/\?filter=x$/);
+    await expect(page.getByRole('heading', { name: 'In-flight migrations' })).toBeVisible();
+    await expect(page.getByRole('banner').getByText('Erin Engineer')).toBeVisible();
+  });
+});

@@ -1,0 +1,12 @@
+import { expect, type Page } from '@playwright/test';
+import { DEMO_URL, PASSWORD } from '../playwright.config';
+
+/** Signs the page's browser context in through the sign-in server function, as the sign-in form
+ *  does; the session cookie lands in the context. (auth.spec.ts drives the form itself.) */
+export async function signIn(page: Page, username: string, baseUrl: string = DEMO_URL) {
+  const response = await page.request.post(`${baseUrl}/api/sign_in`, {
+    form: { username, password: PASSWORD, next: '/' },
+    headers: { origin: baseUrl, accept: 'application/json' },
+  });
+  expect(response.status(), await response.text()).toBe(200);
+}

@@ -1,0 +1,207 @@
+//! Who is asking: password sign-in, sessions in Postgres, and the signed-in user of each request.
+//!
+//! A request's session cookie names a row of `tower_sessions.session`; the session holds only the
+//! user's id. [`load_current_user`] reads the user afresh on every request, so a deactivated
+//! user's sessions stop working at once and role changes apply to the next click. The app's
+//! server functions then check permissions with `app::api::session::require`.
+
+pub mod accounts;
+pub mod password;
+pub mod service;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use app::api::session::{CurrentUser, local_destination};
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use rollout::{Role, Roles};
+use tower_sessions::{Expiry, Session, SessionManagerLayer, cookie::SameSite};
+
+use self::store::PgSessionStore;
+
+use crate::{config::Config, db, state::AppState};
+
+/// The session key that holds the signed-in user's id.
+const USER_ID: &str = "user_id";
+
+/// The session cookie's name.
+pub const COOKIE: &str = "rampart_session";
+
+/// Sessions in Postgres, in a cookie that scripts cannot read, sent on top-level navigation from
+/// other sites (Lax, so a link into Rampart keeps you signed in) but not on their forms, `Secure`
+/// when people reach Rampart over https, and ending after `session_idle` without a request.
+pub fn session_layer(pool: sqlx::PgPool, config: &Config) -> SessionManagerLayer<PgSessionStore> {
+    let idle = tower_sessions::cookie::time::Duration::try_from(config.session_idle)
+        .unwrap_or(tower_sessions::cookie::time::Duration::hours(8));
+    SessionManagerLayer::new(PgSessionStore::new(pool))
+        .with_name(COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.served_over_https())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
+}
+
+/// The client's address, for limiting sign-in attempts per address.
+#[derive(Clone, Debug)]
+pub struct ClientAddress(pub String);
+
+/// Puts the signed-in [`CurrentUser`] (if any) and the [`ClientAddress`] into the request's
+/// extensions. A session whose user is gone or deactivated is ended.
+pub async fn load_current_user(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+    request.extensions_mut().insert(ClientAddress(address));
+
+    match user_of_session(&state, &session).await {
+        Ok(Some(user)) => {
+            request.extensions_mut().insert(user);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %crate::error::chain(&error), "cannot read the session's user");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Rampart cannot reach its database right now; try again in a moment.",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn user_of_session(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<CurrentUser>, crate::error::Error> {
+    let Some(id) = session.get::<i64>(USER_ID).await? else {
+        return Ok(None);
+    };
+    match db::users::fetch_user(&state.pool, id).await? {
+        Some(row) if row.active => Ok(Some(current_user(row))),
+        _ => {
+            // Deactivated or removed: this session is over.
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+pub(crate) fn current_user(row: db::users::UserRow) -> CurrentUser {
+    CurrentUser {
+        id: row.id,
+        username: row.username,
+        display_name: row.display_name,
+        roles: row
+            .roles
+            .iter()
+            .filter_map(|name| Role::parse(name))
+            .collect::<Roles>(),
+    }
+}
+
+/// Pages need a signed-in user: a browser asking for one anonymously is sent to the sign-in page,
+/// which sends it back afterwards. Only a convenience — every server function checks for itself.
+pub async fn sign_in_for_pages(request: Request, next: Next) -> Response {
+    let wants_page = request.method() == Method::GET
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    let path = request.uri().path();
+    let open = path == "/sign-in";
+    if !wants_page || open || request.extensions().get::<CurrentUser>().is_some() {
+        return next.run(request).await;
+    }
+    let next_path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| local_destination(p.as_str()));
+    let target = format!("/sign-in?next={}", form_urlencode(next_path));
+    Redirect::to(&target).into_response()
+}
+
+/// Refuses a state-changing request that carries cookies but comes from another site: its
+/// `Origin` (or, without one, its `Referer`) must name the host the request was sent to. Requests
+/// without cookies (API clients with tokens) have no session to ride on, so they pass.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let has_cookie = request.headers().contains_key(header::COOKIE);
+    if !changes_state || !has_cookie || same_site(&request) {
+        return next.run(request).await;
+    }
+    tracing::warn!(method = %request.method(), path = %request.uri().path(), "refused a cross-site request");
+    (
+        StatusCode::FORBIDDEN,
+        "Refused: this request came from another site.",
+    )
+        .into_response()
+}
+
+fn same_site(request: &Request) -> bool {
+    let headers = request.headers();
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|value| value.to_str().ok());
+    source.is_some_and(|source| origin_host(source) == Some(host))
+}
+
+/// `host[:port]` of an `Origin` or `Referer` value.
+fn origin_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())
+}
+
+fn form_urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_name_their_host() {
+        assert_eq!(origin_host("http://127.0.0.1:3000"), Some("127.0.0.1:3000"));
+        assert_eq!(
+            origin_host("https://rampart.example.com/sign-in?next=/"),
+            Some("rampart.example.com")
+        );
+        assert_eq!(origin_host("null"), None);
+        assert_eq!(origin_host("https://"), None);
+    }
+
+    #[test]
+    fn next_paths_are_encoded() {
+        assert_eq!(form_urlencode("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
+    }
+}

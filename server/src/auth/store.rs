@@ -1,0 +1,114 @@
+//! tower-sessions' records in our own `sessions` table, as JSON with chrono times: the schema
+//! lives with the others in `migrations/`, and each row names its user so that one user's
+//! sessions can be ended together.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store,
+};
+
+use super::USER_ID;
+use crate::db::sessions;
+
+#[derive(Clone, Debug)]
+pub struct PgSessionStore {
+    pool: PgPool,
+}
+
+impl PgSessionStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Deletes expired sessions every `period`, forever. Every replica may run it: the sweep is
+    /// one idempotent DELETE.
+    pub async fn sweep_expired(self, period: std::time::Duration) {
+        let mut interval = tokio::time::interval(period);
+        loop {
+            interval.tick().await;
+            if let Err(error) = sessions::delete_expired_sessions(&self.pool, Utc::now()).await {
+                tracing::warn!(%error, "could not delete expired sessions");
+            }
+        }
+    }
+}
+
+fn backend(error: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+fn expiry(record: &Record) -> session_store::Result<DateTime<Utc>> {
+    DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0)
+        .ok_or_else(|| session_store::Error::Encode("expiry out of range".to_owned()))
+}
+
+fn parts(record: &Record) -> session_store::Result<(serde_json::Value, Option<i64>)> {
+    let data = serde_json::to_value(&record.data)
+        .map_err(|error| session_store::Error::Encode(error.to_string()))?;
+    let user_id = record.data.get(USER_ID).and_then(serde_json::Value::as_i64);
+    Ok((data, user_id))
+}
+
+#[async_trait::async_trait]
+impl SessionStore for PgSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let (data, user_id) = parts(record)?;
+        let expires_at = expiry(record)?;
+        // 128 random bits rarely collide, but a collision must not hand over someone's session.
+        while !sessions::insert_session(
+            &self.pool,
+            &record.id.to_string(),
+            &data,
+            user_id,
+            expires_at,
+        )
+        .await
+        .map_err(backend)?
+        {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let (data, user_id) = parts(record)?;
+        sessions::upsert_session(
+            &self.pool,
+            &record.id.to_string(),
+            &data,
+            user_id,
+            expiry(record)?,
+        )
+        .await
+        .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let Some(row) = sessions::fetch_session(&self.pool, &id.to_string(), Utc::now())
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_value(row.data)
+            .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+        let expiry_date = tower_sessions::cookie::time::OffsetDateTime::from_unix_timestamp(
+            row.expires_at.timestamp(),
+        )
+        .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sessions::delete_session(&self.pool, &id.to_string())
+            .await
+            .map_err(backend)
+    }
+}

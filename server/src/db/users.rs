@@ -1,0 +1,132 @@
+//! Queries on `users` and `sign_in_failures`.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub roles: Vec<String>,
+    pub active: bool,
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub roles: &'a [String],
+}
+
+/// The user with this name, whatever its case.
+pub async fn fetch_user_by_username(
+    executor: impl PgExecutor<'_>,
+    username: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserRow,
+        // language=PostgreSQL
+        r#"SELECT id, username, display_name, password_hash, roles, active
+           FROM users WHERE lower(username) = lower($1)"#,
+        username
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+pub async fn fetch_user(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserRow,
+        // language=PostgreSQL
+        r#"SELECT id, username, display_name, password_hash, roles, active
+           FROM users WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Inserts a user unless the name is taken (in any case); returns its id when it was inserted.
+pub async fn insert_user(
+    executor: impl PgExecutor<'_>,
+    user: &NewUser<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"INSERT INTO users (username, display_name, password_hash, roles)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT ((lower(username))) DO NOTHING
+           RETURNING id"#,
+        user.username,
+        user.display_name,
+        user.password_hash,
+        user.roles
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+pub async fn count_users(executor: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    let count = sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"SELECT count(*) AS "count!" FROM users"#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(count)
+}
+
+pub async fn record_sign_in_failure(
+    executor: impl PgExecutor<'_>,
+    username_key: &str,
+    address: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"INSERT INTO sign_in_failures (username_key, address, at) VALUES ($1, $2, $3)"#,
+        username_key,
+        address,
+        at
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Failures since `since`, for the account and for the address, and when the oldest counted one of
+/// each was (the limit lifts as it ages out).
+pub struct RecentFailures {
+    pub for_account: i64,
+    pub for_address: i64,
+    pub oldest_for_account: Option<DateTime<Utc>>,
+    pub oldest_for_address: Option<DateTime<Utc>>,
+}
+
+pub async fn fetch_recent_failures(
+    executor: impl PgExecutor<'_>,
+    username_key: &str,
+    address: &str,
+    since: DateTime<Utc>,
+) -> Result<RecentFailures, sqlx::Error> {
+    sqlx::query_as!(
+        RecentFailures,
+        // language=PostgreSQL
+        r#"SELECT
+             count(*) FILTER (WHERE username_key = $1) AS "for_account!",
+             count(*) FILTER (WHERE address = $2) AS "for_address!",
+             min(at) FILTER (WHERE username_key = $1) AS "oldest_for_account: DateTime<Utc>",
+             min(at) FILTER (WHERE address = $2) AS "oldest_for_address: DateTime<Utc>"
+           FROM sign_in_failures
+           WHERE at > $3 AND (username_key = $1 OR address = $2)"#,
+        username_key,
+        address,
+        since
+    )
+    .fetch_one(executor)
+    .await
+}
