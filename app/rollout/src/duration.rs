@@ -41,6 +41,32 @@ pub mod seconds {
     }
 }
 
+/// `serde(with = "crate::duration::optional_seconds")`: an optional duration as whole seconds.
+pub mod optional_seconds {
+    use chrono::TimeDelta;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<TimeDelta>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => serializer.serialize_some(&d.num_seconds()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<TimeDelta>, D::Error> {
+        Option::<i64>::deserialize(deserializer)?
+            .map(|s| {
+                TimeDelta::try_seconds(s).ok_or_else(|| D::Error::custom("duration out of range"))
+            })
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

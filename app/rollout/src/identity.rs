@@ -37,7 +37,7 @@ pub enum FlagNameError {
     )]
     InvalidCharacter { found: char, position: usize },
     #[error(
-        "'{flag}' does not start with {GITALY_FLAG_PREFIX}: GitLab passes only flags named {GITALY_FLAG_PREFIX}… on to Gitaly, so it would never switch {method}; name it {GITALY_FLAG_PREFIX}{flag}"
+        "'{flag}' does not start with {GITALY_FLAG_PREFIX}: Gitaly flags start with {GITALY_FLAG_PREFIX}, the only flags GitLab passes on to Gitaly, so this one would never switch {method}"
     )]
     MissingGitalyPrefix { flag: String, method: String },
     #[error(
@@ -74,6 +74,12 @@ impl FlagName {
     /// Whether this flag can switch `method`. Every method Rampart migrates is Gitaly's (see
     /// [`GrpcMethod::parse`]), so its flag must carry [`GITALY_FLAG_PREFIX`] and a name after it.
     pub fn check_for(&self, method: &GrpcMethod) -> Result<(), FlagNameError> {
+        self.check_gitaly_prefix(method.method())
+    }
+
+    /// As [`FlagName::check_for`], naming the method as `method` says (the method itself may not
+    /// have parsed: the flag's rule does not depend on it).
+    fn check_gitaly_prefix(&self, method: &str) -> Result<(), FlagNameError> {
         match self.0.strip_prefix(GITALY_FLAG_PREFIX) {
             Some("") => Err(FlagNameError::OnlyGitalyPrefix {
                 flag: self.0.clone(),
@@ -81,7 +87,7 @@ impl FlagName {
             Some(_) => Ok(()),
             None => Err(FlagNameError::MissingGitalyPrefix {
                 flag: self.0.clone(),
-                method: method.method().to_owned(),
+                method: method.to_owned(),
             }),
         }
     }
@@ -711,16 +717,20 @@ impl MigrationIdentity {
             &mut errors,
             ConversationRef::parse(&raw.conversation).map_err(IdentityError::Conversation),
         );
-        let feature_flag = match (feature_flag, &grpc_method) {
-            (Some(flag), Some(method)) => match flag.check_for(method) {
-                Ok(()) => Some(flag),
-                Err(error) => {
-                    // In form order: the flag's error goes first.
-                    errors.insert(0, IdentityError::FeatureFlag(error));
-                    None
-                }
-            },
-            (flag, _) => flag,
+        let method_name = grpc_method
+            .as_ref()
+            .map_or("its method", GrpcMethod::method);
+        let feature_flag = match feature_flag.map(|flag| {
+            let checked = flag.check_gitaly_prefix(method_name);
+            (flag, checked)
+        }) {
+            Some((flag, Ok(()))) => Some(flag),
+            Some((_, Err(error))) => {
+                // In form order: the flag's error goes first.
+                errors.insert(0, IdentityError::FeatureFlag(error));
+                None
+            }
+            None => None,
         };
         match (
             feature_flag,
@@ -901,12 +911,13 @@ mod tests {
         let errors = MigrationIdentity::parse(&raw).expect_err("refused");
         assert_eq!(
             errors.to_string(),
-            "Feature flag 'find_commit_v2' does not start with gitaly_: GitLab passes only flags named gitaly_… on to Gitaly, so it would never switch FindCommit; name it gitaly_find_commit_v2"
+            "Feature flag 'find_commit_v2' does not start with gitaly_: Gitaly flags start with gitaly_, the only flags GitLab passes on to Gitaly, so this one would never switch FindCommit"
         );
         assert_eq!(errors.errors()[0].field(), IdentityField::FeatureFlag);
         // Reported together with other bad fields, first as the form orders them.
         let raw = RawIdentity {
             feature_flag: "find_commit_v2".into(),
+            grpc_method: "FindCommit".into(),
             gitaly_version: "soon".into(),
             ..sample_raw()
         };
@@ -916,9 +927,14 @@ mod tests {
             .iter()
             .map(IdentityError::field)
             .collect();
+        // Even when the method does not parse: the flag's rule does not wait for it.
         assert_eq!(
             fields,
-            [IdentityField::FeatureFlag, IdentityField::GitalyVersion]
+            [
+                IdentityField::FeatureFlag,
+                IdentityField::GrpcMethod,
+                IdentityField::GitalyVersion
+            ]
         );
     }
 

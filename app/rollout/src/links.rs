@@ -53,7 +53,8 @@ pub enum ChatOps {
     /// `… true --staging`, `/chatops run feature set FLAG 5 --actors` in production (a percentage
     /// of actors: the percentage-of-time gate is deprecated), `… false` to disable; after 100 %
     /// `/chatops run feature set FLAG true`, because "you need both the 100 and true as separate
-    /// commands"; and `/chatops run feature delete FLAG --dev --staging --production` to clean up.
+    /// commands"; and `/chatops run feature delete FLAG --dev --pre --staging --staging-ref
+    /// --production` to clean up.
     Gitlab { channel: ChatChannel },
 }
 
@@ -235,11 +236,7 @@ pub fn flag_command(
                 FlagValue::Off => "false".to_owned(),
                 FlagValue::Percent(percent) => format!("{percent} --actors"),
             };
-            // Production is ChatOps's default environment: it takes no switch of its own.
-            let switch = match environment {
-                Environment::Production => String::new(),
-                other => format!(" {}", chatops_switch(other)),
-            };
+            let switch = chatops_switch(environment);
             (
                 format!("/chatops run feature set {flag} {value}{switch}"),
                 channel,
@@ -254,23 +251,27 @@ pub fn flag_command(
     }
 }
 
-/// GitLab ChatOps's switch that selects an environment.
+/// GitLab ChatOps's switch that selects an environment, with its leading space. Production is
+/// ChatOps's default environment: it takes none.
 fn chatops_switch(environment: Environment) -> &'static str {
     match environment {
-        Environment::Development => "--dev",
-        Environment::Staging => "--staging",
-        Environment::Production => "--production",
+        Environment::Development => " --dev",
+        Environment::Staging => " --staging",
+        Environment::Production => "",
     }
 }
 
-/// GitLab's dialect only: the line that deletes the flag everywhere once its code is gone.
+/// GitLab's dialect only: the line that deletes the flag everywhere once its code is gone, as
+/// GitLab's documentation writes it — every GitLab.com environment, including the two (`--pre`,
+/// `--staging-ref`) that Rampart does not roll through, where the flag may have been set too.
 pub fn cleanup_command(flag: &FlagName, config: &LinkConfig) -> Option<ChatLine> {
     let ChatOps::Gitlab { channel } = &config.chatops else {
         return None;
     };
-    let switches: Vec<&str> = Environment::ALL.into_iter().map(chatops_switch).collect();
     Some(ChatLine {
-        command: format!("/chatops run feature delete {flag} {}", switches.join(" ")),
+        command: format!(
+            "/chatops run feature delete {flag} --dev --pre --staging --staging-ref --production"
+        ),
         channel: channel.clone(),
     })
 }

@@ -5,12 +5,12 @@
 //! - Who may take which action is [`crate::access`]'s rule: viewers change nothing; approve,
 //!   reject, soak override and resuming at the last healthy percentage take a release manager.
 //! - A stage is left only when [`advance_blockers`] is empty, and `Advance` refuses with the first
-//!   blocker: the migration is active (not paused); no look is overdue beyond the cadence's grace;
-//!   every checklist item has a check-in; the soak was *watched* (see [`crate::timing`]) unless a
-//!   release manager overrode it with a reason; the last "Continue?" was answered after the soak
-//!   ended (or after the override); and, when the next stage changes production, a request for it
-//!   was approved by a release manager who is not the requester (the initial production step also
-//!   needs the infrastructure issue).
+//!   blocker: the migration is active (not paused); every checklist item has a check-in; the soak
+//!   was *watched* — with no lapse between the stage's start and now (see [`crate::timing`]) —
+//!   unless a release manager overrode it with a reason; the last "Continue?" was answered after
+//!   the soak ended (or after the override); and, when the next stage changes production, a
+//!   request for it was approved by a release manager who is not the requester (the initial
+//!   production step also needs the infrastructure issue).
 //! - Versions gate trials: no entry into a trial in an environment whose deployed Gitaly or GitLab
 //!   is below the requirement (checked on every entry, not only the first: a deployment can be
 //!   rolled back between two stages), and a version-check stage is left only once its
@@ -20,10 +20,11 @@
 //!   trial runs — the furthest environment whose flag is on, so production once the production
 //!   ramp has begun — or everywhere when asked, forgets any pending approval, and holds the
 //!   migration `Disabled` at its stage. Answering "Continue?" with stop does the same.
-//! - `Resume` after a kill re-enters the trial that was stopped: in production its first step,
-//!   or (a release manager, with a reason) the last percentage below the killed one; in staging or
-//!   development that environment's trial. When the required versions changed since the kill, the
-//!   new implementation starts again at the first trial. See [`reentry_stage`].
+//! - `Resume` after a kill re-enters the stopped trial: in production its first step, once a
+//!   request for it is approved by a release manager who did not make it, or — that release
+//!   manager's call, with a reason — the last percentage below the killed one; in staging or
+//!   development the stage it was stopped in. When the required versions changed since the kill,
+//!   the new implementation starts again at the first trial. See [`reentry_stage`].
 //! - Every other action is refused on a stored state that could not have come from this plan
 //!   ([`MigrationState::validate`]): above all, a running migration remembers its stage's key, so
 //!   a plan edited under it never silently moves it to another stage.
@@ -348,7 +349,11 @@ impl MigrationState {
                 }
             }
             Status::Disabled => {
-                let (index, stage) = self.fitting_stage(plan)?;
+                if self.position.is_none() {
+                    return Err(StateError::NoCurrentStage {
+                        status: self.status,
+                    });
+                }
                 let kill = self.kill.as_ref().ok_or(StateError::KillNotRecorded)?;
                 if let Some(&environment) = kill
                     .environments
@@ -360,7 +365,12 @@ impl MigrationState {
                         value: self.flags.get(environment),
                     });
                 }
-                // Where the kill did not reach, the stage's own setting stays.
+                // A disabled migration's stage need not fit the plan any more: resuming finds its
+                // way back from the plan (the plan may be changed after a kill, to add a step, say).
+                // Where it still fits, the kill left each other environment as the stage runs it.
+                let Ok((index, stage)) = self.fitting_stage(plan) else {
+                    return Ok(());
+                };
                 let expected = flags_at(plan, index);
                 self.flags_match(
                     stage,
@@ -470,6 +480,25 @@ fn missing_items(stage: &Stage, check_ins: &[CheckIn]) -> Vec<CheckItem> {
         .copied()
         .filter(|item| !check_ins.iter().any(|c| c.item == *item))
         .collect()
+}
+
+/// What a production change request brings into the stage it enters: the infrastructure issue
+/// was created before the flag changed, as the template orders it, so it enters already checked.
+fn carried_check_ins(next: &Stage, position: &StagePosition) -> Vec<CheckIn> {
+    let mut carried = Vec::new();
+    if next.requires_infrastructure_issue()
+        && let Some(request) = &position.production_change
+        && let Some(issue) = &request.infrastructure_issue
+    {
+        carried.push(CheckIn {
+            item: CheckItem::InfrastructureIssueCreated,
+            by: request.requested_by.clone(),
+            at: request.requested_at,
+            outcome: CheckOutcome::Checked,
+            note: Some(issue.url().to_owned()),
+        });
+    }
+    carried
 }
 
 fn labelled(stage: &Stage, items: Vec<CheckItem>) -> Vec<LabelledItem> {
@@ -784,8 +813,7 @@ pub fn advance_blockers(
     blockers
 }
 
-/// What keeps the current stage from ending: its cadence, its checklist, its watched soak, its
-/// decision.
+/// What keeps the current stage from ending: its checklist, its watched soak, its decision.
 fn stage_blockers(
     stage: &Stage,
     here: &StageRef,
@@ -796,14 +824,6 @@ fn stage_blockers(
     let question = || CheckItem::ContinueDecision.label_in(stage).to_owned();
     let decision = last_decision(&position.check_ins);
     let looks = position.looks();
-    let overdue = timing::overdue_by(stage, position.started_at, &looks, now);
-    if let (true, Some(overdue_by)) = (timing::blocks_advance(stage, overdue), overdue) {
-        blockers.push(Refusal::CheckOverdue {
-            stage: here.clone(),
-            cadence: stage.cadence,
-            overdue_by,
-        });
-    }
     let missing = missing_items(stage, &position.check_ins);
     if !missing.is_empty() {
         blockers.push(Refusal::ChecklistIncomplete {
@@ -811,8 +831,20 @@ fn stage_blockers(
             missing: labelled(stage, missing),
         });
     }
-    let watch = timing::watch(stage, position.started_at, &looks, now);
-    if !watch.is_complete() && position.soak_override.is_none() {
+    // An override is a release manager's judgement that what was watched until then is enough;
+    // the watching goes on from there, so a lapse after it still keeps the stage.
+    let watch = match &position.soak_override {
+        None => Some(timing::watch(stage, position.started_at, &looks, now))
+            .filter(|watch| !watch.is_complete(stage.soak)),
+        Some(done) => Some(timing::watch(
+            stage,
+            done.at.max(position.started_at),
+            &looks,
+            now,
+        ))
+        .filter(|watch| !watch.lapses.is_empty()),
+    };
+    if let Some(watch) = watch {
         blockers.push(Refusal::SoakNotWatched {
             stage: here.clone(),
             shortfall: Box::new(SoakShortfall {
@@ -926,8 +958,9 @@ pub fn reentry_stage(
 /// - Required versions changed since the kill: a new implementation, so the first trial again
 ///   (development, then staging, before production sees it).
 /// - Killed in production: the production ramp's first step, or at the last healthy percentage
-///   the step below the killed one. Both were approved by a release manager before.
-/// - Killed in staging or development: that environment's trial, the one that was stopped.
+///   the step below the killed one. Either is a production change that needs four eyes.
+/// - Killed in staging or development: the stage it was stopped in, afresh (the trial, or the
+///   version check that followed it).
 fn reentry(
     state: &MigrationState,
     migration: &Migration,
@@ -957,8 +990,14 @@ fn reentry(
             status: state.status,
         },
     };
+    // Where the kill happened, in this plan: the stored stage if it still fits, else the stage
+    // with its key, if the plan still has one.
+    let here = plan
+        .stage(position.index)
+        .filter(|stage| stage.key == position.key)
+        .map(|_| position.index)
+        .or_else(|| plan.stage_by_key(position.key.as_str()).map(|(i, _)| i));
     let Some(stopped) = trial_environment(kill.flags_before) else {
-        // Nothing was serving when it was killed: it carries on where it was.
         return if at_last_healthy {
             Err(Refusal::NoHealthyPercentage {
                 killed_percent: None,
@@ -996,12 +1035,15 @@ fn reentry(
             killed_percent: None,
         });
     }
-    // The stopped environment's trial: the last one up to the kill's stage, else its first.
-    let stopped = trials()
-        .rfind(|(index, e, _)| *e == stopped && *index <= position.index)
-        .or_else(|| trials().find(|(_, e, _)| *e == stopped))
-        .ok_or_else(no_trial)?;
-    Ok(Some(stopped.0))
+    // Staging or development: the stage it was stopped in, afresh — the trial itself, or the
+    // version check that followed it (the trial was over; it is not run again).
+    match here {
+        Some(index) => Ok(Some(index)),
+        None => trials()
+            .find(|(_, e, _)| *e == stopped)
+            .map(|(index, ..)| Some(index))
+            .ok_or_else(no_trial),
+    }
 }
 
 /// Apply `action` by `actor` at `now` to `state`. Pure: the same inputs give the same answer.
@@ -1095,6 +1137,19 @@ impl<'a> Step<'a> {
                 status: self.state.status,
             })
         }
+    }
+
+    /// The current position, whether or not its stage still fits the plan (a disabled
+    /// migration's need not).
+    fn position(&self) -> Result<StagePosition, Refusal> {
+        self.state
+            .position
+            .clone()
+            .ok_or(Refusal::StateDoesNotFitPlan {
+                problem: StateError::NoCurrentStage {
+                    status: self.state.status,
+                },
+            })
     }
 
     /// The current position and stage. `apply` validated the state, so for an active or paused
@@ -1337,21 +1392,7 @@ impl<'a> Step<'a> {
             self.check_versions(next, next_index, VersionGate::Enter, deployed)?;
         }
 
-        let mut carried = Vec::new();
-        if next.requires_infrastructure_issue()
-            && let Some(request) = &position.production_change
-            && let Some(issue) = &request.infrastructure_issue
-        {
-            // The issue was created before the flag changed, as the template orders it: it
-            // enters the new stage already checked.
-            carried.push(CheckIn {
-                item: CheckItem::InfrastructureIssueCreated,
-                by: request.requested_by.clone(),
-                at: request.requested_at,
-                outcome: CheckOutcome::Checked,
-                note: Some(issue.url().to_owned()),
-            });
-        }
+        let carried = carried_check_ins(next, &position);
         let to = next.reference(next_index);
         self.events.push(Event::Advanced {
             from: stage.reference(position.index),
@@ -1370,10 +1411,16 @@ impl<'a> Step<'a> {
     fn request(&mut self, infrastructure_issue: Option<&str>) -> Result<(), Refusal> {
         self.require_status(
             ActionKind::RequestProductionChange,
-            &[Status::Active, Status::Paused],
+            &[Status::Active, Status::Paused, Status::Disabled],
         )?;
-        let (mut position, _) = self.current()?;
-        let next_index = position.index + 1;
+        let mut position = self.position()?;
+        // After a kill, the change is the resume into production; otherwise the next stage.
+        let next_index = if self.state.status == Status::Disabled {
+            reentry(&self.state, self.migration, false)?
+                .ok_or(Refusal::NoProductionChangeAhead { next_stage: None })?
+        } else {
+            position.index + 1
+        };
         let next = self.plan().stage(next_index);
         let Some((next, percent)) = next.and_then(|s| s.production_percent().map(|p| (s, p)))
         else {
@@ -1415,8 +1462,11 @@ impl<'a> Step<'a> {
     }
 
     fn approve(&mut self) -> Result<(), Refusal> {
-        self.require_status(ActionKind::Approve, &[Status::Active, Status::Paused])?;
-        let (mut position, _) = self.current()?;
+        self.require_status(
+            ActionKind::Approve,
+            &[Status::Active, Status::Paused, Status::Disabled],
+        )?;
+        let mut position = self.position()?;
         let request = position
             .production_change
             .as_mut()
@@ -1448,8 +1498,11 @@ impl<'a> Step<'a> {
     }
 
     fn reject(&mut self, reason: &str) -> Result<(), Refusal> {
-        self.require_status(ActionKind::Reject, &[Status::Active, Status::Paused])?;
-        let (mut position, _) = self.current()?;
+        self.require_status(
+            ActionKind::Reject,
+            &[Status::Active, Status::Paused, Status::Disabled],
+        )?;
+        let mut position = self.position()?;
         let request = position
             .production_change
             .take()
@@ -1526,36 +1579,84 @@ impl<'a> Step<'a> {
     }
 
     /// Out of `Disabled`: into the stage [`reentry`] names, afresh, with its flags. `reason`:
-    /// given for the last healthy percentage.
+    /// given for the last healthy percentage. Needs no stage that fits: a disabled migration's
+    /// may be gone from an edited plan.
     fn reenter(
         &mut self,
         reason: Option<String>,
         deployed: Option<&DeployedVersions>,
     ) -> Result<(), Refusal> {
-        self.current()?;
-        let target = reentry(&self.state, self.migration, reason.is_some())?;
-        self.state.kill = None;
-        self.state.status = Status::Active;
-        let Some(index) = target else {
-            // Nothing was serving when it was killed: it carries on where it was.
-            self.events.push(Event::Resumed);
-            return Ok(());
-        };
+        let position = self.position()?;
         let plan = self.plan();
+        let index = match reentry(&self.state, self.migration, reason.is_some())? {
+            Some(index) => index,
+            None => {
+                let fits = self.state.fitting_stage(plan).is_ok()
+                    && self.state.flags == flags_at(plan, position.index);
+                if fits {
+                    // Nothing was serving when it was killed: it carries on where it was.
+                    self.state.kill = None;
+                    self.state.status = Status::Active;
+                    self.events.push(Event::Resumed);
+                    return Ok(());
+                }
+                // The plan changed under it: that stage afresh, wherever it is now.
+                plan.stage_by_key(position.key.as_str())
+                    .map_or(0, |(index, _)| index)
+            }
+        };
         let stage = plan.stage(index).ok_or(Refusal::StateDoesNotFitPlan {
             problem: StateError::StageOutOfRange {
                 index,
                 stages: plan.len(),
             },
         })?;
+        let here = stage.reference(index);
+        if let Some(percent) = stage.production_percent() {
+            // Back into production is a production change like any other: someone asked for it
+            // and a release manager who is not them agreed — by approving the request, or by
+            // choosing the last healthy percentage themselves.
+            match &reason {
+                None => {
+                    if let Some(first) = production_blockers(stage, &here, &position)
+                        .into_iter()
+                        .next()
+                    {
+                        return Err(first);
+                    }
+                }
+                Some(_) => {
+                    let request = position.production_change.as_ref().ok_or(
+                        Refusal::ProductionChangeNotRequested {
+                            stage: here.clone(),
+                            percent,
+                        },
+                    )?;
+                    if same_person(&self.actor.username, &request.requested_by) {
+                        return Err(Refusal::SelfApproval {
+                            username: self.actor.name(),
+                        });
+                    }
+                }
+            }
+        }
         if stage.flag().is_some() {
             self.check_versions(stage, index, VersionGate::Enter, deployed)?;
         }
+        let carried = carried_check_ins(stage, &position);
+        self.state.kill = None;
+        self.state.status = Status::Active;
         self.events.push(Event::Reentered {
-            stage: stage.reference(index),
+            stage: here.clone(),
             reason,
         });
-        self.enter(index, stage, Vec::new());
+        for check_in in &carried {
+            self.events.push(Event::CheckedIn {
+                stage: here.clone(),
+                check_in: check_in.clone(),
+            });
+        }
+        self.enter(index, stage, carried);
         // Every environment back to what this stage runs with: a kill everywhere turned off the
         // earlier environments too, and a new implementation starts again with them off.
         let expected = flags_at(plan, index);

@@ -91,7 +91,7 @@ impl fmt::Display for FlagValue {
 
 /// How often a stage must be looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(from = "CadenceData", into = "CadenceData")]
 pub enum Cadence {
     /// Nothing to monitor (preparation, version checks, done).
     Unmonitored,
@@ -102,11 +102,50 @@ pub enum Cadence {
     /// At least every `interval`. A look may come up to `grace` late and the time since the
     /// previous look still counts as watched (see [`crate::timing::watch`]).
     Every {
-        #[serde(with = "crate::duration::seconds")]
         interval: TimeDelta,
-        #[serde(with = "crate::duration::seconds")]
         grace: TimeDelta,
     },
+}
+
+/// A cadence as stored: a plan written before graces existed (or by hand) may leave the grace
+/// out, and gets the default then.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CadenceData {
+    Unmonitored,
+    Once,
+    Every {
+        #[serde(with = "crate::duration::seconds")]
+        interval: TimeDelta,
+        #[serde(default, with = "crate::duration::optional_seconds")]
+        grace: Option<TimeDelta>,
+    },
+}
+
+impl From<CadenceData> for Cadence {
+    fn from(data: CadenceData) -> Cadence {
+        match data {
+            CadenceData::Unmonitored => Cadence::Unmonitored,
+            CadenceData::Once => Cadence::Once,
+            CadenceData::Every { interval, grace } => match grace {
+                Some(grace) => Cadence::Every { interval, grace },
+                None => Cadence::every(interval),
+            },
+        }
+    }
+}
+
+impl From<Cadence> for CadenceData {
+    fn from(cadence: Cadence) -> CadenceData {
+        match cadence {
+            Cadence::Unmonitored => CadenceData::Unmonitored,
+            Cadence::Once => CadenceData::Once,
+            Cadence::Every { interval, grace } => CadenceData::Every {
+                interval,
+                grace: Some(grace),
+            },
+        }
+    }
 }
 
 impl Cadence {
@@ -1423,6 +1462,12 @@ mod tests {
             json["stages"][2]["cadence"]["every"],
             serde_json::json!({"interval": 300, "grace": 60})
         );
+        // A stored cadence without a grace gets the default: a fifth of the interval.
+        let without: Cadence =
+            serde_json::from_value(serde_json::json!({"every": {"interval": 600}}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(without, Cadence::every(TimeDelta::minutes(10)));
+        assert_eq!(without.grace(), Some(TimeDelta::minutes(2)));
         let back: Plan = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, plan);
         let mut bad = json;

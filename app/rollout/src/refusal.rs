@@ -147,12 +147,6 @@ pub enum Refusal {
         /// When the soak ended, or was overridden, whichever came first.
         soak_ended_at: DateTime<Utc>,
     },
-    CheckOverdue {
-        stage: StageRef,
-        cadence: Cadence,
-        #[serde(with = "crate::duration::seconds")]
-        overdue_by: TimeDelta,
-    },
     ChecklistIncomplete {
         stage: StageRef,
         missing: Vec<LabelledItem>,
@@ -248,7 +242,6 @@ impl Refusal {
             Refusal::StateDoesNotFitPlan { .. } => "state_does_not_fit_plan",
             Refusal::SoakNotWatched { .. } => "soak_not_watched",
             Refusal::DecisionBeforeSoakEnd { .. } => "decision_before_soak_end",
-            Refusal::CheckOverdue { .. } => "check_overdue",
             Refusal::ChecklistIncomplete { .. } => "checklist_incomplete",
             Refusal::ProductionChangeNotRequested { .. } => "production_change_not_requested",
             Refusal::ProductionChangeNotApproved { .. } => "production_change_not_approved",
@@ -286,18 +279,17 @@ fn minute(at: &DateTime<Utc>) -> impl fmt::Display + '_ {
 }
 
 /// Lapses as people read them: "40 min unwatched, 10:05–10:45 UTC"; the first three, then how
-/// many more. Times are to the minute, with the date when a lapse spans midnight.
-fn lapse_list(lapses: &[Lapse]) -> String {
+/// many more, as a list ("…, … and …"). Times are to the minute; with the date when a lapse spans
+/// midnight or the stage's soak is a day or more (on a week-long stage, "10:05" says little).
+fn lapse_list(lapses: &[Lapse], soak: TimeDelta) -> String {
     const SHOWN: usize = 3;
     let mut parts: Vec<String> = lapses
         .iter()
         .take(SHOWN)
         .map(|lapse| {
-            let format = if lapse.from.date_naive() == lapse.to.date_naive() {
-                "%H:%M"
-            } else {
-                "%Y-%m-%d %H:%M"
-            };
+            let dated =
+                lapse.from.date_naive() != lapse.to.date_naive() || soak >= TimeDelta::days(1);
+            let format = if dated { "%Y-%m-%d %H:%M" } else { "%H:%M" };
             let until = if lapse.open { " (no look since)" } else { "" };
             format!(
                 "{} unwatched, {}–{} UTC{until}",
@@ -308,9 +300,12 @@ fn lapse_list(lapses: &[Lapse]) -> String {
         })
         .collect();
     if lapses.len() > SHOWN {
-        parts.push(format!("and {} more lapses", lapses.len() - SHOWN));
+        parts.push(format!("{} more lapses", lapses.len() - SHOWN));
     }
-    parts.join("; ")
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -367,9 +362,10 @@ impl fmt::Display for Refusal {
                     )?,
                     (Some(longest), lapses) => write!(
                         f,
-                        "Stage ‘{stage}’ needs {needed} of soak watched {cadence}, looks at most {} apart; {}. Watching longer does not make up for it.",
+                        "Stage ‘{stage}’ needs {needed} of soak watched {cadence}, looks at most {} apart; {}. Watching longer does not make up for {}.",
                         format_duration(longest),
-                        lapse_list(lapses)
+                        lapse_list(lapses, *soak),
+                        if lapses.len() == 1 { "it" } else { "them" }
                     )?,
                 }
                 f.write_str(" A release manager may override the soak with a reason.")
@@ -384,15 +380,6 @@ impl fmt::Display for Refusal {
                 "“{question}” in stage ‘{stage}’ was answered at {}, before the soak ended at {}; it is asked after watching the stage for its whole soak, so answer it again.",
                 minute(decided_at),
                 minute(soak_ended_at)
-            ),
-            Refusal::CheckOverdue {
-                stage,
-                cadence,
-                overdue_by,
-            } => write!(
-                f,
-                "Stage ‘{stage}’ must be checked {cadence} and its next check is {} overdue; record a check-in before advancing.",
-                format_duration(*overdue_by)
             ),
             Refusal::ChecklistIncomplete { stage, missing } => {
                 let items: Vec<String> = missing.iter().map(|i| format!("‘{}’", i.label)).collect();

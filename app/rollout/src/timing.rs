@@ -9,10 +9,11 @@
 //! for at least 15 minutes" and "Monitor (at least every 5 minutes)". The watched part of a soak is
 //! the time covered by looks at the stage's cadence: from the stage's start to the first look, and
 //! between consecutive looks, each gap at most one interval plus the cadence's grace. A longer gap
-//! is a [`Lapse`], and no amount of watching afterwards makes up for it: the soak was not
-//! "monitored for at least 15 minutes" but for less, then not at all, then again. A release
-//! manager may judge that enough and override the soak with a reason. Once the soak has been
-//! watched in full, later gaps no longer concern it (they make the next look overdue instead).
+//! — anywhere in the stage, or since the last look once it is overdue beyond the grace — is a
+//! [`Lapse`]. A stage may be left only when its soak was watched with no lapse at all: the trial
+//! was not "monitored at least every 5 minutes" if nobody looked for 40, and no amount of watching
+//! afterwards makes up for it. A release manager may judge what was seen enough and override the
+//! soak with a reason.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,16 +89,6 @@ pub fn overdue_by(
     (late > TimeDelta::zero()).then_some(late)
 }
 
-/// Whether a late look blocks advancing: once it is later than the cadence's grace, nobody is
-/// watching the stage now, and it is not left unwatched. A `Once` stage never blocks on time
-/// (see [`overdue_by`]).
-pub fn blocks_advance(stage: &Stage, overdue: Option<TimeDelta>) -> bool {
-    match (stage.cadence.grace(), overdue) {
-        (Some(grace), Some(late)) => late > grace,
-        _ => false,
-    }
-}
-
 /// A stretch of a stage nobody watched: the stage's start and its first look, two looks, or the
 /// last look and now, further apart than the cadence allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,19 +108,18 @@ impl Lapse {
 /// How much of a stage's soak was watched (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoakWatch {
-    /// The soak, or for a stage without an interval its elapsed time: there is no cadence to
-    /// watch it at, so time is all it takes.
+    /// The time covered by looks at the cadence; for a stage without an interval its elapsed
+    /// time: there is no cadence to watch it at, so time is all it takes.
     #[serde(with = "crate::duration::seconds")]
     pub watched: TimeDelta,
-    /// The gaps too long to count, until the soak was watched in full (or until now).
+    /// Every gap too long to count, from the stage's start until now.
     pub lapses: Vec<Lapse>,
-    /// When the soak was watched in full: the look that completed it.
-    pub complete_at: Option<DateTime<Utc>>,
 }
 
 impl SoakWatch {
-    pub fn is_complete(&self) -> bool {
-        self.complete_at.is_some()
+    /// The soak was watched in full, with no lapse.
+    pub fn is_complete(&self, soak: TimeDelta) -> bool {
+        self.lapses.is_empty() && self.watched >= soak
     }
 }
 
@@ -142,16 +132,9 @@ pub fn watch(
     now: DateTime<Utc>,
 ) -> SoakWatch {
     let Some(longest_gap) = stage.cadence.longest_gap() else {
-        let watched = elapsed(started_at, now);
-        let complete_at = (watched >= stage.soak).then(|| {
-            started_at
-                .checked_add_signed(stage.soak)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC)
-        });
         return SoakWatch {
-            watched,
+            watched: elapsed(started_at, now),
             lapses: Vec::new(),
-            complete_at,
         };
     };
     let mut times: Vec<DateTime<Utc>> = looks
@@ -164,13 +147,9 @@ pub fn watch(
     let mut watch = SoakWatch {
         watched: TimeDelta::zero(),
         lapses: Vec::new(),
-        complete_at: (stage.soak <= TimeDelta::zero()).then_some(started_at),
     };
     let mut previous = started_at;
     for at in times {
-        if watch.is_complete() {
-            break;
-        }
         let gap = at.signed_duration_since(previous);
         if gap > longest_gap {
             watch.lapses.push(Lapse {
@@ -181,12 +160,11 @@ pub fn watch(
         } else {
             watch.watched += gap;
         }
-        if watch.lapses.is_empty() && watch.watched >= stage.soak {
-            watch.complete_at = Some(at);
-        }
         previous = at;
     }
-    if !watch.is_complete() && now.signed_duration_since(previous) > longest_gap {
+    // Nobody has looked for longer than the cadence allows: that is a lapse already, and the
+    // next look cannot undo it.
+    if now.signed_duration_since(previous) > longest_gap {
         watch.lapses.push(Lapse {
             from: previous,
             to: now,
@@ -211,10 +189,8 @@ pub struct StageClock {
     pub watch: SoakWatch,
     pub last_look: Option<DateTime<Utc>>,
     pub next_look_due: Option<DateTime<Utc>>,
-    #[serde(with = "optional_seconds")]
+    #[serde(with = "crate::duration::optional_seconds")]
     pub overdue_by: Option<TimeDelta>,
-    /// Overdue by more than the grace: advancing is refused until someone looks.
-    pub blocks_advance: bool,
 }
 
 impl StageClock {
@@ -224,7 +200,6 @@ impl StageClock {
         looks: &[Look],
         now: DateTime<Utc>,
     ) -> StageClock {
-        let overdue = overdue_by(stage, started_at, looks, now);
         StageClock {
             started_at,
             elapsed: elapsed(started_at, now),
@@ -234,34 +209,8 @@ impl StageClock {
             watch: watch(stage, started_at, looks, now),
             last_look: last_look(looks, now),
             next_look_due: next_look_due(stage, started_at, looks, now),
-            overdue_by: overdue,
-            blocks_advance: blocks_advance(stage, overdue),
+            overdue_by: overdue_by(stage, started_at, looks, now),
         }
-    }
-}
-
-mod optional_seconds {
-    use chrono::TimeDelta;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(
-        value: &Option<TimeDelta>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => serializer.serialize_some(&d.num_seconds()),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<TimeDelta>, D::Error> {
-        Option::<i64>::deserialize(deserializer)?
-            .map(|s| {
-                TimeDelta::try_seconds(s).ok_or_else(|| D::Error::custom("duration out of range"))
-            })
-            .transpose()
     }
 }
 
@@ -333,8 +282,6 @@ mod tests {
         assert_eq!(next_look_due(staging, t0(), &[], t0()), Some(t0() + m(5)));
         assert_eq!(overdue_by(staging, t0(), &[], t0() + m(4)), None);
         assert_eq!(overdue_by(staging, t0(), &[], t0() + m(7)), Some(m(2)));
-        assert!(!blocks_advance(staging, Some(m(1))));
-        assert!(blocks_advance(staging, Some(m(2))));
 
         // Only looks at the dashboards (and the decision) count as looks.
         let looks: Vec<Look> = [
@@ -352,7 +299,11 @@ mod tests {
         );
         let clock = StageClock::new(staging, t0(), &looks, now);
         assert_eq!(clock.overdue_by, Some(m(12)));
-        assert!(clock.blocks_advance);
+        assert_eq!(
+            clock.watch.lapses.len(),
+            2,
+            "0–8 and 8–25 are both too long"
+        );
         assert_eq!(clock.soak_remaining, TimeDelta::zero());
         // A look dated after `now` (another server's clock ahead) is not one yet.
         assert_eq!(last_look(&looks, t0() + m(7)), None);
@@ -366,9 +317,9 @@ mod tests {
             assert_eq!(overdue_by(dev, t0(), &[], t0() + late), None);
             let clock = StageClock::new(dev, t0(), &[], t0() + late);
             assert_eq!(clock.next_look_due, Some(t0()));
-            assert_eq!((clock.overdue_by, clock.blocks_advance), (None, false));
+            assert_eq!(clock.overdue_by, None);
+            assert!(clock.watch.lapses.is_empty(), "no cadence, no lapse");
         }
-        assert!(!blocks_advance(dev, Some(TimeDelta::days(3))));
         assert_eq!(next_look_due(dev, t0(), &looks_at(&[1]), t0() + m(2)), None);
 
         // Unmonitored stages owe nothing.
@@ -393,12 +344,17 @@ mod tests {
             overdue_by(staging, t0(), &[], t0() + m(5) + s(1)),
             Some(s(1))
         );
-        // Late by exactly the grace does not block yet; one second more does.
-        let at_grace = overdue_by(staging, t0(), &[], t0() + m(6));
-        assert_eq!(at_grace, Some(m(1)));
-        assert!(!blocks_advance(staging, at_grace));
-        let just_over = overdue_by(staging, t0(), &[], t0() + m(6) + s(1));
-        assert!(blocks_advance(staging, just_over));
+        // Late by exactly the grace is not a lapse yet; one second more is.
+        assert_eq!(overdue_by(staging, t0(), &[], t0() + m(6)), Some(m(1)));
+        assert!(watch(staging, t0(), &[], t0() + m(6)).lapses.is_empty());
+        assert_eq!(
+            watch(staging, t0(), &[], t0() + m(6) + s(1)).lapses,
+            [Lapse {
+                from: t0(),
+                to: t0() + m(6) + s(1),
+                open: true
+            }]
+        );
         // Soak time: one second left, then none.
         assert_eq!(soak_remaining(staging, t0(), t0() + m(15) - s(1)), s(1));
         assert_eq!(
@@ -409,7 +365,7 @@ mod tests {
 
     /// The watched soak of the staging trial (15 min, every 5 min, 1 min grace: looks at most
     /// 6 min apart), as a table: looks in minutes after the start, `now`, then what is watched,
-    /// the lapses and whether the soak is complete.
+    /// the lapses (from, to, open) and whether the soak is complete.
     #[test]
     fn watched_soak_table() {
         let plan = Plan::gitaly_default();
@@ -419,17 +375,17 @@ mod tests {
             i64,
             i64,
             &'static [(i64, i64, bool)],
-            Option<i64>,
+            bool,
             &'static str,
         );
         let rows: &[Row] = &[
-            (&[5, 10, 15], 15, 15, &[], Some(15), "a look every 5 min"),
+            (&[5, 10, 15], 15, 15, &[], true, "a look every 5 min"),
             (
                 &[6, 12, 15],
                 15,
                 15,
                 &[],
-                Some(15),
+                true,
                 "each look a minute late is within the grace",
             ),
             (
@@ -437,7 +393,7 @@ mod tests {
                 15,
                 0,
                 &[(0, 15, false)],
-                None,
+                false,
                 "one look at the end watched nothing",
             ),
             (
@@ -445,7 +401,7 @@ mod tests {
                 16,
                 0,
                 &[(0, 16, true)],
-                None,
+                false,
                 "no look at all: open since the start",
             ),
             (
@@ -453,7 +409,7 @@ mod tests {
                 6,
                 0,
                 &[],
-                None,
+                false,
                 "no look yet, but none is late beyond the grace",
             ),
             (
@@ -461,7 +417,7 @@ mod tests {
                 50,
                 10,
                 &[(5, 45, false)],
-                None,
+                false,
                 "40 min unwatched, 10:05–10:45",
             ),
             (
@@ -469,7 +425,7 @@ mod tests {
                 20,
                 10,
                 &[(10, 20, true)],
-                None,
+                false,
                 "the watch lapsed after 10 min",
             ),
             (
@@ -477,7 +433,7 @@ mod tests {
                 16,
                 10,
                 &[],
-                None,
+                false,
                 "10 min watched; the next look is not late yet",
             ),
             (
@@ -485,32 +441,41 @@ mod tests {
                 17,
                 10,
                 &[(5, 12, false)],
-                None,
+                false,
                 "7 min is one minute too long",
             ),
             (
                 &[5, 10, 15, 60],
                 60,
                 15,
+                &[(15, 60, false)],
+                false,
+                "a gap after the soak is still a gap in the watching",
+            ),
+            (
+                &[5, 10, 15],
+                20,
+                15,
                 &[],
-                Some(15),
-                "gaps after the soak was watched do not count",
+                true,
+                "the next look is not late yet at 20",
             ),
             (
                 &[3, 3, 9, 15, 21],
                 21,
-                15,
+                21,
                 &[],
-                Some(15),
+                true,
                 "duplicates and any spacing up to 6 min",
             ),
+            (&[20, 5, 10, 15], 20, 20, &[], true, "looks in any order"),
             (
-                &[20, 5, 10, 15],
+                &[5, 10, 15, 30],
                 20,
-                20,
+                15,
                 &[],
-                Some(15),
-                "looks in any order",
+                true,
+                "a look dated after now is not one yet",
             ),
         ];
         for (looks, now, watched, lapses, complete, why) in rows {
@@ -524,10 +489,8 @@ mod tests {
                 })
                 .collect();
             assert_eq!(result.lapses, expected_lapses, "{why}");
-            assert_eq!(result.complete_at, complete.map(|c| t0() + m(c)), "{why}");
-            if complete.is_none() {
-                assert_eq!(result.watched, m(*watched), "{why}");
-            }
+            assert_eq!(result.watched, m(*watched), "{why}");
+            assert_eq!(result.is_complete(staging.soak), *complete, "{why}");
         }
         let boundary = watch(
             staging,
@@ -550,10 +513,39 @@ mod tests {
             1,
             "one second over is a lapse, whoever looked"
         );
+    }
 
-        // A stage without an interval has no cadence to keep: its soak is time.
-        let dev = &plan.stages()[1];
-        assert!(watch(dev, t0(), &[], t0()).is_complete());
+    /// The grace is the plan's: none at all, or as long as the interval.
+    #[test]
+    fn the_grace_comes_from_the_plan() {
+        let plan = Plan::gitaly_default();
+        let mut staging = plan.stages()[2].clone();
+        for (grace, gap, lapsed) in [(0, 5, false), (0, 6, true), (5, 10, false), (5, 11, true)] {
+            staging.cadence = Cadence::Every {
+                interval: m(5),
+                grace: m(grace),
+            };
+            let result = watch(&staging, t0(), &looks_at(&[gap]), t0() + m(gap));
+            assert_eq!(
+                !result.lapses.is_empty(),
+                lapsed,
+                "grace {grace}, gap {gap}"
+            );
+        }
+    }
+
+    /// A stage looked at once (or never) has no cadence to keep: its soak is plain time.
+    #[test]
+    fn without_an_interval_the_soak_is_time() {
+        let plan = Plan::gitaly_default();
+        let mut dev = plan.stages()[1].clone();
+        assert_eq!(dev.cadence, Cadence::Once);
+        dev.soak = m(30);
+        let before = watch(&dev, t0(), &[], t0() + m(30) - TimeDelta::seconds(1));
+        assert!(!before.is_complete(dev.soak));
+        assert_eq!(before.watched, m(30) - TimeDelta::seconds(1));
+        let at = watch(&dev, t0(), &[], t0() + m(30));
+        assert!(at.is_complete(dev.soak) && at.lapses.is_empty());
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub enum VersionError {
     UnknownSuffix { input: String, suffix: String },
 }
 
+const AUTO_DEPLOY_FORM: &str = "an auto-deploy build MAJOR.MINOR.TIMESTAMP-GITLABSHA.OMNIBUSSHA such as 16.5.202310101206-abc1234def5.6789abcdef0";
 const VERSION_FORM: &str = "MAJOR.MINOR.PATCH such as 16.3.2, v16.3.2, 16.3.2-ee or 16.4.0-rc42";
 const FULL_REQUIREMENT_FORM: &str = "vMAJOR.MINOR.PATCH such as v16.3.2";
 const REQUIREMENT_FORM: &str = "vMAJOR.MINOR or vMAJOR.MINOR.PATCH such as v16.3 or v16.3.2";
@@ -120,6 +121,12 @@ impl Version {
         let body = trimmed.strip_prefix('v').unwrap_or(trimmed);
         if let Some(version) = parse_auto_deploy(body) {
             return Ok(version);
+        }
+        if looks_like_auto_deploy(body) {
+            return Err(VersionError::Malformed {
+                input: trimmed.to_owned(),
+                expected: AUTO_DEPLOY_FORM,
+            });
         }
         let mut parts = body.split('-');
         let core = parts.next().ok_or_else(malformed)?;
@@ -467,6 +474,14 @@ fn parse_auto_deploy(body: &str) -> Option<Version> {
     })
 }
 
+/// A 12-digit third number is a timestamp: meant as an auto-deploy build, whatever follows.
+fn looks_like_auto_deploy(body: &str) -> bool {
+    let core = body.split(['-', '+']).next().unwrap_or(body);
+    core.split('.')
+        .nth(2)
+        .is_some_and(|part| part.len() == 12 && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
 type Suffixes = (Option<PreRelease>, Option<Describe>, Option<Edition>);
 
 /// Suffixes come in a fixed order: pre-release, then describe, then edition; each at most once.
@@ -800,6 +815,7 @@ mod tests {
             "16.5.202310101206-abc1234.6789abcdef0",
             "16.5.202310101206-xyz1234def5.6789abcdef0",
             "16.5.202310101206-abc1234def5",
+            "16.5.202310101206-abc1234def5.6789abcdef0-ee",
         ];
         for input in bad {
             let error = Version::parse(input).expect_err(input);
@@ -809,6 +825,10 @@ mod tests {
             Version::parse("16.3.2-beta"),
             Err(VersionError::UnknownSuffix { .. })
         ));
+        // A timestamp where the patch goes: the error names the auto-deploy form, not the size.
+        let error = Version::parse("16.5.202310101206-abc1234def5.6789abcdef0-ee")
+            .expect_err("an edition is not part of the auto-deploy form");
+        assert!(error.to_string().contains("auto-deploy build"), "{error}");
     }
 
     #[test]

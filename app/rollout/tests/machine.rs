@@ -502,24 +502,55 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
         reentry_stage(&run.state, &run.migration, false).map(|s| s.key.to_string()),
         Ok("production_1".to_owned())
     );
-    let resumed = run.ok(&alice(), resume());
+    // Back into production is a production change: requested, then approved by someone else.
+    assert!(matches!(
+        run.refused(&alice(), resume()),
+        Refusal::ProductionChangeNotRequested { percent: 1, .. }
+    ));
+    assert!(matches!(
+        run.refused(&alice(), request(None)),
+        Refusal::InfrastructureIssueRequired { .. }
+    ));
+    run.ok(&alice(), request(Some(INFRA)));
+    assert!(matches!(
+        run.refused(&alice(), resume()),
+        Refusal::ProductionChangeNotApproved { percent: 1, .. }
+    ));
+    assert!(matches!(
+        run.refused(&Actor::new("alice", Role::ReleaseManager), Action::Approve),
+        Refusal::SelfApproval { .. }
+    ));
+    run.ok(&carol(), Action::Approve);
     assert_eq!(
-        resumed.events,
+        run.state.status(),
+        Status::Disabled,
+        "approving resumes nothing"
+    );
+    let resumed = run.ok(&alice(), resume());
+    assert!(matches!(
+        resumed.events.as_slice(),
         [
-            Event::Reentered {
-                stage: stage_ref(&run, 4),
-                reason: None
-            },
+            Event::Reentered { stage, reason: None },
+            Event::CheckedIn { check_in, .. },
             Event::FlagChange {
                 environment: Environment::Production,
                 value: FlagValue::Percent(1)
             }
-        ]
-    );
+        ] if *stage == stage_ref(&run, 4) && check_in.item == CheckItem::InfrastructureIssueCreated
+    ));
     assert_eq!(run.state.status(), Status::Active);
     assert_eq!(run.state.stage_index(), Some(4));
     assert_eq!(flags(&run), [100, 100, 1]);
-    assert_eq!(run.state.check_ins(), []);
+    assert_eq!(
+        run.state.check_ins().len(),
+        1,
+        "only the carried infrastructure issue"
+    );
+    assert_eq!(
+        run.state.production_change(),
+        None,
+        "the request was used up"
+    );
     assert_eq!(run.state.kill(), None);
     assert_eq!(
         run.state.position().map(|p| p.started_at),
@@ -540,7 +571,17 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
         run.refused(&carol(), resume_at_last_healthy(" ")),
         Refusal::ReasonRequired { .. }
     ));
-    let resumed = run.ok(&carol(), resume_at_last_healthy("5 % ran clean for 2 h"));
+    // The release manager decides on someone else's request to resume; not on their own.
+    assert!(matches!(
+        run.refused(&carol(), resume_at_last_healthy("5 % ran clean for 2 h")),
+        Refusal::ProductionChangeNotRequested { percent: 5, .. }
+    ));
+    run.ok(&carol(), request(Some(INFRA)));
+    assert!(matches!(
+        run.refused(&carol(), resume_at_last_healthy("5 % ran clean for 2 h")),
+        Refusal::SelfApproval { .. }
+    ));
+    let resumed = run.ok(&dave(), resume_at_last_healthy("5 % ran clean for 2 h"));
     assert!(matches!(
         resumed.events.first(),
         Some(Event::Reentered { stage, reason: Some(reason) })
@@ -560,14 +601,15 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
     let mut run = Run::new(Plan::gitaly_default());
     run.drive_to(8);
     run.ok(&bob(), disable());
+    run.ok(&bob(), request(Some(INFRA)));
     run.ok(&carol(), resume_at_last_healthy("50 % held a day"));
     assert_eq!(
         run.state.stage_key().map(|k| k.as_str()),
         Some("production_50")
     );
 
-    // In staging: the staging trial again; development never stopped.
-    let mut run = killed_at(3, disable());
+    // In staging: the staging trial again; development never stopped. Not a production change.
+    let mut run = killed_at(2, disable());
     assert_eq!(flags(&run), [100, 0, 0]);
     assert_eq!(
         run.refused(&carol(), resume_at_last_healthy("x")),
@@ -575,8 +617,26 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
             killed_percent: None
         }
     );
+    assert!(matches!(
+        run.refused(&alice(), request(Some(INFRA))),
+        Refusal::NoProductionChangeAhead { .. }
+    ));
     let resumed = run.ok(&alice(), resume());
     assert_eq!(run.state.stage_key().map(|k| k.as_str()), Some("staging"));
+    assert_eq!(
+        flag_writes(&resumed.events),
+        [(Environment::Staging, FlagValue::On)]
+    );
+
+    // Killed at the production version check, where staging still served: back to the check
+    // with staging on; the staging trial was over and is not run again.
+    let mut run = killed_at(3, disable());
+    assert_eq!(flags(&run), [100, 0, 0]);
+    let resumed = run.ok(&alice(), resume());
+    assert_eq!(
+        run.state.stage_key().map(|k| k.as_str()),
+        Some("production_check")
+    );
     assert_eq!(
         flag_writes(&resumed.events),
         [(Environment::Staging, FlagValue::On)]
@@ -585,6 +645,8 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
     // Killed everywhere at 50 %: resuming at 1 % turns dev and staging back on as well.
     let mut run = killed_at(6, kill_everywhere());
     assert_eq!(flags(&run), [0, 0, 0]);
+    run.ok(&alice(), request(Some(INFRA)));
+    run.ok(&carol(), Action::Approve);
     let resumed = run.ok(&alice(), resume());
     assert_eq!(
         flag_writes(&resumed.events),
@@ -699,6 +761,18 @@ fn soak_override_lets_a_stage_end_early() {
         Refusal::DecisionBeforeSoakEnd { .. }
     ));
     run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    // The override judged what was watched until then; the watching goes on after it.
+    let mut late = Run {
+        migration: run.migration.clone(),
+        state: run.state.clone(),
+        now: run.now,
+        events: Vec::new(),
+    };
+    late.wait(TimeDelta::minutes(25));
+    assert!(matches!(
+        late.refused(&alice(), advance()),
+        Refusal::SoakNotWatched { shortfall, .. } if shortfall.lapses.len() == 1
+    ));
     run.ok(&alice(), advance());
     assert_eq!(serving_percentage(&run.state, Environment::Production), 50);
     // The override was for that stage only.
@@ -891,14 +965,13 @@ fn the_production_version_check_is_left_not_entered_with_the_versions() {
 
 /// Every refusal code. The exhaustive `match` in [`code_of`] fails to compile when a variant is
 /// added, which leads here: add its code and a provocation below.
-const ALL_CODES: [&str; 28] = [
+const ALL_CODES: [&str; 27] = [
     "role_required",
     "actor_unnamed",
     "not_allowed_in_status",
     "state_does_not_fit_plan",
     "soak_not_watched",
     "decision_before_soak_end",
-    "check_overdue",
     "checklist_incomplete",
     "production_change_not_requested",
     "production_change_not_approved",
@@ -931,7 +1004,6 @@ fn code_of(refusal: &Refusal) -> &'static str {
         | Refusal::StateDoesNotFitPlan { .. }
         | Refusal::SoakNotWatched { .. }
         | Refusal::DecisionBeforeSoakEnd { .. }
-        | Refusal::CheckOverdue { .. }
         | Refusal::ChecklistIncomplete { .. }
         | Refusal::ProductionChangeNotRequested { .. }
         | Refusal::ProductionChangeNotApproved { .. }
@@ -1068,14 +1140,44 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "“Continue?” in stage ‘Staging trial’ was answered at 2024-03-04 09:00 UTC, before the soak ended at 2024-03-04 09:15 UTC; it is asked after watching the stage for its whole soak, so answer it again.",
     );
     push(
-        "check_overdue",
+        "soak_not_watched",
         {
+            // Watched in full, then nobody looked: the lapse since the last look counts too.
             let mut run = at(2);
             run.soak_and_check(&alice());
             run.wait(TimeDelta::minutes(7));
             run.refused(&alice(), advance())
         },
-        "must be checked every 5 min and its next check is 2 min overdue",
+        "7 min unwatched, 09:15–09:22 UTC (no look since). Watching longer does not make up for it.",
+    );
+    push(
+        "soak_not_watched",
+        {
+            let mut run = at(2);
+            for minutes in [7, 7, 7, 7] {
+                run.wait(TimeDelta::minutes(minutes));
+                run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+            }
+            advance_blockers(&run.state, &run.migration, run.now)
+                .into_iter()
+                .find(|r| r.code() == "soak_not_watched")
+                .unwrap_or_else(|| panic!("lapses"))
+        },
+        "7 min unwatched, 09:00–09:07 UTC, 7 min unwatched, 09:07–09:14 UTC, 7 min unwatched, 09:14–09:21 UTC and 1 more lapses. Watching longer does not make up for them.",
+    );
+    push(
+        "soak_not_watched",
+        {
+            // A week-long stage dates its lapses.
+            let mut run = at(7);
+            run.wait(TimeDelta::days(2));
+            run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
+            advance_blockers(&run.state, &run.migration, run.now)
+                .into_iter()
+                .find(|r| r.code() == "soak_not_watched")
+                .unwrap_or_else(|| panic!("a lapse"))
+        },
+        "looks at most 1 d 4 h apart; 2 d unwatched, 2024-03-05 11:30–2024-03-07 11:30 UTC.",
     );
     push(
         "checklist_incomplete",
@@ -1527,12 +1629,12 @@ fn the_clock_of_the_current_stage() {
     assert_eq!(clock.soak_remaining, TimeDelta::hours(18));
     assert!((clock.soak_progress - 0.25).abs() < 1e-9);
     assert_eq!(clock.overdue_by, Some(TimeDelta::hours(3)));
-    assert!(
-        clock.blocks_advance,
-        "late by more than the grace (36 min for every 3 h)"
-    );
     assert_eq!(clock.watch.watched, TimeDelta::zero());
-    assert_eq!(clock.watch.lapses.len(), 1);
+    assert_eq!(
+        clock.watch.lapses.len(),
+        1,
+        "6 h without a look is more than every 3 h with 36 min of grace"
+    );
 }
 
 #[test]
@@ -1557,7 +1659,6 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
         blocker_codes(&run),
         [
             "not_allowed_in_status",
-            "check_overdue",
             "checklist_incomplete",
             "soak_not_watched",
             "production_change_not_approved"
@@ -1568,7 +1669,7 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
     assert_eq!(run.refused(&alice(), advance()), blockers[0]);
 
     // Refusals name the stage by key; their sentences by name.
-    let Some(Refusal::SoakNotWatched { stage, .. }) = blockers.get(3) else {
+    let Some(Refusal::SoakNotWatched { stage, .. }) = blockers.get(2) else {
         panic!("{blockers:?}")
     };
     assert_eq!(
@@ -1576,7 +1677,7 @@ fn advance_blockers_list_everything_and_advance_refuses_with_the_first() {
         (5, "production_5", "Low impact 5 %")
     );
     assert!(
-        blockers[3]
+        blockers[2]
             .to_string()
             .starts_with("Stage ‘Low impact 5 %’ needs 2 h")
     );
@@ -1686,7 +1787,7 @@ fn soak_and_decision_boundaries_are_exact_to_the_second() {
 }
 
 #[test]
-fn overdue_blocks_from_one_second_past_the_grace() {
+fn nobody_looking_for_longer_than_the_grace_is_a_lapse() {
     let second = TimeDelta::seconds(1);
     let ready = || {
         let mut run = staging_with_looks();
@@ -1694,7 +1795,7 @@ fn overdue_blocks_from_one_second_past_the_grace() {
         run.ok(&alice(), check_in(CheckItem::ContinueDecision)); // the last look, at 15:00
         run
     };
-    // Next look due at 20:00; late by exactly the grace (1 min) at 21:00 does not block.
+    // Next look due at 20:00; late by exactly the grace (1 min) at 21:00 is still watched.
     let mut run = ready();
     run.wait(TimeDelta::minutes(6));
     assert_eq!(
@@ -1705,15 +1806,18 @@ fn overdue_blocks_from_one_second_past_the_grace() {
     );
     run.ok(&alice(), advance());
 
+    // One second later it is a lapse, and a fresh look does not undo it.
     let mut run = ready();
     run.wait(TimeDelta::minutes(6) + second);
     assert!(matches!(
         run.refused(&alice(), advance()),
-        Refusal::CheckOverdue { overdue_by, .. } if overdue_by == TimeDelta::minutes(1) + second
+        Refusal::SoakNotWatched { shortfall, .. } if shortfall.lapses.len() == 1 && shortfall.lapses[0].open
     ));
-    // A fresh look lets it go: the soak was watched in full before the gap.
     run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
-    run.ok(&alice(), advance());
+    assert!(matches!(
+        run.refused(&alice(), advance()),
+        Refusal::SoakNotWatched { shortfall, .. } if !shortfall.lapses[0].open
+    ));
 }
 
 #[test]
@@ -1726,8 +1830,8 @@ fn the_dev_trial_looks_once_and_is_never_overdue() {
         .clock(&run.migration.plan, run.now)
         .unwrap_or_else(|| panic!("started"));
     assert_eq!(clock.next_look_due, Some(common::t0()));
-    assert_eq!((clock.overdue_by, clock.blocks_advance), (None, false));
-    assert!(!blocker_codes(&run).contains(&"check_overdue"));
+    assert_eq!(clock.overdue_by, None);
+    assert!(!blocker_codes(&run).contains(&"soak_not_watched"));
     run.check_everything(&alice());
     run.ok(&alice(), advance());
 }
@@ -1780,22 +1884,25 @@ fn an_edited_plan_never_moves_a_running_migration() {
             }
         );
     }
-    // The kill switch still works, and resuming enters the new plan's first production step.
+    // The kill switch still works, and the resume finds its way in the edited plan: its first
+    // production step, approved as every production change is.
     run.ok(&bob(), disable());
     assert_eq!(flags(&run), [100, 100, 0]);
-    assert_eq!(
-        run.refused(&alice(), resume()),
-        Refusal::StateDoesNotFitPlan {
-            problem: expected.clone()
-        },
-        "a kill does not repair a plan edited under the migration"
-    );
-    run.migration.plan = Plan::gitaly_default();
+    assert_eq!(run.state.validate(&run.migration.plan), Ok(()));
+    run.ok(&alice(), request(Some(INFRA)));
+    run.ok(&carol(), Action::Approve);
     run.ok(&alice(), resume());
     assert_eq!(
-        run.state.stage_key().map(|k| k.as_str()),
-        Some("production_1")
+        (
+            run.state.stage_index(),
+            run.state.stage_key().map(|k| k.as_str())
+        ),
+        (Some(4), Some("production_1"))
     );
+    assert_eq!(run.state.validate(&run.migration.plan), Ok(()));
+    // Changing the plan back leaves it where it is: 1 % is stage 5 in both.
+    run.migration.plan = Plan::gitaly_default();
+    assert_eq!(run.state.validate(&run.migration.plan), Ok(()));
 }
 
 #[test]

@@ -534,10 +534,13 @@ fn gitlab_chatops_lines_are_the_documentations() {
             "ChatOps runs in #production"
         );
     }
-    // controls.md's clean-up deletes the record in every environment; Rampart's are three.
+    // controls.md's "Cleanup ChatOps": the record deleted in every GitLab.com environment.
     assert_eq!(
         cleanup_command(&flag("some_feature"), &config).map(|c| c.command),
-        Some("/chatops run feature delete some_feature --dev --staging --production".to_owned())
+        Some(
+            "/chatops run feature delete some_feature --dev --pre --staging --staging-ref --production"
+                .to_owned()
+        )
     );
     assert_eq!(
         cleanup_command(&flag("some_feature"), &LinkConfig::default()),
@@ -579,7 +582,7 @@ fn gitlab_chatops_lines_are_the_documentations() {
         "- [ ] `/chatops run feature set gitaly_find_commit_v2 true --dev` in [`#production`](https://gitlab.slack.com/messages/C101F3796/)",
         "disable trial immediately using `/chatops run feature set gitaly_find_commit_v2 false --staging` in [`#production`]",
         "- [ ] Enable the flag fully with `/chatops run feature set gitaly_find_commit_v2 true` in [`#production`]",
-        "- [ ] Once the flag is removed from the code, delete it with `/chatops run feature delete gitaly_find_commit_v2 --dev --staging --production` in [`#production`]",
+        "- [ ] Once the flag is removed from the code, delete it with `/chatops run feature delete gitaly_find_commit_v2 --dev --pre --staging --staging-ref --production` in [`#production`]",
     ] {
         assert!(text.contains(line), "missing {line:?}");
     }
