@@ -9,7 +9,9 @@ use leptos_router::{
 };
 
 use crate::components::layout::TopBar;
-use crate::pages::{not_found::NotFoundPage, portfolio::PortfolioPage, sign_in::SignInPage};
+use crate::pages::{
+    not_found::NotFoundPage, portfolio::PortfolioPage, sign_in::SignInPage, users::UsersPage,
+};
 
 /// The whole document, rendered on the server around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,6 +54,7 @@ pub fn App() -> impl IntoView {
                     // Async: the whole list is in the first HTML response, so it reads without JavaScript.
                     <Route path=path!("/") view=PortfolioPage ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

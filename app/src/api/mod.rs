@@ -5,3 +5,4 @@ pub mod migrations;
 #[cfg(feature = "ssr")]
 pub mod services;
 pub mod session;
+pub mod users;

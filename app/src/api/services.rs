@@ -7,7 +7,9 @@ use leptos::prelude::*;
 
 use crate::api::migrations::MigrationSummary;
 use crate::api::session::CurrentUser;
+use crate::api::users::{CreatedUser, UserSummary};
 use crate::error::AppError;
+use rollout::Roles;
 
 /// Reading and changing migrations.
 #[async_trait::async_trait]
@@ -26,11 +28,33 @@ pub trait AuthService: Send + Sync {
     async fn sign_out(&self) -> Result<(), AppError>;
 }
 
+/// The accounts admins manage. `actor` is the admin acting, for the audit log and for the rules
+/// that keep an installation from locking itself out.
+#[async_trait::async_trait]
+pub trait UserService: Send + Sync {
+    async fn list_users(&self) -> Result<Vec<UserSummary>, AppError>;
+    async fn create_user(
+        &self,
+        actor: &CurrentUser,
+        username: &str,
+        display_name: &str,
+        roles: &Roles,
+    ) -> Result<CreatedUser, AppError>;
+    async fn set_roles(
+        &self,
+        actor: &CurrentUser,
+        username: &str,
+        roles: &Roles,
+    ) -> Result<(), AppError>;
+    async fn deactivate(&self, actor: &CurrentUser, username: &str) -> Result<(), AppError>;
+}
+
 /// Everything the server hands to the app for one request.
 #[derive(Clone)]
 pub struct Services {
     pub migrations: Arc<dyn MigrationService>,
     pub auth: Arc<dyn AuthService>,
+    pub users: Arc<dyn UserService>,
     /// Demo mode: the sign-in page says where the demo users' passwords are.
     pub demo: bool,
 }

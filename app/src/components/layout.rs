@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_location};
 
 use crate::api::session::{SignOut, get_session_info};
+use rollout::Permission;
 
 /// The bar at the top: the product's name, the main sections, and who is signed in. The router
 /// marks the current section with `aria-current="page"`.
@@ -23,6 +24,22 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/" attr:class="topbar__link">
                     "In flight"
                 </A>
+                // Only a convenience: the users page's server functions check for themselves.
+                <Transition>
+                    {move || Suspend::new(async move {
+                        info.await
+                            .ok()
+                            .and_then(|info| info.user)
+                            .filter(|user| user.may(Permission::Administer))
+                            .map(|_| {
+                                view! {
+                                    <A href="/users" attr:class="topbar__link">
+                                        "Users"
+                                    </A>
+                                }
+                            })
+                    })}
+                </Transition>
             </nav>
             <Transition>
                 {move || Suspend::new(async move {

@@ -3,3 +3,4 @@
 pub mod not_found;
 pub mod portfolio;
 pub mod sign_in;
+pub mod users;

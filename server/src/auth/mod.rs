@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod password;
 pub mod service;
 pub mod store;
+pub mod users;
 
 use std::net::SocketAddr;
 

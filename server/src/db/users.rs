@@ -130,3 +130,97 @@ pub async fn fetch_recent_failures(
     .fetch_one(executor)
     .await
 }
+
+pub struct UserListRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub active: bool,
+    pub sso: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every user, active ones first, then by name.
+pub async fn fetch_users(executor: impl PgExecutor<'_>) -> Result<Vec<UserListRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserListRow,
+        // language=PostgreSQL
+        r#"SELECT id, username, display_name, roles, active,
+                  oidc_subject IS NOT NULL AS "sso!", created_at
+           FROM users ORDER BY active DESC, lower(username)"#
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Locks the user's row for the rest of the transaction.
+pub async fn lock_user_by_username(
+    executor: impl PgExecutor<'_>,
+    username: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserRow,
+        // language=PostgreSQL
+        r#"SELECT id, username, display_name, password_hash, roles, active
+           FROM users WHERE lower(username) = lower($1) FOR UPDATE"#,
+        username
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+pub async fn update_roles(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+    roles: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"UPDATE users SET roles = $2 WHERE id = $1"#,
+        id,
+        roles
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Deactivates the user and ends every session of theirs.
+pub async fn deactivate(
+    executor: &mut sqlx::PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"UPDATE users SET active = false, deactivated_at = $2 WHERE id = $1"#,
+        id,
+        at
+    )
+    .execute(&mut *executor)
+    .await?;
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"DELETE FROM sessions WHERE user_id = $1"#,
+        id
+    )
+    .execute(&mut *executor)
+    .await?;
+    Ok(())
+}
+
+/// Active admins other than `id`: an installation keeps at least one.
+pub async fn count_other_active_admins(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"SELECT count(*) AS "count!" FROM users
+           WHERE active AND 'admin' = ANY (roles) AND id <> $1"#,
+        id
+    )
+    .fetch_one(executor)
+    .await
+}

@@ -1,0 +1,181 @@
+//! `/users`: who may use Rampart and with which roles. For admins; the server functions check.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use rollout::{Role, Roles};
+
+use crate::api::users::{CreateUser, DeactivateUser, SetUserRoles, UserSummary, list_users};
+use crate::components::status::{ErrorPanel, Loading, sentence};
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let set_roles = ServerAction::<SetUserRoles>::new();
+    let deactivate = ServerAction::<DeactivateUser>::new();
+    // Read again after every change.
+    let users = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                set_roles.version().get(),
+                deactivate.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    let change_failure = move || {
+        [set_roles.value().get(), deactivate.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
+            .map(|error| sentence(&error.to_string()))
+    };
+
+    view! {
+        <Title text="Users" />
+        <h1>"Users"</h1>
+        {move || {
+            change_failure()
+                .map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })
+        }}
+        <Suspense fallback=|| view! { <Loading what="users" /> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
+                {move || Suspend::new(async move {
+                    users.await.map(|rows| view! { <UserTable rows set_roles deactivate /> })
+                })}
+            </ErrorBoundary>
+        </Suspense>
+        <NewUser create />
+    }
+}
+
+#[component]
+fn UserTable(
+    rows: Vec<UserSummary>,
+    set_roles: ServerAction<SetUserRoles>,
+    deactivate: ServerAction<DeactivateUser>,
+) -> impl IntoView {
+    view! {
+        <table class="users">
+            <thead>
+                <tr>
+                    <th scope="col">"User"</th>
+                    <th scope="col">"Roles"</th>
+                    <th scope="col">"Status"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|user| view! { <UserRow user set_roles deactivate /> })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn UserRow(
+    user: UserSummary,
+    set_roles: ServerAction<SetUserRoles>,
+    deactivate: ServerAction<DeactivateUser>,
+) -> impl IntoView {
+    let status = match (user.active, user.sso) {
+        (false, _) => "deactivated",
+        (true, true) => "active · SSO",
+        (true, false) => "active",
+    };
+    let active = user.active;
+    let (roles_of, deactivate_of) = (user.username.clone(), user.username.clone());
+    view! {
+        <tr class="users__row" class:users__row--inactive=!active>
+            <td>
+                <span class="users__name">{user.display_name.clone()}</span>
+                <div class="muted">{user.username.clone()}</div>
+            </td>
+            <td>
+                <ActionForm action=set_roles attr:class="users__roles">
+                    <input type="hidden" name="username" value=roles_of />
+                    <RoleBoxes checked=user.roles.clone() />
+                    <button class="button button--small" type="submit" disabled=!active>
+                        "Save roles"
+                    </button>
+                </ActionForm>
+            </td>
+            <td>
+                <span class="users__status">{status}</span>
+                {active
+                    .then(|| {
+                        view! {
+                            <ActionForm action=deactivate attr:class="users__deactivate">
+                                <input type="hidden" name="username" value=deactivate_of />
+                                <button class="button button--small button--danger" type="submit">
+                                    "Deactivate"
+                                </button>
+                            </ActionForm>
+                        }
+                    })}
+            </td>
+        </tr>
+    }
+}
+
+/// One checkbox per role, named as the server functions read them.
+#[component]
+fn RoleBoxes(checked: Roles) -> impl IntoView {
+    Role::ALL
+        .into_iter()
+        .map(|role| {
+            view! {
+                <label class="check">
+                    <input type="checkbox" name=role.as_str() checked=checked.contains(role) />
+                    {role.label()}
+                </label>
+            }
+        })
+        .collect_view()
+}
+
+#[component]
+fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
+    let outcome = move || {
+        create.value().get().map(|result| match result {
+            Ok(created) => view! {
+                <p class="notice notice--success" role="status">
+                    "Added " <strong>{created.username}</strong>
+                    ". Their password, shown this once: " <code class="secret">{created.password}</code>
+                </p>
+            }
+            .into_any(),
+            Err(error) => view! {
+                <p class="notice notice--error" role="alert">
+                    {sentence(&error.to_string())}
+                </p>
+            }
+            .into_any(),
+        })
+    };
+    view! {
+        <section class="new-user">
+            <h2>"Add a user"</h2>
+            <ActionForm action=create attr:class="new-user__form">
+                <label class="field">
+                    <span class="field__label">"Username"</span>
+                    <input class="field__input" name="username" required maxlength="64" />
+                </label>
+                <label class="field">
+                    <span class="field__label">"Name"</span>
+                    <input class="field__input" name="display_name" required maxlength="200" />
+                </label>
+                <fieldset class="new-user__roles">
+                    <legend class="field__label">"Roles"</legend>
+                    <RoleBoxes checked=Roles::from(Role::Viewer) />
+                </fieldset>
+                <button class="button button--primary" type="submit" disabled=create.pending()>
+                    "Add user"
+                </button>
+            </ActionForm>
+            {outcome}
+        </section>
+    }
+}

@@ -1,0 +1,212 @@
+//! The users page's service: listing, creating, changing roles and deactivating accounts, each
+//! change with its audit entry in the same transaction. An installation never loses its last
+//! active admin, and an admin cannot deactivate themselves.
+
+use app::{
+    api::{
+        services::UserService,
+        session::CurrentUser,
+        users::{CreatedUser, UserSummary},
+    },
+    error::AppError,
+};
+use chrono::Utc;
+use rollout::{Role, Roles};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::{
+    accounts::{self, NewAccount},
+    password,
+};
+use crate::{
+    db::{
+        audit::{AuditEntry, insert_audit},
+        users,
+    },
+    error::Error,
+};
+
+pub struct PgUserService {
+    pool: PgPool,
+}
+
+impl PgUserService {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn role_names(roles: &Roles) -> Vec<String> {
+    roles.iter().map(|role| role.as_str().to_owned()).collect()
+}
+
+fn roles_of(names: &[String]) -> Roles {
+    names.iter().filter_map(|name| Role::parse(name)).collect()
+}
+
+const LAST_ADMIN: &str =
+    "Rampart needs at least one active admin: make someone else an admin first.";
+
+/// A username as the database accepts it: a letter or digit, then letters, digits, '.', '_'
+/// and '-', at most 64 in all.
+fn check_username(username: &str) -> Result<(), AppError> {
+    let mut chars = username.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && username.len() <= 64;
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "username",
+            "must start with a letter or digit and use only letters, digits, '.', '_' and '-', at most 64",
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl UserService for PgUserService {
+    async fn list_users(&self) -> Result<Vec<UserSummary>, AppError> {
+        let rows = users::fetch_users(&self.pool).await.map_err(Error::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| UserSummary {
+                id: row.id,
+                roles: roles_of(&row.roles),
+                username: row.username,
+                display_name: row.display_name,
+                active: row.active,
+                sso: row.sso,
+                created_at: row.created_at,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(by = actor.username))]
+    async fn create_user(
+        &self,
+        actor: &CurrentUser,
+        username: &str,
+        display_name: &str,
+        roles: &Roles,
+    ) -> Result<CreatedUser, AppError> {
+        let username = username.trim();
+        let display_name = display_name.trim();
+        check_username(username)?;
+        if display_name.is_empty() || display_name.chars().count() > 200 {
+            return Err(AppError::invalid(
+                "display_name",
+                "must be 1 to 200 characters",
+            ));
+        }
+        if roles.is_empty() {
+            return Err(AppError::invalid("roles", "choose at least one role"));
+        }
+        let password = password::generate()?;
+        let account = NewAccount {
+            username,
+            display_name,
+            password: &password,
+            roles,
+        };
+        match accounts::create(&self.pool, &account, &actor.username).await? {
+            Some(_) => Ok(CreatedUser {
+                username: username.to_owned(),
+                password,
+            }),
+            None => Err(AppError::Conflict {
+                message: format!("A user named {username} already exists."),
+            }),
+        }
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(by = actor.username))]
+    async fn set_roles(
+        &self,
+        actor: &CurrentUser,
+        username: &str,
+        roles: &Roles,
+    ) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let user = users::lock_user_by_username(&mut *tx, username)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| AppError::not_found(format!("user {username}")))?;
+        let before = roles_of(&user.roles);
+        if before == *roles {
+            return Ok(());
+        }
+        if before.contains(Role::Admin)
+            && !roles.contains(Role::Admin)
+            && user.active
+            && users::count_other_active_admins(&mut *tx, user.id)
+                .await
+                .map_err(Error::from)?
+                == 0
+        {
+            return Err(AppError::Conflict {
+                message: LAST_ADMIN.to_owned(),
+            });
+        }
+        let names = role_names(roles);
+        users::update_roles(&mut *tx, user.id, &names)
+            .await
+            .map_err(Error::from)?;
+        let entry = AuditEntry {
+            actor: &actor.username,
+            action: "user.roles_changed",
+            subject: format!("user:{}", user.username),
+            before: Some(json!({ "roles": role_names(&before) })),
+            after: Some(json!({ "roles": names })),
+        };
+        insert_audit(&mut *tx, &entry, Utc::now())
+            .await
+            .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, actor), fields(by = actor.username))]
+    async fn deactivate(&self, actor: &CurrentUser, username: &str) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let user = users::lock_user_by_username(&mut *tx, username)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| AppError::not_found(format!("user {username}")))?;
+        if !user.active {
+            return Ok(());
+        }
+        if user.id == actor.id {
+            return Err(AppError::Conflict {
+                message: "You cannot deactivate your own account; another admin can.".to_owned(),
+            });
+        }
+        if user.roles.iter().any(|r| r == Role::Admin.as_str())
+            && users::count_other_active_admins(&mut *tx, user.id)
+                .await
+                .map_err(Error::from)?
+                == 0
+        {
+            return Err(AppError::Conflict {
+                message: LAST_ADMIN.to_owned(),
+            });
+        }
+        let now = Utc::now();
+        users::deactivate(&mut tx, user.id, now)
+            .await
+            .map_err(Error::from)?;
+        let entry = AuditEntry {
+            actor: &actor.username,
+            action: "user.deactivated",
+            subject: format!("user:{}", user.username),
+            before: Some(json!({ "active": true })),
+            after: Some(json!({ "active": false })),
+        };
+        insert_audit(&mut *tx, &entry, now)
+            .await
+            .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+}

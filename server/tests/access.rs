@@ -1,0 +1,346 @@
+//! Who may call what. The authorization matrix: every server function the app registers — read
+//! from the registry itself, so a new one cannot be forgotten — called by an anonymous caller and
+//! by a user of each role, against the table below. Then the users page's rules.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{PASSWORD, TestApp, client, spawn_app};
+use reqwest::StatusCode;
+use rollout::{Permission, Role, Roles};
+
+/// Who may call a server function.
+#[derive(Clone, Copy, Debug)]
+enum Allowed {
+    Anyone,
+    With(Permission),
+}
+
+/// A server function's name, form arguments that pass its parsing, and who may call it.
+type Row = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Allowed,
+);
+
+/// Every server function.
+const MATRIX: &[Row] = &[
+    ("get_session_info", &[], Allowed::Anyone),
+    (
+        "sign_in",
+        &[("username", "nobody"), ("password", "wrong"), ("next", "/")],
+        Allowed::Anyone,
+    ),
+    ("sign_out", &[], Allowed::Anyone),
+    ("list_migrations", &[], Allowed::With(Permission::Read)),
+    ("list_users", &[], Allowed::With(Permission::Administer)),
+    (
+        "create_user",
+        &[
+            ("username", "made_in_matrix"),
+            ("display_name", "Made"),
+            ("viewer", "on"),
+        ],
+        Allowed::With(Permission::Administer),
+    ),
+    (
+        "set_user_roles",
+        &[("username", "target"), ("engineer", "on")],
+        Allowed::With(Permission::Administer),
+    ),
+    (
+        "deactivate_user",
+        &[("username", "target")],
+        Allowed::With(Permission::Administer),
+    ),
+];
+
+/// Calls `endpoint` as the app's script does, and says whether the answer was a refusal: the
+/// error body `"Unauthorized"` (401) or `"Forbidden"` (403). Any other answer — data, a validation
+/// error, a conflict — got past the check.
+async fn refused(
+    app: &TestApp,
+    http: &reqwest::Client,
+    endpoint: &str,
+    args: &[(&str, &str)],
+) -> Option<StatusCode> {
+    let response = http
+        .post(format!("{}/api/{endpoint}", app.address))
+        .header("origin", &app.address)
+        .header("accept", "application/json")
+        .form(args)
+        .send()
+        .await
+        .expect("the request is answered");
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    match body.trim() {
+        r#""Unauthorized""# => Some(StatusCode::UNAUTHORIZED).filter(|_| status == 401),
+        r#""Forbidden""# => Some(StatusCode::FORBIDDEN).filter(|_| status == 403),
+        _ => None,
+    }
+}
+
+async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
+    let http = client();
+    let response = app.sign_in_with(&http, username, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK, "{username} signs in");
+    http
+}
+
+#[tokio::test]
+async fn every_server_function_answers_exactly_the_roles_allowed() {
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
+        .collect();
+    let listed: BTreeSet<String> = MATRIX.iter().map(|(name, ..)| (*name).to_owned()).collect();
+    assert_eq!(
+        registered, listed,
+        "every registered server function needs a row in MATRIX, and every row a function"
+    );
+
+    let app = spawn_app().await;
+    for role in Role::ALL {
+        app.add_user(role.as_str(), &[role]).await;
+    }
+    app.add_user("target", &[Role::Viewer]).await;
+
+    for (endpoint, args, allowed) in MATRIX {
+        // Anonymous.
+        let expected = match allowed {
+            Allowed::Anyone => None,
+            Allowed::With(_) => Some(StatusCode::UNAUTHORIZED),
+        };
+        assert_eq!(
+            refused(&app, &client(), endpoint, args).await,
+            expected,
+            "anonymous {endpoint}"
+        );
+        // Each role, in a session of its own (sign_out ends one).
+        for role in Role::ALL {
+            let http = signed_in(&app, role.as_str()).await;
+            let expected = match allowed {
+                Allowed::Anyone => None,
+                Allowed::With(permission) if Roles::from(role).allows(*permission) => None,
+                Allowed::With(_) => Some(StatusCode::FORBIDDEN),
+            };
+            assert_eq!(
+                refused(&app, &http, endpoint, args).await,
+                expected,
+                "{role:?} calling {endpoint}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_user_who_then_signs_in_with_the_password_shown_once() {
+    let app = spawn_app().await;
+    app.add_user("adam", &[Role::Admin]).await;
+    let admin = signed_in(&app, "adam").await;
+    let created: serde_json::Value = admin
+        .post(format!("{}/api/create_user", app.address))
+        .header("origin", &app.address)
+        .header("accept", "application/json")
+        .form(&[
+            ("username", "Erin"),
+            ("display_name", "Erin E."),
+            ("engineer", "on"),
+            ("manager", "on"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password = created["password"].as_str().expect("a password").to_owned();
+    assert!(password.len() >= 12);
+    let erin = client();
+    assert_eq!(
+        app.sign_in_with(&erin, "erin", &password).await.status(),
+        StatusCode::OK
+    );
+    let info: serde_json::Value = app
+        .call(&erin, "get_session_info")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        info["user"]["roles"],
+        serde_json::json!(["engineer", "manager"])
+    );
+
+    // Listed, never with a hash; the audit log names the admin.
+    let list = app.call(&admin, "list_users").await.text().await.unwrap();
+    assert!(list.contains("\"Erin\""), "{list}");
+    assert!(!list.contains("argon2") && !list.contains(&password));
+    let (actor, action): (String, String) =
+        sqlx::query_as("SELECT actor, action FROM audit_log WHERE subject = 'user:Erin'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((actor.as_str(), action.as_str()), ("adam", "user.created"));
+
+    // The same name in another case is taken; bad input is named.
+    for (args, words) in [
+        (
+            vec![
+                ("username", "ERIN"),
+                ("display_name", "x"),
+                ("viewer", "on"),
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                ("username", "no spaces"),
+                ("display_name", "x"),
+                ("viewer", "on"),
+            ],
+            "username",
+        ),
+        (
+            vec![("username", "noroles"), ("display_name", "x")],
+            "at least one role",
+        ),
+        (
+            vec![
+                ("username", "noname"),
+                ("display_name", " "),
+                ("viewer", "on"),
+            ],
+            "display_name",
+        ),
+    ] {
+        let response = admin
+            .post(format!("{}/api/create_user", app.address))
+            .header("origin", &app.address)
+            .header("accept", "application/json")
+            .form(&args)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{args:?}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(words), "{args:?}: {body}");
+    }
+}
+
+async fn post(
+    app: &TestApp,
+    http: &reqwest::Client,
+    endpoint: &str,
+    args: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let response = http
+        .post(format!("{}/api/{endpoint}", app.address))
+        .header("origin", &app.address)
+        .header("accept", "application/json")
+        .form(args)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn roles_change_at_once_and_the_last_admin_stays() {
+    let app = spawn_app().await;
+    app.add_user("adam", &[Role::Admin]).await;
+    app.add_user("erin", &[Role::Viewer]).await;
+    let admin = signed_in(&app, "adam").await;
+    let erin = signed_in(&app, "erin").await;
+
+    let (status, _) = post(
+        &app,
+        &admin,
+        "set_user_roles",
+        &[("username", "erin"), ("engineer", "on")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Erin's session sees the new role on her next request.
+    let info: serde_json::Value = app
+        .call(&erin, "get_session_info")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["user"]["roles"], serde_json::json!(["engineer"]));
+    let (before, after): (serde_json::Value, serde_json::Value) =
+        sqlx::query_as("SELECT before, after FROM audit_log WHERE action = 'user.roles_changed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (before["roles"].clone(), after["roles"].clone()),
+        (
+            serde_json::json!(["viewer"]),
+            serde_json::json!(["engineer"])
+        )
+    );
+
+    // The only admin cannot lose the role, nor deactivate themselves.
+    let (status, body) = post(
+        &app,
+        &admin,
+        "set_user_roles",
+        &[("username", "adam"), ("viewer", "on")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("at least one active admin"), "{body}");
+    let (status, body) = post(&app, &admin, "deactivate_user", &[("username", "adam")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("your own account"), "{body}");
+    let (status, _) = post(
+        &app,
+        &admin,
+        "set_user_roles",
+        &[("username", "nobody"), ("viewer", "on")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_deactivated_user_is_signed_out_everywhere_and_cannot_sign_in() {
+    let app = spawn_app().await;
+    app.add_user("adam", &[Role::Admin]).await;
+    app.add_user("erin", &[Role::Engineer]).await;
+    let admin = signed_in(&app, "adam").await;
+    let laptop = signed_in(&app, "erin").await;
+    let phone = signed_in(&app, "erin").await;
+    let sessions = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'erin'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(sessions(app.pool.clone()).await, 2);
+
+    let (status, _) = post(&app, &admin, "deactivate_user", &[("username", "erin")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sessions(app.pool.clone()).await, 0, "her sessions are gone");
+    for http in [&laptop, &phone] {
+        assert_eq!(
+            app.call(http, "list_migrations").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        app.sign_in_with(&client(), "erin", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let list: Vec<serde_json::Value> = app.call(&admin, "list_users").await.json().await.unwrap();
+    let erin = list
+        .iter()
+        .find(|u| u["username"] == "erin")
+        .expect("listed");
+    assert_eq!(erin["active"], false);
+}
