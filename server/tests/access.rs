@@ -65,14 +65,7 @@ async fn refused(
     endpoint: &str,
     args: &[(&str, &str)],
 ) -> Option<StatusCode> {
-    let response = http
-        .post(format!("{}/api/{endpoint}", app.address))
-        .header("origin", &app.address)
-        .header("accept", "application/json")
-        .form(args)
-        .send()
-        .await
-        .expect("the request is answered");
+    let response = app.call_with(http, endpoint, args).await;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     match body.trim() {
@@ -139,19 +132,18 @@ async fn an_admin_adds_a_user_who_then_signs_in_with_the_password_shown_once() {
     let app = spawn_app().await;
     app.add_user("adam", &[Role::Admin]).await;
     let admin = signed_in(&app, "adam").await;
-    let created: serde_json::Value = admin
-        .post(format!("{}/api/create_user", app.address))
-        .header("origin", &app.address)
-        .header("accept", "application/json")
-        .form(&[
-            ("username", "Erin"),
-            ("display_name", "Erin E."),
-            ("engineer", "on"),
-            ("manager", "on"),
-        ])
-        .send()
+    let created: serde_json::Value = app
+        .call_with(
+            &admin,
+            "create_user",
+            &[
+                ("username", "Erin"),
+                ("display_name", "Erin E."),
+                ("engineer", "on"),
+                ("manager", "on"),
+            ],
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -215,14 +207,7 @@ async fn an_admin_adds_a_user_who_then_signs_in_with_the_password_shown_once() {
             "display_name",
         ),
     ] {
-        let response = admin
-            .post(format!("{}/api/create_user", app.address))
-            .header("origin", &app.address)
-            .header("accept", "application/json")
-            .form(&args)
-            .send()
-            .await
-            .unwrap();
+        let response = app.call_with(&admin, "create_user", &args).await;
         assert!(response.status().is_client_error(), "{args:?}");
         let body = response.text().await.unwrap();
         assert!(body.contains(words), "{args:?}: {body}");
@@ -235,14 +220,7 @@ async fn post(
     endpoint: &str,
     args: &[(&str, &str)],
 ) -> (StatusCode, String) {
-    let response = http
-        .post(format!("{}/api/{endpoint}", app.address))
-        .header("origin", &app.address)
-        .header("accept", "application/json")
-        .form(args)
-        .send()
-        .await
-        .unwrap();
+    let response = app.call_with(http, endpoint, args).await;
     (response.status(), response.text().await.unwrap())
 }
 

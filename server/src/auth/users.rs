@@ -45,8 +45,19 @@ fn roles_of(names: &[String]) -> Roles {
     names.iter().filter_map(|name| Role::parse(name)).collect()
 }
 
-const LAST_ADMIN: &str =
-    "Rampart needs at least one active admin: make someone else an admin first.";
+/// Refuses a change that would leave no active admin but `id`: nobody could manage users then.
+async fn keep_an_admin(tx: &mut sqlx::PgConnection, id: i64) -> Result<(), AppError> {
+    let others = users::count_other_active_admins(tx, id)
+        .await
+        .map_err(Error::from)?;
+    if others == 0 {
+        return Err(AppError::Conflict {
+            message: "Rampart needs at least one active admin: make someone else an admin first."
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
 
 /// A username as the database accepts it: a letter or digit, then letters, digits, '.', '_'
 /// and '-', at most 64 in all.
@@ -137,17 +148,8 @@ impl UserService for PgUserService {
         if before == *roles {
             return Ok(());
         }
-        if before.contains(Role::Admin)
-            && !roles.contains(Role::Admin)
-            && user.active
-            && users::count_other_active_admins(&mut *tx, user.id)
-                .await
-                .map_err(Error::from)?
-                == 0
-        {
-            return Err(AppError::Conflict {
-                message: LAST_ADMIN.to_owned(),
-            });
+        if before.contains(Role::Admin) && !roles.contains(Role::Admin) && user.active {
+            keep_an_admin(&mut tx, user.id).await?;
         }
         let names = role_names(roles);
         users::update_roles(&mut *tx, user.id, &names)
@@ -182,15 +184,8 @@ impl UserService for PgUserService {
                 message: "You cannot deactivate your own account; another admin can.".to_owned(),
             });
         }
-        if user.roles.iter().any(|r| r == Role::Admin.as_str())
-            && users::count_other_active_admins(&mut *tx, user.id)
-                .await
-                .map_err(Error::from)?
-                == 0
-        {
-            return Err(AppError::Conflict {
-                message: LAST_ADMIN.to_owned(),
-            });
+        if roles_of(&user.roles).contains(Role::Admin) {
+            keep_an_admin(&mut tx, user.id).await?;
         }
         let now = Utc::now();
         users::deactivate(&mut tx, user.id, now)

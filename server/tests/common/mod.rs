@@ -122,13 +122,23 @@ impl TestApp {
         );
     }
 
-    /// Calls a server function (no arguments) the way the app's JavaScript does.
+    /// Calls a server function without arguments the way the app's JavaScript does.
     pub async fn call(&self, client: &reqwest::Client, endpoint: &str) -> reqwest::Response {
+        self.call_with(client, endpoint, &[]).await
+    }
+
+    /// Calls a server function with form arguments the way the app's JavaScript does.
+    pub async fn call_with(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        args: &[(&str, &str)],
+    ) -> reqwest::Response {
         client
             .post(format!("{}/api/{endpoint}", self.address))
             .header("origin", &self.address)
             .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
+            .form(args)
             .send()
             .await
             .expect("the request is answered")
