@@ -10,7 +10,8 @@ use leptos_router::{
 
 use crate::components::layout::TopBar;
 use crate::pages::{
-    not_found::NotFoundPage, portfolio::PortfolioPage, sign_in::SignInPage, users::UsersPage,
+    not_found::NotFoundPage, portfolio::PortfolioPage, profile::ProfilePage, sign_in::SignInPage,
+    users::UsersPage,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=PortfolioPage ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

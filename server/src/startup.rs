@@ -12,7 +12,7 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::{
-    auth::{self, service::PgAuthService, users::PgUserService},
+    auth::{self, service::PgAuthService, tokens::PgTokenService, users::PgUserService},
     config::Config,
     db, demo,
     error::Error,
@@ -96,6 +96,7 @@ fn router(config: &Config, pool: PgPool) -> Router {
         migrations: Arc::new(PgMigrationService::new(pool.clone())),
         auth: Arc::new(PgAuthService::new(pool.clone())),
         users: Arc::new(PgUserService::new(pool.clone())),
+        tokens: Arc::new(PgTokenService::new(pool.clone())),
         demo: config.demo_data,
     };
     let context = move || {

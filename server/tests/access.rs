@@ -34,6 +34,17 @@ const MATRIX: &[Row] = &[
     ),
     ("sign_out", &[], Allowed::Anyone),
     ("list_migrations", &[], Allowed::With(Permission::Read)),
+    ("list_tokens", &[], Allowed::With(Permission::Read)),
+    (
+        "create_token",
+        &[("name", "matrix")],
+        Allowed::With(Permission::Read),
+    ),
+    (
+        "revoke_token",
+        &[("id", "999999")],
+        Allowed::With(Permission::Read),
+    ),
     ("list_users", &[], Allowed::With(Permission::Administer)),
     (
         "create_user",
@@ -321,4 +332,112 @@ async fn a_deactivated_user_is_signed_out_everywhere_and_cannot_sign_in() {
         .find(|u| u["username"] == "erin")
         .expect("listed");
     assert_eq!(erin["active"], false);
+}
+
+fn bearer(app: &TestApp, token: &str) -> reqwest::RequestBuilder {
+    client()
+        .post(format!("{}/api/list_migrations", app.address))
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/json")
+}
+
+#[tokio::test]
+async fn api_tokens_act_for_their_user_until_revoked() {
+    let app = spawn_app().await;
+    app.add_user("erin", &[Role::Engineer]).await;
+    app.add_user("adam", &[Role::Admin]).await;
+    let erin = signed_in(&app, "erin").await;
+    let created: serde_json::Value = app
+        .call_with(&erin, "create_token", &[("name", "CI pipeline")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = created["token"].as_str().expect("a token").to_owned();
+    assert!(token.starts_with("rpt_"), "{token}");
+
+    // A script: the token, no cookie, no Origin.
+    let response = bearer(&app, &token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = app.call(&erin, "list_tokens").await.text().await.unwrap();
+    assert!(
+        listed.contains("CI pipeline") && listed.contains(&token[..12]),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&token),
+        "the token itself is never shown again"
+    );
+    assert!(
+        listed.contains("last_used_at\":\"20"),
+        "last use recorded: {listed}"
+    );
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_sha256 FROM api_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32, "only a hash is kept");
+
+    // Malformed, unknown: refused with 401, and nothing is answered as anonymous instead.
+    for bad in [
+        "Bearer",
+        "Bearer rpt_short",
+        "Basic dXNlcjpwYXNz",
+        "Bearer rpt_0000000000000000000000000000000000000000",
+        "Bearer rpt_00000000000000000000000000000000000000\u{e9}",
+    ] {
+        let response = client()
+            .post(format!("{}/api/get_session_info", app.address))
+            .header("authorization", bad)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+
+    // Revoked: refused from then on.
+    let id = serde_json::from_str::<serde_json::Value>(&listed).unwrap()[0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let (status, _) = post(&app, &erin, "revoke_token", &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bearer(&app, &token).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Someone else's token cannot be revoked by id.
+    let adam = signed_in(&app, "adam").await;
+    let (status, _) = post(&app, &adam, "revoke_token", &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A deactivated user's tokens stop working too.
+    let second: serde_json::Value = app
+        .call_with(&erin, "create_token", &[("name", "second")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = second["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        bearer(&app, &second).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    post(&app, &adam, "deactivate_user", &[("username", "erin")]).await;
+    assert_eq!(
+        bearer(&app, &second).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'token.%' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(actions, ["token.created", "token.revoked", "token.created"]);
 }

@@ -5,4 +5,5 @@ pub mod migrations;
 #[cfg(feature = "ssr")]
 pub mod services;
 pub mod session;
+pub mod tokens;
 pub mod users;

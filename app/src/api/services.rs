@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::api::migrations::MigrationSummary;
 use crate::api::session::CurrentUser;
+use crate::api::tokens::{CreatedToken, TokenSummary};
 use crate::api::users::{CreatedUser, UserSummary};
 use crate::error::AppError;
 use rollout::Roles;
@@ -49,12 +50,21 @@ pub trait UserService: Send + Sync {
     async fn deactivate(&self, actor: &CurrentUser, username: &str) -> Result<(), AppError>;
 }
 
+/// A user's own API tokens.
+#[async_trait::async_trait]
+pub trait TokenService: Send + Sync {
+    async fn list_tokens(&self, user: &CurrentUser) -> Result<Vec<TokenSummary>, AppError>;
+    async fn create_token(&self, user: &CurrentUser, name: &str) -> Result<CreatedToken, AppError>;
+    async fn revoke_token(&self, user: &CurrentUser, id: i64) -> Result<(), AppError>;
+}
+
 /// Everything the server hands to the app for one request.
 #[derive(Clone)]
 pub struct Services {
     pub migrations: Arc<dyn MigrationService>,
     pub auth: Arc<dyn AuthService>,
     pub users: Arc<dyn UserService>,
+    pub tokens: Arc<dyn TokenService>,
     /// Demo mode: the sign-in page says where the demo users' passwords are.
     pub demo: bool,
 }

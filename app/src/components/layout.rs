@@ -56,9 +56,9 @@ fn SignedIn(user: crate::api::session::CurrentUser) -> impl IntoView {
     let roles = user.roles_label();
     view! {
         <div class="topbar__user">
-            <span class="topbar__name" title=user.username.clone()>
+            <a class="topbar__name" href="/profile" title="Your account and API tokens">
                 {user.display_name.clone()}
-            </span>
+            </a>
             <span class="topbar__roles">{roles}</span>
             <ActionForm action=sign_out attr:class="topbar__sign-out">
                 <button class="topbar__button" type="submit">

@@ -1,7 +1,7 @@
 //! Who is asking: password sign-in, sessions in Postgres, and the signed-in user of each request.
 //!
-//! A request's session cookie names a row of `tower_sessions.session`; the session holds only the
-//! user's id. [`load_current_user`] reads the user afresh on every request, so a deactivated
+//! A request's session cookie names a row of `sessions`; the session holds only the user's id. A
+//! script calls `/api/…` with `Authorization: Bearer <API token>` instead ([`tokens`]). [`load_current_user`] reads the user afresh on every request, so a deactivated
 //! user's sessions stop working at once and role changes apply to the next click. The app's
 //! server functions then check permissions with `app::api::session::require`.
 
@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod password;
 pub mod service;
 pub mod store;
+pub mod tokens;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -66,6 +67,33 @@ pub async fn load_current_user(
         .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
     request.extensions_mut().insert(ClientAddress(address));
 
+    // A script with an API token: the token alone says who it is, and a bad one is refused here
+    // rather than treated as nobody.
+    if request.uri().path().starts_with("/api/") {
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or("?"));
+        match tokens::user_of_bearer(&state.pool, authorization).await {
+            Ok(Ok(Some(user))) => {
+                request.extensions_mut().insert(user);
+                return next.run(request).await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(tokens::InvalidToken)) => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)],
+                    "The API token is malformed, unknown or revoked, or its user is deactivated.",
+                )
+                    .into_response();
+            }
+            Err(error) => {
+                tracing::error!(error = %crate::error::chain(&error), "cannot check an API token");
+                return unavailable();
+            }
+        }
+    }
     match user_of_session(&state, &session).await {
         Ok(Some(user)) => {
             request.extensions_mut().insert(user);
@@ -73,14 +101,18 @@ pub async fn load_current_user(
         Ok(None) => {}
         Err(error) => {
             tracing::error!(error = %crate::error::chain(&error), "cannot read the session's user");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Rampart cannot reach its database right now; try again in a moment.",
-            )
-                .into_response();
+            return unavailable();
         }
     }
     next.run(request).await
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Rampart cannot reach its database right now; try again in a moment.",
+    )
+        .into_response()
 }
 
 async fn user_of_session(

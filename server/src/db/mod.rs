@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod migrations;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
 
 use secrecy::ExposeSecret;
