@@ -11,6 +11,7 @@ export const EMPTY_URL = 'http://127.0.0.1:3201';
 /** The demo users' password on the demo server, and the one user's on the empty server (made by
  *  `make test` with `server add-user`). */
 export const PASSWORD = 'e2e-password-not-secret';
+const OIDC_ISSUER = process.env.RAMPART_TEST_OIDC_ISSUER;
 
 function rampart(url: string, database: string, demoData: boolean) {
   return {
@@ -26,6 +27,15 @@ function rampart(url: string, database: string, demoData: boolean) {
       RAMPART_SITE_ROOT: siteRoot,
       RAMPART_DEMO_DATA: String(demoData),
       RAMPART_DEMO_PASSWORD: PASSWORD,
+      RAMPART_PUBLIC_URL: url,
+      // Single sign-on through the test OpenID provider `make test` starts, as GitLab would be.
+      ...(OIDC_ISSUER && {
+        RAMPART_OIDC_ISSUER: OIDC_ISSUER,
+        RAMPART_OIDC_CLIENT_ID: 'rampart',
+        RAMPART_OIDC_CLIENT_SECRET: 'rampart-test-secret',
+        RAMPART_OIDC_GROUP_ROLES: 'gitlab-org/release-managers=release_manager;gitlab-org/gitaly=engineer',
+        RAMPART_OIDC_SCOPES: 'profile groups',
+      }),
       RUST_LOG: 'warn',
     },
   };

@@ -64,3 +64,14 @@ test.describe('without JavaScript', () => {
     await expect(page.getByRole('banner').getByText('Erin Engineer')).toBeVisible();
   });
 });
+
+test('single sign-on through the identity provider lands on the dashboard with the mapped role', async ({ page }) => {
+  await page.goto('/sign-in');
+  await page.getByRole('link', { name: 'Sign in with GitLab' }).click();
+  // The test provider signs Alice in at once and sends her back.
+  await expect(page).toHaveURL(/127\.0\.0\.1:3200\/$/);
+  await expect(page.getByRole('heading', { name: 'In-flight migrations' })).toBeVisible();
+  const bar = page.getByRole('banner');
+  await expect(bar.getByText('Alice SSO')).toBeVisible();
+  await expect(bar.getByText('Engineer, Release manager')).toBeVisible();
+});

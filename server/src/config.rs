@@ -31,6 +31,8 @@ pub struct Config {
     /// `RAMPART_DEMO_PASSWORD`: in demo mode, the demo users' password instead of a random one
     /// each (for scripted tests; never set it on a real installation).
     pub demo_password: Option<SecretString>,
+    /// Single sign-on, when `RAMPART_OIDC_ISSUER` is set (see [`Config::sso`]).
+    pub sso: Option<crate::auth::sso::SsoConfig>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +78,7 @@ impl Config {
                 60 * vars.bounded("RAMPART_SESSION_IDLE_MINUTES", 480, 1..=43_200)?,
             ),
             demo_password: vars.get("RAMPART_DEMO_PASSWORD").map(SecretString::from),
+            sso: vars.sso()?,
         })
     }
 
@@ -158,6 +161,48 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 problem: format!("is {other:?}, which is not text or json"),
             }),
         }
+    }
+
+    /// `RAMPART_OIDC_ISSUER` (the provider, e.g. https://gitlab.com), `RAMPART_OIDC_CLIENT_ID`,
+    /// `RAMPART_OIDC_CLIENT_SECRET`, `RAMPART_OIDC_GROUP_ROLES` (`group=role[,role];…`),
+    /// `RAMPART_OIDC_SCOPES` (besides openid; default `profile`), `RAMPART_OIDC_NAME` (default
+    /// GitLab). All or nothing: an issuer without the client's id and secret is an error.
+    fn sso(&self) -> Result<Option<crate::auth::sso::SsoConfig>, ConfigError> {
+        let Some(issuer) = self.get("RAMPART_OIDC_ISSUER") else {
+            return Ok(None);
+        };
+        let required = |name: &'static str| {
+            self.get(name).ok_or_else(|| ConfigError {
+                variable: name,
+                problem: "is not set, but RAMPART_OIDC_ISSUER is: single sign-on needs it"
+                    .to_string(),
+            })
+        };
+        let client_id = required("RAMPART_OIDC_CLIENT_ID")?;
+        let client_secret = SecretString::from(required("RAMPART_OIDC_CLIENT_SECRET")?);
+        let group_roles = crate::auth::sso::parse_group_roles(&required(
+            "RAMPART_OIDC_GROUP_ROLES",
+        )?)
+        .map_err(|problem| ConfigError {
+            variable: "RAMPART_OIDC_GROUP_ROLES",
+            problem: format!("is not group=role[,role…];…: {problem}"),
+        })?;
+        Ok(Some(crate::auth::sso::SsoConfig {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            client_id,
+            client_secret,
+            redirect_url: format!(
+                "{}/auth/oidc/callback",
+                self.public_url("RAMPART_PUBLIC_URL")?
+            ),
+            group_roles,
+            name: self.text("RAMPART_OIDC_NAME", "GitLab"),
+            scopes: self
+                .text("RAMPART_OIDC_SCOPES", "profile")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+        }))
     }
 
     /// `http(s)://host[:port]`, without a trailing slash; by default the listening address.
@@ -312,6 +357,39 @@ mod tests {
         }
         let idle = config(&[DB, ("RAMPART_SESSION_IDLE_MINUTES", "0")]).unwrap_err();
         assert_eq!(idle.variable, "RAMPART_SESSION_IDLE_MINUTES");
+    }
+
+    #[test]
+    fn single_sign_on_is_all_or_nothing() {
+        assert!(config(&[DB]).unwrap().sso.is_none());
+        let issuer = ("RAMPART_OIDC_ISSUER", "https://gitlab.example.com/");
+        let error = config(&[DB, issuer]).unwrap_err();
+        assert_eq!(error.variable, "RAMPART_OIDC_CLIENT_ID");
+        let full = [
+            DB,
+            issuer,
+            ("RAMPART_OIDC_CLIENT_ID", "rampart"),
+            ("RAMPART_OIDC_CLIENT_SECRET", "s3cret-of-the-client"),
+            ("RAMPART_OIDC_GROUP_ROLES", "gitlab-org/gitaly=engineer"),
+            ("RAMPART_PUBLIC_URL", "https://rampart.example.com"),
+        ];
+        let sso = config(&full).unwrap().sso.unwrap();
+        assert_eq!(sso.issuer, "https://gitlab.example.com");
+        assert_eq!(
+            sso.redirect_url,
+            "https://rampart.example.com/auth/oidc/callback"
+        );
+        assert_eq!(sso.name, "GitLab");
+        assert!(
+            !format!("{sso:?}").contains("s3cret"),
+            "the secret never prints"
+        );
+        let mut bad = full.to_vec();
+        bad[4] = ("RAMPART_OIDC_GROUP_ROLES", "gitlab-org/gitaly=wizard");
+        assert_eq!(
+            config(&bad).unwrap_err().variable,
+            "RAMPART_OIDC_GROUP_ROLES"
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum Error {
     Serve(#[source] std::io::Error),
     #[error("password hashing failed: {0}")]
     Password(String),
+    #[error("single sign-on cannot be set up: {0}")]
+    Sso(String),
     #[error("the session store failed")]
     Session(#[from] tower_sessions::session::Error),
     /// A failure that already has the right user-facing meaning.

@@ -12,7 +12,7 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::{
-    auth::{self, service::PgAuthService, tokens::PgTokenService, users::PgUserService},
+    auth::{self, service::PgAuthService, sso::Sso, tokens::PgTokenService, users::PgUserService},
     config::Config,
     db, demo,
     error::Error,
@@ -55,7 +55,12 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(Error::Bind)?;
-        let router = router(&config, pool);
+        let sso = config
+            .sso
+            .clone()
+            .map(|sso| Sso::new(sso).map(Arc::new).map_err(Error::Sso))
+            .transpose()?;
+        let router = router(&config, pool, sso);
         Ok(Self { listener, router })
     }
 
@@ -78,7 +83,7 @@ impl Application {
     }
 }
 
-fn router(config: &Config, pool: PgPool) -> Router {
+fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
     let hashed_names = hash_file_present();
     let leptos_options = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
@@ -91,6 +96,7 @@ fn router(config: &Config, pool: PgPool) -> Router {
         pool: pool.clone(),
         leptos_options: leptos_options.clone(),
         metrics: Arc::new(HttpMetrics::default()),
+        sso: sso.clone(),
     };
     let services = Services {
         migrations: Arc::new(PgMigrationService::new(pool.clone())),
@@ -98,6 +104,7 @@ fn router(config: &Config, pool: PgPool) -> Router {
         users: Arc::new(PgUserService::new(pool.clone())),
         tokens: Arc::new(PgTokenService::new(pool.clone())),
         demo: config.demo_data,
+        sso_name: sso.as_ref().map(|sso| sso.config.name.clone()),
     };
     let context = move || {
         provide_context(services.clone());
@@ -108,6 +115,8 @@ fn router(config: &Config, pool: PgPool) -> Router {
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .route("/metrics", get(http::metrics::render))
+        .route("/auth/oidc/start", get(http::sso::start))
+        .route("/auth/oidc/callback", get(http::sso::callback))
         .nest(
             "/pkg",
             http::assets::router(&config.site_root, hashed_names),

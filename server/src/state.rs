@@ -6,13 +6,15 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
-use crate::http::metrics::HttpMetrics;
+use crate::{auth::sso::Sso, http::metrics::HttpMetrics};
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
+    /// Single sign-on, when configured.
+    pub sso: Option<Arc<Sso>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -292,7 +292,11 @@ async fn the_audit_log_cannot_be_rewritten() {
 
 #[tokio::test]
 async fn the_demo_has_a_user_for_every_role_and_says_so_on_the_sign_in_page() {
-    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
     let roles: Vec<(String, Vec<String>)> =
         sqlx::query_as("SELECT username, roles FROM users ORDER BY id")
             .fetch_all(&app.pool)

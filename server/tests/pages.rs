@@ -8,7 +8,11 @@ use rollout::Role;
 
 #[tokio::test]
 async fn the_portfolio_lists_the_demo_migrations_in_the_first_html() {
-    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
     app.sign_in_as("vicky", &[Role::Viewer]).await;
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -67,7 +71,11 @@ async fn the_hydration_script_carries_the_nonce_of_the_policy() {
 
 #[tokio::test]
 async fn pages_are_compressed_for_browsers_that_accept_it() {
-    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
     app.sign_in_as("vicky", &[Role::Viewer]).await;
     let response = app
         .client
@@ -82,7 +90,11 @@ async fn pages_are_compressed_for_browsers_that_accept_it() {
 
 #[tokio::test]
 async fn the_list_server_function_answers_json() {
-    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
     app.sign_in_as("vicky", &[Role::Viewer]).await;
     let response = app.call(&app.client, "list_migrations").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -94,7 +106,11 @@ async fn the_list_server_function_answers_json() {
 
 #[tokio::test]
 async fn a_database_failure_shows_a_safe_message_with_status_503() {
-    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
     app.sign_in_as("vicky", &[Role::Viewer]).await;
     app.drop_database().await;
 
@@ -114,7 +130,11 @@ async fn a_database_failure_shows_a_safe_message_with_status_503() {
 
 #[tokio::test]
 async fn a_failed_load_shows_a_safe_message_with_status_500() {
-    let app = spawn_app_with(Spawn { demo_data: true }).await;
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
     app.sign_in_as("vicky", &[Role::Viewer]).await;
     // The session still reads; the migrations do not.
     sqlx::query("DROP TABLE migrations")

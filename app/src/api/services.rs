@@ -67,6 +67,8 @@ pub struct Services {
     pub tokens: Arc<dyn TokenService>,
     /// Demo mode: the sign-in page says where the demo users' passwords are.
     pub demo: bool,
+    /// The identity provider's name, when single sign-on is configured.
+    pub sso_name: Option<String>,
 }
 
 /// The services of the current request; an error (not a panic) if the server forgot to provide them.

@@ -77,15 +77,19 @@ pub fn local_destination(next: &str) -> &str {
 pub struct SessionInfo {
     pub user: Option<CurrentUser>,
     pub demo: bool,
+    /// The identity provider's name, when people may sign in through it.
+    pub sso: Option<String>,
 }
 
 /// Open to anyone: it tells an anonymous caller only that nobody is signed in.
 #[server(endpoint = "get_session_info")]
 pub async fn get_session_info() -> Result<SessionInfo, AppError> {
     use crate::api::services::services;
+    let services = services()?;
     Ok(SessionInfo {
         user: current_user(),
-        demo: services()?.demo,
+        demo: services.demo,
+        sso: services.sso_name.clone(),
     })
 }
 
@@ -124,8 +128,8 @@ fn plain_form_post() -> bool {
     })
 }
 
-#[cfg(feature = "ssr")]
-fn query_encode(text: &str) -> String {
+/// Percent-encodes `text` for a query string, keeping `/` readable.
+pub fn query_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
@@ -209,7 +213,6 @@ mod tests {
             assert!(failure.message().ends_with('.'));
         }
         assert_eq!(SignInFailure::parse("<script>"), SignInFailure::Other);
-        #[cfg(feature = "ssr")]
         assert_eq!(query_encode("/?a=b c"), "/%3Fa%3Db%20c");
     }
 

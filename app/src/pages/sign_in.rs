@@ -16,6 +16,7 @@ pub fn SignInPage() -> impl IntoView {
         .read_untracked()
         .get("next")
         .unwrap_or_else(|| "/".to_owned());
+    let sso_next = next.clone();
     let info = Resource::new(|| (), |_| get_session_info());
     // The script's answer, or the address's after a form post without JavaScript.
     let failure = move || {
@@ -73,6 +74,30 @@ pub fn SignInPage() -> impl IntoView {
                         }
                     })
             }}
+            <Suspense>
+                {
+                    let next = sso_next;
+                    move || {
+                        let next = next.clone();
+                        Suspend::new(async move {
+                            info.await
+                                .ok()
+                                .and_then(|info| info.sso)
+                                .map(|provider| {
+                                    let href = format!(
+                                        "/auth/oidc/start?next={}",
+                                        crate::api::session::query_encode(&next)
+                                    );
+                                    view! {
+                                        <a class="button sign-in__sso" href=href rel="external">
+                                            {format!("Sign in with {provider}")}
+                                        </a>
+                                    }
+                                })
+                        })
+                    }
+                }
+            </Suspense>
             <Suspense>
                 {move || Suspend::new(async move {
                     info.await

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod password;
 pub mod service;
+pub mod sso;
 pub mod store;
 pub mod tokens;
 pub mod users;
@@ -29,7 +30,7 @@ use self::store::PgSessionStore;
 use crate::{config::Config, db, state::AppState};
 
 /// The session key that holds the signed-in user's id.
-const USER_ID: &str = "user_id";
+pub(crate) const USER_ID: &str = "user_id";
 
 /// The session cookie's name.
 pub const COOKIE: &str = "rampart_session";
@@ -155,7 +156,7 @@ pub async fn sign_in_for_pages(request: Request, next: Next) -> Response {
             .and_then(|accept| accept.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"));
     let path = request.uri().path();
-    let open = path == "/sign-in";
+    let open = path == "/sign-in" || path.starts_with("/auth/");
     if !wants_page || open || request.extensions().get::<CurrentUser>().is_some() {
         return next.run(request).await;
     }

@@ -224,3 +224,41 @@ pub async fn count_other_active_admins(
     .fetch_one(executor)
     .await
 }
+
+pub async fn fetch_user_by_subject(
+    executor: impl PgExecutor<'_>,
+    subject: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserRow,
+        // language=PostgreSQL
+        r#"SELECT id, username, display_name, password_hash, roles, active
+           FROM users WHERE oidc_subject = $1 FOR UPDATE"#,
+        subject
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Inserts an account that signs in through the identity provider, unless the name is taken.
+pub async fn insert_sso_user(
+    executor: impl PgExecutor<'_>,
+    username: &str,
+    display_name: &str,
+    subject: &str,
+    roles: &[String],
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"INSERT INTO users (username, display_name, oidc_subject, roles)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT ((lower(username))) DO NOTHING
+           RETURNING id"#,
+        username,
+        display_name,
+        subject,
+        roles
+    )
+    .fetch_optional(executor)
+    .await
+}

@@ -4,4 +4,5 @@ pub mod assets;
 pub mod health;
 pub mod metrics;
 pub mod security;
+pub mod sso;
 pub mod tracing;

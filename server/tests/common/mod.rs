@@ -26,6 +26,24 @@ pub struct TestApp {
 #[derive(Default)]
 pub struct Spawn {
     pub demo_data: bool,
+    /// Single sign-on through the test OpenID provider (`RAMPART_TEST_OIDC_ISSUER`).
+    pub sso: bool,
+}
+
+/// The OpenID provider `make test` starts (end2end/oidc/provider.mjs).
+pub fn oidc_issuer() -> String {
+    std::env::var("RAMPART_TEST_OIDC_ISSUER").expect(
+        "RAMPART_TEST_OIDC_ISSUER must name the test OpenID provider; `make test` starts one and sets it",
+    )
+}
+
+/// A free port, for a server whose address must be known before it starts (single sign-on's
+/// callback is registered by address).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -36,9 +54,22 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
     let maintenance_url = maintenance_url();
     let (database, database_url) = create_database().await;
 
+    let addr = if options.sso {
+        format!("127.0.0.1:{}", free_port())
+    } else {
+        "127.0.0.1:0".to_string()
+    };
+    let issuer = options.sso.then(oidc_issuer);
     let config = Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
-        "RAMPART_ADDR" => Some("127.0.0.1:0".to_string()),
+        "RAMPART_ADDR" => Some(addr.clone()),
+        "RAMPART_OIDC_ISSUER" => issuer.clone(),
+        "RAMPART_OIDC_CLIENT_ID" => Some("rampart".to_string()),
+        "RAMPART_OIDC_CLIENT_SECRET" => Some("rampart-test-secret".to_string()),
+        "RAMPART_OIDC_GROUP_ROLES" => Some(
+            "gitlab-org/release-managers=release_manager;gitlab-org/gitaly=engineer".to_string(),
+        ),
+        "RAMPART_OIDC_SCOPES" => Some("profile groups".to_string()),
         "RAMPART_DEMO_DATA" => Some(options.demo_data.to_string()),
         "RAMPART_DEMO_PASSWORD" => Some(PASSWORD.to_string()),
         "RAMPART_DB_ACQUIRE_TIMEOUT_MS" => Some("1000".to_string()),
