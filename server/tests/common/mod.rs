@@ -28,6 +28,8 @@ pub struct Spawn {
     pub demo_data: bool,
     /// Single sign-on through the test OpenID provider (`RAMPART_TEST_OIDC_ISSUER`).
     pub sso: bool,
+    /// `RAMPART_PUBLIC_URL`, when people are to reach it elsewhere (behind https, say).
+    pub public_url: Option<String>,
 }
 
 /// The OpenID provider `make test` starts (end2end/oidc/provider.mjs).
@@ -70,6 +72,7 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
             "gitlab-org/release-managers=release_manager;gitlab-org/gitaly=engineer".to_string(),
         ),
         "RAMPART_OIDC_SCOPES" => Some("profile groups".to_string()),
+        "RAMPART_PUBLIC_URL" => options.public_url.clone(),
         "RAMPART_DEMO_DATA" => Some(options.demo_data.to_string()),
         "RAMPART_DEMO_PASSWORD" => Some(PASSWORD.to_string()),
         "RAMPART_DB_ACQUIRE_TIMEOUT_MS" => Some("1000".to_string()),
