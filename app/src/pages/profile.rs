@@ -39,6 +39,19 @@ pub fn ProfilePage() -> impl IntoView {
                 "A script sends a token as " <code>"Authorization: Bearer …"</code>
                 " and acts with your roles. Revoke a token as soon as no script needs it."
             </p>
+            {move || {
+                revoke
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|error| {
+                        view! {
+                            <p class="notice notice--error" role="alert">
+                                {sentence(&error.to_string())}
+                            </p>
+                        }
+                    })
+            }}
             <Suspense fallback=|| view! { <Loading what="tokens" /> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                     {move || Suspend::new(async move {
