@@ -1,8 +1,6 @@
 //! Health, readiness, metrics and the headers every response carries.
 
-mod common;
-
-use common::spawn_app;
+use crate::helpers::spawn_app;
 use reqwest::StatusCode;
 
 #[tokio::test]

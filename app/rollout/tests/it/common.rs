@@ -1,6 +1,5 @@
 //! Shared fixtures of the integration tests: a sample migration, people, times, versions, and a
 //! driver that walks a migration through its plan the way a careful team would.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rollout::{

@@ -1,8 +1,6 @@
 //! Demo data loads once, however many replicas start at the same time.
 
-mod common;
-
-use common::spawn_app;
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn demo_data_loads_once_even_when_replicas_race() {

@@ -1,11 +1,9 @@
 //! The server binary's subcommands: `add-migration`, the way the empty portfolio tells people to add
 //! a migration, and `add-user`, the way a fresh installation gets its first admin.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::create_database;
+use crate::helpers::create_database;
 
 fn add_migration(database_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_server"))

@@ -2,11 +2,9 @@
 //! from the registry itself, so a new one cannot be forgotten — called by an anonymous caller and
 //! by a user of each role, against the table below. Then the users page's rules.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{PASSWORD, TestApp, client, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, client, spawn_app};
 use reqwest::StatusCode;
 use rollout::{Permission, Role, Roles};
 

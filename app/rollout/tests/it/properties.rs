@@ -21,8 +21,6 @@
 //! - every refusal has a message and a code;
 //! - the flag events, replayed, give exactly the flags the state says.
 
-mod common;
-
 use chrono::TimeDelta;
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
@@ -74,7 +72,7 @@ enum Versions {
 
 impl Versions {
     fn deployed(self) -> Option<DeployedVersions> {
-        let v = common::version;
+        let v = crate::common::version;
         let (gitaly, gitlab) = match self {
             Versions::Missing => return None,
             Versions::Good => ("v16.3.2", "16.3.0-ee"),
@@ -231,9 +229,9 @@ struct World {
 impl World {
     fn new(plan: Plan) -> World {
         World {
-            migration: common::migration(plan),
+            migration: crate::common::migration(plan),
             state: MigrationState::new(),
-            now: common::t0(),
+            now: crate::common::t0(),
             visited: Vec::new(),
             stats: Stats::default(),
         }
@@ -321,7 +319,7 @@ impl World {
                 } else {
                     String::new()
                 },
-                deployed: Some(common::good_versions()),
+                deployed: Some(crate::common::good_versions()),
             },
             Gen::AutomatedLook => Action::AutomatedLook { note: None },
             Gen::Disable { everywhere } => Action::Disable {
@@ -602,9 +600,9 @@ impl World {
 
     /// The next thing a careful team does, or how long it waits.
     fn next_proper(&self) -> Option<Result<(Actor, Action), TimeDelta>> {
-        let alice = common::alice();
+        let alice = crate::common::alice();
         let resume = Action::Resume {
-            deployed: Some(common::good_versions()),
+            deployed: Some(crate::common::good_versions()),
         };
         match self.state.status() {
             Status::Completed => return None,
@@ -612,7 +610,7 @@ impl World {
                 return Some(Ok((
                     alice,
                     Action::Start {
-                        deployed: Some(common::good_versions()),
+                        deployed: Some(crate::common::good_versions()),
                     },
                 )));
             }
@@ -635,9 +633,9 @@ impl World {
                     ))),
                     Some(request) if request.approval.is_none() => {
                         let approver = if same_person(&request.requested_by, "carol") {
-                            common::dave()
+                            crate::common::dave()
                         } else {
-                            common::carol()
+                            crate::common::carol()
                         };
                         Some(Ok((approver, Action::Approve)))
                     }
@@ -656,7 +654,7 @@ impl World {
                 CheckOutcome::Checked
             };
             Some(Ok((
-                common::alice(),
+                crate::common::alice(),
                 Action::CheckIn {
                     item,
                     outcome,
@@ -690,7 +688,7 @@ impl World {
             // soak is waited out, a look at a time.
             if !clock.watch.lapses.is_empty() {
                 return Some(Ok((
-                    common::carol(),
+                    crate::common::carol(),
                     Action::OverrideSoak {
                         reason: "looked again since; the gap was quiet".into(),
                     },
@@ -726,7 +724,7 @@ impl World {
                 None => {
                     // Release managers request changes too (and may then not approve them).
                     let requester = if index % 2 == 0 {
-                        common::carol()
+                        crate::common::carol()
                     } else {
                         alice
                     };
@@ -741,9 +739,9 @@ impl World {
                 }
                 Some(request) if request.approval.is_none() => {
                     let approver = if same_person(&request.requested_by, "carol") {
-                        common::dave()
+                        crate::common::dave()
                     } else {
-                        common::carol()
+                        crate::common::carol()
                     };
                     return Some(Ok((approver, Action::Approve)));
                 }
@@ -753,7 +751,7 @@ impl World {
         Some(Ok((
             alice,
             Action::Advance {
-                deployed: Some(common::good_versions()),
+                deployed: Some(crate::common::good_versions()),
             },
         )))
     }
@@ -784,7 +782,7 @@ impl World {
     }
 
     fn hasty(&mut self, stop: bool, wait: bool) {
-        let alice = common::alice();
+        let alice = crate::common::alice();
         let plan = self.migration.plan.clone();
         let Some(stage) = self.state.current_stage(&plan) else {
             return;
@@ -819,7 +817,7 @@ impl World {
             self.now += interval.min(clock.soak_remaining);
             self.step(&alice, &look);
         }
-        let deployed = Some(common::good_versions());
+        let deployed = Some(crate::common::good_versions());
         self.step(&alice, &Action::Advance { deployed });
     }
 
@@ -1142,14 +1140,14 @@ proptest! {
         stage_index in prop::sample::select(vec![2usize, 4, 5, 6, 7]),
         looks in placed_looks(),
     ) {
-        let mut run = common::Run::new(Plan::gitaly_default());
+        let mut run = crate::common::Run::new(Plan::gitaly_default());
         run.drive_to(stage_index);
         let stage = run.migration.plan.stages()[stage_index].clone();
         let (Some(interval), Some(grace)) = (stage.cadence.interval(), stage.cadence.grace()) else {
             panic!("monitored stages have an interval")
         };
         let start = run.now;
-        let alice = common::alice();
+        let alice = crate::common::alice();
         // Everything but the decision, at the stage's start: those looks are at zero gap.
         for item in stage.checklist.iter().filter(|i| **i != CheckItem::ContinueDecision) {
             run.ok(&alice, Action::CheckIn { item: *item, outcome: CheckOutcome::Checked, note: None });
@@ -1158,7 +1156,7 @@ proptest! {
             && next.production_percent().is_some()
         {
             run.ok(&alice, Action::RequestProductionChange { infrastructure_issue: None });
-            run.ok(&common::carol(), Action::Approve);
+            run.ok(&crate::common::carol(), Action::Approve);
         }
         let guardrail = Actor::new("guardrail", Role::Engineer);
         let mut gaps = Vec::new();
@@ -1191,7 +1189,7 @@ proptest! {
             .sum();
         let expected = every_gap_short && watched >= stage.soak;
 
-        let result = run.try_apply(&alice, Action::Advance { deployed: Some(common::good_versions()) });
+        let result = run.try_apply(&alice, Action::Advance { deployed: Some(crate::common::good_versions()) });
         prop_assert_eq!(
             result.is_ok(),
             expected,

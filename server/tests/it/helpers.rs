@@ -1,8 +1,4 @@
 //! Test helpers: a running Rampart on port 0 over a fresh database of its own.
-#![allow(
-    dead_code,
-    reason = "each test binary uses its own part of these helpers"
-)]
 
 use std::time::Duration;
 
@@ -52,7 +48,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Spawn::default()).await
 }
 
+/// With `TEST_LOG` set, the servers' logs go to the test output (shown for failing tests).
+fn show_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+                )
+                .try_init();
+        }
+    });
+}
+
 pub async fn spawn_app_with(options: Spawn) -> TestApp {
+    show_logs();
     let maintenance_url = maintenance_url();
     let (database, database_url) = create_database().await;
 

@@ -2,9 +2,7 @@
 //! to a viewer, is searched for the secrets Rampart holds — password hashes, other sessions' ids,
 //! API tokens and their hashes, the OpenID client's secret.
 
-mod common;
-
-use common::{PASSWORD, Spawn, TestApp, client, spawn_app_with};
+use crate::helpers::{PASSWORD, Spawn, TestApp, client, spawn_app_with};
 use reqwest::StatusCode;
 use rollout::Role;
 

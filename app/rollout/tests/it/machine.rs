@@ -2,12 +2,10 @@
 //! and resuming after it, the watched soak, the version gates, and one provocation of every
 //! refusal it can give.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::{Run, alice, bob, carol, dave, good_versions, old_versions, victor};
 use chrono::{TimeDelta, TimeZone, Utc};
-use common::{Run, alice, bob, carol, dave, good_versions, old_versions, victor};
 use rollout::{
     Action, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue, MigrationState, Plan,
     Refusal, Role, StageRef, StateError, Status, VersionGate, advance_blockers, apply,
@@ -222,7 +220,7 @@ fn the_default_plan_end_to_end() {
     assert_eq!(run.state.status(), Status::Completed);
     assert_eq!(flags(&run), [100, 100, 100]);
     // At least a week and a day went by, all of it simulated.
-    assert!(run.now - common::t0() > TimeDelta::days(8));
+    assert!(run.now - crate::common::t0() > TimeDelta::days(8));
 }
 
 #[test]
@@ -660,7 +658,7 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
 
     // A new implementation (higher required versions): development and staging again.
     let mut run = killed_at(6, disable());
-    let mut raw = common::raw_identity();
+    let mut raw = crate::common::raw_identity();
     raw.gitaly_version = "v16.3.3".into();
     run.migration.identity =
         rollout::MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
@@ -671,7 +669,7 @@ fn resuming_after_a_kill_reenters_the_stopped_trial() {
         }
     );
     let mut newer = good_versions();
-    newer.gitaly = common::version("16.3.3");
+    newer.gitaly = crate::common::version("16.3.3");
     // Re-entering a trial checks the versions where it runs.
     assert!(matches!(
         run.refused(&alice(), resume()),
@@ -951,8 +949,8 @@ fn the_production_version_check_is_left_not_entered_with_the_versions() {
     );
     // GitLab.com's pre-release and auto-deploy builds of the required release leave it.
     let gitlab_com = rollout::DeployedVersions {
-        gitaly: common::version("16.3.2-rc42-12-gabcdef0"),
-        gitlab: common::version("16.3.202308150906-0123456789a.bcdef012345"),
+        gitaly: crate::common::version("16.3.2-rc42-12-gabcdef0"),
+        gitlab: crate::common::version("16.3.202308150906-0123456789a.bcdef012345"),
     };
     run.ok(
         &alice(),
@@ -1388,7 +1386,7 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
             run.ok(&alice(), request(None));
             run.ok(&carol(), Action::Approve);
             let mut rolled_back = good_versions();
-            rolled_back.gitaly = common::version("v16.3.1");
+            rolled_back.gitaly = crate::common::version("v16.3.1");
             run.refused(
                 &alice(),
                 Action::Advance {
@@ -1421,7 +1419,7 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         {
             let mut run = at(6);
             run.ok(&bob(), disable());
-            let mut raw = common::raw_identity();
+            let mut raw = crate::common::raw_identity();
             raw.gitlab_version = "v16.4".into();
             run.migration.identity =
                 rollout::MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
@@ -1494,7 +1492,7 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "no_routes_listed",
         {
             let mut run = fresh();
-            let mut raw = common::raw_identity();
+            let mut raw = crate::common::raw_identity();
             raw.routes.clear();
             run.migration.identity =
                 rollout::MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
@@ -1829,7 +1827,7 @@ fn the_dev_trial_looks_once_and_is_never_overdue() {
         .state
         .clock(&run.migration.plan, run.now)
         .unwrap_or_else(|| panic!("started"));
-    assert_eq!(clock.next_look_due, Some(common::t0()));
+    assert_eq!(clock.next_look_due, Some(crate::common::t0()));
     assert_eq!(clock.overdue_by, None);
     assert!(!blocker_codes(&run).contains(&"soak_not_watched"));
     run.check_everything(&alice());

@@ -1,8 +1,6 @@
 //! Pages rendered on the server: what a browser without JavaScript gets.
 
-mod common;
-
-use common::{Spawn, spawn_app, spawn_app_with};
+use crate::helpers::{Spawn, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use rollout::Role;
 

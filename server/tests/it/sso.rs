@@ -2,9 +2,7 @@
 //! started by `make test`; see end2end/oidc/provider.mjs). Its interaction signs in the account
 //! named by `login_hint` at once, so the whole code flow runs over plain HTTP here.
 
-mod common;
-
-use common::{Spawn, TestApp, client, oidc_issuer, spawn_app_with};
+use crate::helpers::{Spawn, TestApp, client, oidc_issuer, spawn_app_with};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use server::auth::sso::{Sso, SsoConfig, SsoError, parse_group_roles};

@@ -1,8 +1,6 @@
 //! Signing in and out, sessions, and who may call what: over HTTP, as a browser does it.
 
-mod common;
-
-use common::{PASSWORD, Spawn, client, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, Spawn, client, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use rollout::Role;
 
@@ -16,7 +14,7 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn failures(app: &common::TestApp) -> i64 {
+async fn failures(app: &crate::helpers::TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM sign_in_failures")
         .fetch_one(&app.pool)
         .await

@@ -1,0 +1,9 @@
+//! The domain's integration tests, one binary: the stage machine walked by hand (`machine`), its
+//! properties over random sequences (`properties`), and the generators against the template
+//! itself (`template`).
+
+mod common;
+
+mod machine;
+mod properties;
+mod template;

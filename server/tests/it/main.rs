@@ -1,0 +1,15 @@
+//! The server's integration tests, one binary (linking one is much faster than linking ten): each
+//! module drives a running Rampart over HTTP, or its binary, against a database of its own.
+//! Set `TEST_LOG=1` to see the servers' logs.
+
+mod helpers;
+
+mod access;
+mod auth;
+mod cli;
+mod config;
+mod demo;
+mod health;
+mod pages;
+mod secrets;
+mod sso;
