@@ -34,7 +34,8 @@ CREATE TABLE sign_in_failures (
 CREATE INDEX sign_in_failures_by_username ON sign_in_failures (username_key, at);
 CREATE INDEX sign_in_failures_by_address ON sign_in_failures (address, at);
 
--- Sign-in sessions (tower-sessions' records). The cookie carries the id; `user_id` repeats the
+-- Sign-in sessions (tower-sessions' records), keyed by the SHA-256 of the id the cookie carries, so the
+-- table holds nothing a browser could present. `user_id` repeats the
 -- signed-in user from `data` so that a user's sessions can be found and ended together.
 CREATE TABLE sessions (
     id         text        PRIMARY KEY,

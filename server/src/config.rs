@@ -31,6 +31,10 @@ pub struct Config {
     /// `RAMPART_DEMO_PASSWORD`: in demo mode, the demo users' password instead of a random one
     /// each (for scripted tests; never set it on a real installation).
     pub demo_password: Option<SecretString>,
+    /// `RAMPART_TRUST_FORWARDED_FOR`: Rampart runs behind a proxy that appends the client's
+    /// address to `X-Forwarded-For` (for limiting sign-in attempts per address). Never set it
+    /// when clients reach Rampart directly: they could then name any address.
+    pub trust_forwarded_for: bool,
     /// Single sign-on, when `RAMPART_OIDC_ISSUER` is set (see [`Config::sso`]).
     pub sso: Option<crate::auth::sso::SsoConfig>,
 }
@@ -78,6 +82,7 @@ impl Config {
                 60 * vars.bounded("RAMPART_SESSION_IDLE_MINUTES", 480, 1..=43_200)?,
             ),
             demo_password: vars.get("RAMPART_DEMO_PASSWORD").map(SecretString::from),
+            trust_forwarded_for: vars.flag("RAMPART_TRUST_FORWARDED_FOR", false)?,
             sso: vars.sso()?,
         })
     }

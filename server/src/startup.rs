@@ -41,11 +41,10 @@ impl Application {
             }
             demo::create_users_if_none(&pool, config.demo_password.as_ref()).await?;
         }
-        // Expired sessions are gone from the table within the hour. Every replica sweeps; the
-        // sweep is one idempotent DELETE.
+        // Expired sessions and stale sign-in failures are gone within the hour.
         tokio::spawn(
             auth::store::PgSessionStore::new(pool.clone())
-                .sweep_expired(std::time::Duration::from_secs(3600)),
+                .sweep(std::time::Duration::from_secs(3600)),
         );
         Self::build_with_pool(config, pool).await
     }
@@ -97,6 +96,8 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         leptos_options: leptos_options.clone(),
         metrics: Arc::new(HttpMetrics::default()),
         sso: sso.clone(),
+        public_url: Arc::from(config.public_url.as_str()),
+        trust_forwarded_for: config.trust_forwarded_for,
     };
     let services = Services {
         migrations: Arc::new(PgMigrationService::new(pool.clone())),
@@ -141,7 +142,10 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
                 ))
                 .layer(middleware::from_fn(http::security::headers))
                 .layer(CompressionLayer::new())
-                .layer(middleware::from_fn(auth::refuse_cross_site))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::refuse_cross_site,
+                ))
                 .layer(auth::session_layer(pool, config))
                 .layer(middleware::from_fn_with_state(
                     state.clone(),

@@ -15,6 +15,10 @@ pub struct AppState {
     pub metrics: Arc<HttpMetrics>,
     /// Single sign-on, when configured.
     pub sso: Option<Arc<Sso>>,
+    /// `RAMPART_PUBLIC_URL`: Rampart's own origin, for telling its pages' requests from others'.
+    pub public_url: Arc<str>,
+    /// `RAMPART_TRUST_FORWARDED_FOR`: a proxy in front says who the client is.
+    pub trust_forwarded_for: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -41,6 +41,12 @@ impl CurrentUser {
     }
 }
 
+/// Marks a request authenticated by an API token rather than a session: some things — making
+/// more tokens, managing users — take a person at a browser, so a leaked token cannot mint
+/// others or lock people out.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaApiToken;
+
 /// The user of the current request, if signed in.
 #[cfg(feature = "ssr")]
 pub fn current_user() -> Option<CurrentUser> {
@@ -60,6 +66,19 @@ pub fn require(permission: Permission) -> Result<CurrentUser, AppError> {
         Some(user) if user.may(permission) => Ok(user),
         Some(_) => Err(AppError::Forbidden),
     })
+}
+
+/// As [`require`], and refused (403) to a script using an API token.
+#[cfg(feature = "ssr")]
+pub fn require_in_person(permission: Permission) -> Result<CurrentUser, AppError> {
+    use crate::api::services::with_status;
+    let user = require(permission)?;
+    let via_token = use_context::<http::request::Parts>()
+        .is_some_and(|parts| parts.extensions.get::<ViaApiToken>().is_some());
+    if via_token {
+        return with_status(Err(AppError::Forbidden));
+    }
+    Ok(user)
 }
 
 /// Where to go after signing in: a path on this site, or the portfolio. Anything else (another

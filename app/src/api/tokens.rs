@@ -40,9 +40,9 @@ pub async fn list_tokens() -> Result<Vec<TokenSummary>, AppError> {
 pub async fn create_token(name: String) -> Result<CreatedToken, AppError> {
     use crate::api::{
         services::{services, with_status},
-        session::require,
+        session::require_in_person,
     };
-    let user = require(rollout::Permission::Read)?;
+    let user = require_in_person(rollout::Permission::Read)?;
     with_status(services()?.tokens.create_token(&user, &name).await)
 }
 

@@ -71,9 +71,9 @@ pub async fn create_user(
 ) -> Result<CreatedUser, AppError> {
     use crate::api::{
         services::{services, with_status},
-        session::require,
+        session::require_in_person,
     };
-    let actor = require(rollout::Permission::Administer)?;
+    let actor = require_in_person(rollout::Permission::Administer)?;
     let roles = ticked_roles(viewer, engineer, release_manager, manager, admin);
     with_status(
         services()?
@@ -94,9 +94,9 @@ pub async fn set_user_roles(
 ) -> Result<(), AppError> {
     use crate::api::{
         services::{services, with_status},
-        session::require,
+        session::require_in_person,
     };
-    let actor = require(rollout::Permission::Administer)?;
+    let actor = require_in_person(rollout::Permission::Administer)?;
     let roles = ticked_roles(viewer, engineer, release_manager, manager, admin);
     with_status(services()?.users.set_roles(&actor, &username, &roles).await)
 }
@@ -106,9 +106,9 @@ pub async fn set_user_roles(
 pub async fn deactivate_user(username: String) -> Result<(), AppError> {
     use crate::api::{
         services::{services, with_status},
-        session::require,
+        session::require_in_person,
     };
-    let actor = require(rollout::Permission::Administer)?;
+    let actor = require_in_person(rollout::Permission::Administer)?;
     with_status(services()?.users.deactivate(&actor, &username).await)
 }
 

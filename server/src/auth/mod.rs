@@ -50,9 +50,18 @@ pub fn session_layer(pool: sqlx::PgPool, config: &Config) -> SessionManagerLayer
         .with_expiry(Expiry::OnInactivity(idle))
 }
 
+/// How often a session in use has its expiry pushed back: an idle session ends `session_idle`
+/// after its last request, give or take this much, without a write on every request.
+const REFRESH_EVERY_SECONDS: i64 = 60;
+
+/// The session key holding when the session's expiry was last pushed back.
+const REFRESHED_AT: &str = "refreshed_at";
+
 /// The client's address, for limiting sign-in attempts per address.
 #[derive(Clone, Debug)]
 pub struct ClientAddress(pub String);
+
+pub use app::api::session::ViaApiToken;
 
 /// Puts the signed-in [`CurrentUser`] (if any) and the [`ClientAddress`] into the request's
 /// extensions. A session whose user is gone or deactivated is ended.
@@ -62,11 +71,23 @@ pub async fn load_current_user(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let address = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
-    request.extensions_mut().insert(ClientAddress(address));
+    // Behind a proxy every request comes from the proxy: it says who the client was, in the
+    // last X-Forwarded-For entry (the one it added; earlier ones the client could have written).
+    let forwarded = state
+        .trust_forwarded_for
+        .then(|| request.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .map(|last| last.trim().to_owned())
+        .filter(|last| !last.is_empty());
+    request
+        .extensions_mut()
+        .insert(ClientAddress(forwarded.unwrap_or(peer)));
 
     // A script with an API token: the token alone says who it is, and a bad one is refused here
     // rather than treated as nobody.
@@ -78,6 +99,7 @@ pub async fn load_current_user(
         match tokens::user_of_bearer(&state.pool, authorization).await {
             Ok(Ok(Some(user))) => {
                 request.extensions_mut().insert(user);
+                request.extensions_mut().insert(ViaApiToken);
                 return next.run(request).await;
             }
             Ok(Ok(None)) => {}
@@ -124,7 +146,16 @@ async fn user_of_session(
         return Ok(None);
     };
     match db::users::fetch_user(&state.pool, id).await? {
-        Some(row) if row.active => Ok(Some(current_user(row))),
+        Some(row) if row.active => {
+            // Still in use: the session ends `session_idle` after this request, not after
+            // sign-in. Changing the session is what makes the store save its new expiry.
+            let now = chrono::Utc::now().timestamp();
+            let refreshed = session.get::<i64>(REFRESHED_AT).await?.unwrap_or(0);
+            if now - refreshed >= REFRESH_EVERY_SECONDS {
+                session.insert(REFRESHED_AT, now).await?;
+            }
+            Ok(Some(current_user(row)))
+        }
         _ => {
             // Deactivated or removed: this session is over.
             session.flush().await?;
@@ -168,16 +199,25 @@ pub async fn sign_in_for_pages(request: Request, next: Next) -> Response {
     Redirect::to(&target).into_response()
 }
 
-/// Refuses a state-changing request that carries cookies but comes from another site: its
-/// `Origin` (or, without one, its `Referer`) must name the host the request was sent to. Requests
-/// without cookies (API clients with tokens) have no session to ride on, so they pass.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+/// Refuses a state-changing request from another site: its `Origin` (or, without one, its
+/// `Referer`) must be Rampart's own — the host the request was sent to, or `RAMPART_PUBLIC_URL`'s.
+/// That covers requests with the session cookie and without: a cross-site form posting to the
+/// sign-in function would otherwise sign the victim's browser in as the attacker. Scripts that
+/// send an `Authorization` header carry no ambient credential and are not asked.
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let changes_state = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let has_cookie = request.headers().contains_key(header::COOKIE);
-    if !changes_state || !has_cookie || same_site(&request) {
+    // A page on another site cannot make a browser send an Authorization header, and Rampart
+    // accepts no ambient one (no Basic auth): such a request is a script's, and its token is
+    // checked further in.
+    let scripted = request.headers().contains_key(header::AUTHORIZATION);
+    if !changes_state || scripted || same_site(&request, &state.public_url) {
         return next.run(request).await;
     }
     tracing::warn!(method = %request.method(), path = %request.uri().path(), "refused a cross-site request");
@@ -188,16 +228,21 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
         .into_response()
 }
 
-fn same_site(request: &Request) -> bool {
+fn same_site(request: &Request, public_url: &str) -> bool {
     let headers = request.headers();
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|value| value.to_str().ok());
-    source.is_some_and(|source| origin_host(source) == Some(host))
+    let Some(source) = source else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let source_host = origin_host(source);
+    let public = source
+        .strip_prefix(public_url)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']));
+    public || (source_host.is_some() && source_host == host)
 }
 
 /// `host[:port]` of an `Origin` or `Referer` value.

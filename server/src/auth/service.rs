@@ -53,8 +53,13 @@ impl PgAuthService {
         let key = username.to_lowercase();
         let now = Utc::now();
 
+        // Counted and recorded before the (slow) password check, under a lock per account and
+        // per address: a burst of parallel guesses queues here and each sees the ones before it.
+        // The attempt is counted as a failure until the password proves right.
+        let mut tx = self.pool.begin().await?;
+        db::users::lock_sign_in_attempts(&mut tx, &key, &address).await?;
         let recent =
-            db::users::fetch_recent_failures(&self.pool, &key, &address, now - WINDOW).await?;
+            db::users::fetch_recent_failures(&mut *tx, &key, &address, now - WINDOW).await?;
         let blocked_since = if recent.for_account >= PER_ACCOUNT {
             recent.oldest_for_account
         } else if recent.for_address >= PER_ADDRESS {
@@ -72,16 +77,18 @@ impl PgAuthService {
             }
             .into());
         }
+        let attempt = db::users::record_sign_in_failure(&mut *tx, &key, &address, now).await?;
+        tx.commit().await?;
 
         let user = db::users::fetch_user_by_username(&self.pool, username)
             .await?
             .filter(|user| user.active);
         let hash = user.as_ref().and_then(|user| user.password_hash.clone());
         if !password::verify(password.to_owned(), hash).await? {
-            db::users::record_sign_in_failure(&self.pool, &key, &address, now).await?;
             tracing::info!(address, "a sign-in failed");
             return Err(AppError::WrongCredentials.into());
         }
+        db::users::forget_sign_in_attempt(&self.pool, attempt).await?;
         // `verify` is false without a user, so there is one.
         user.map(current_user)
             .ok_or(Error::App(AppError::WrongCredentials))
@@ -90,7 +97,8 @@ impl PgAuthService {
 
 #[async_trait::async_trait]
 impl AuthService for PgAuthService {
-    #[tracing::instrument(skip(self, password))]
+    // The typed name is not recorded: people sometimes type their password there.
+    #[tracing::instrument(skip_all)]
     async fn sign_in(&self, username: &str, password: &str) -> Result<CurrentUser, AppError> {
         let user = self.check(username, password).await?;
         let session: Session = leptos_axum::extract().await.map_err(|error| {

@@ -1,6 +1,7 @@
 //! tower-sessions' records in our own `sessions` table, as JSON with chrono times: the schema
 //! lives with the others in `migrations/`, and each row names its user so that one user's
-//! sessions can be ended together.
+//! sessions can be ended together. A row is keyed by the SHA-256 of the session id, so the table
+//! (a backup, a query result) holds nothing a browser could present as a cookie.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -10,8 +11,18 @@ use tower_sessions::{
     session_store,
 };
 
+use sha2::{Digest, Sha256};
+
 use super::USER_ID;
-use crate::db::sessions;
+use crate::db::{sessions, users};
+
+/// The key of a session's row: the SHA-256 of its id, in hex.
+fn key(id: &Id) -> String {
+    Sha256::digest(id.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 #[derive(Clone, Debug)]
 pub struct PgSessionStore {
@@ -23,14 +34,19 @@ impl PgSessionStore {
         Self { pool }
     }
 
-    /// Deletes expired sessions every `period`, forever. Every replica may run it: the sweep is
-    /// one idempotent DELETE.
-    pub async fn sweep_expired(self, period: std::time::Duration) {
+    /// Deletes expired sessions, and sign-in failures too old to count, every `period`, forever.
+    /// Every replica may run it: each sweep is an idempotent DELETE.
+    pub async fn sweep(self, period: std::time::Duration) {
         let mut interval = tokio::time::interval(period);
         loop {
             interval.tick().await;
-            if let Err(error) = sessions::delete_expired_sessions(&self.pool, Utc::now()).await {
+            let now = Utc::now();
+            if let Err(error) = sessions::delete_expired_sessions(&self.pool, now).await {
                 tracing::warn!(%error, "could not delete expired sessions");
+            }
+            let day_ago = now - chrono::TimeDelta::days(1);
+            if let Err(error) = users::delete_old_sign_in_failures(&self.pool, day_ago).await {
+                tracing::warn!(%error, "could not delete old sign-in failures");
             }
         }
     }
@@ -58,15 +74,9 @@ impl SessionStore for PgSessionStore {
         let (data, user_id) = parts(record)?;
         let expires_at = expiry(record)?;
         // 128 random bits rarely collide, but a collision must not hand over someone's session.
-        while !sessions::insert_session(
-            &self.pool,
-            &record.id.to_string(),
-            &data,
-            user_id,
-            expires_at,
-        )
-        .await
-        .map_err(backend)?
+        while !sessions::insert_session(&self.pool, &key(&record.id), &data, user_id, expires_at)
+            .await
+            .map_err(backend)?
         {
             record.id = Id::default();
         }
@@ -77,7 +87,7 @@ impl SessionStore for PgSessionStore {
         let (data, user_id) = parts(record)?;
         sessions::upsert_session(
             &self.pool,
-            &record.id.to_string(),
+            &key(&record.id),
             &data,
             user_id,
             expiry(record)?,
@@ -87,7 +97,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(row) = sessions::fetch_session(&self.pool, &id.to_string(), Utc::now())
+        let Some(row) = sessions::fetch_session(&self.pool, &key(id), Utc::now())
             .await
             .map_err(backend)?
         else {
@@ -107,7 +117,7 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sessions::delete_session(&self.pool, &id.to_string())
+        sessions::delete_session(&self.pool, &key(id))
             .await
             .map_err(backend)
     }

@@ -65,8 +65,10 @@ pub async fn user_of_bearer(
     let Some(value) = authorization else {
         return Ok(Ok(None));
     };
-    let Some(token) = value
-        .strip_prefix("Bearer ")
+    // The scheme's name is case-insensitive (RFC 9110).
+    let scheme = value.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer "));
+    let Some(token) = scheme
+        .and_then(|_| value.get(7..))
         .map(str::trim)
         .filter(|t| t.starts_with(PREFIX) && t.len() == PREFIX.len() + RANDOM_CHARS)
         .filter(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))

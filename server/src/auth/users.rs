@@ -47,6 +47,9 @@ fn roles_of(names: &[String]) -> Roles {
 
 /// Refuses a change that would leave no active admin but `id`: nobody could manage users then.
 async fn keep_an_admin(tx: &mut sqlx::PgConnection, id: i64) -> Result<(), AppError> {
+    // One such change at a time: two admins removing each other at once would otherwise each
+    // count the other and leave none.
+    users::lock_admins(&mut *tx).await.map_err(Error::from)?;
     let others = users::count_other_active_admins(tx, id)
         .await
         .map_err(Error::from)?;

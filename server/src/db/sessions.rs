@@ -94,3 +94,18 @@ pub async fn delete_expired_sessions(
     .await?;
     Ok(deleted.rows_affected())
 }
+
+/// Ends every session of a user.
+pub async fn delete_user_sessions(
+    executor: impl PgExecutor<'_>,
+    user_id: i64,
+) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query!(
+        // language=PostgreSQL
+        r#"DELETE FROM sessions WHERE user_id = $1"#,
+        user_id
+    )
+    .execute(executor)
+    .await?;
+    Ok(deleted.rows_affected())
+}

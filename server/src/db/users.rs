@@ -80,22 +80,71 @@ pub async fn count_users(executor: impl PgExecutor<'_>) -> Result<i64, sqlx::Err
     Ok(count)
 }
 
+/// Holds the sign-in locks of this account and this address for the rest of the transaction.
+pub async fn lock_sign_in_attempts(
+    executor: &mut sqlx::PgConnection,
+    username_key: &str,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    // Always the account first, then the address: one order, no deadlock.
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"SELECT pg_advisory_xact_lock(hashtext('rampart.sign_in.account:' || $1)),
+                  pg_advisory_xact_lock(hashtext('rampart.sign_in.address:' || $2))"#,
+        username_key,
+        address
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records an attempt as failed; returns its id, to forget it if the password proves right.
 pub async fn record_sign_in_failure(
     executor: impl PgExecutor<'_>,
     username_key: &str,
     address: &str,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
         // language=PostgreSQL
-        r#"INSERT INTO sign_in_failures (username_key, address, at) VALUES ($1, $2, $3)"#,
+        r#"INSERT INTO sign_in_failures (username_key, address, at) VALUES ($1, $2, $3)
+           RETURNING id"#,
         username_key,
         address,
         at
     )
+    .fetch_one(executor)
+    .await
+}
+
+pub async fn forget_sign_in_attempt(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"DELETE FROM sign_in_failures WHERE id = $1"#,
+        id
+    )
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Failures too old to count any more.
+pub async fn delete_old_sign_in_failures(
+    executor: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query!(
+        // language=PostgreSQL
+        r#"DELETE FROM sign_in_failures WHERE at < $1"#,
+        before
+    )
+    .execute(executor)
+    .await?;
+    Ok(deleted.rows_affected())
 }
 
 /// Failures since `since`, for the account and for the address, and when the oldest counted one of
@@ -200,12 +249,17 @@ pub async fn deactivate(
     )
     .execute(&mut *executor)
     .await?;
+    super::sessions::delete_user_sessions(&mut *executor, id).await?;
+    Ok(())
+}
+
+/// Serialises changes that could take away the last admin, for the rest of the transaction.
+pub async fn lock_admins(executor: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
         // language=PostgreSQL
-        r#"DELETE FROM sessions WHERE user_id = $1"#,
-        id
+        r#"SELECT pg_advisory_xact_lock(hashtext('rampart.admins'))"#
     )
-    .execute(&mut *executor)
+    .execute(executor)
     .await?;
     Ok(())
 }

@@ -85,8 +85,16 @@ pub async fn callback(
         Err(error) => return internal(sso, &Error::from(error)),
     };
     if let Some(error) = query.error {
-        let detail = query.error_description.unwrap_or(error);
-        return sso_failure(sso, &SsoError::Refused(detail));
+        // Anyone can send a browser here with any error text: only a known code is shown.
+        let description: String = query
+            .error_description
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let code: String = error.chars().take(40).collect();
+        tracing::warn!(error = %code, description, "the provider refused a sign-in");
+        return sso_failure(sso, &SsoError::Refused(refusal_words(&error).to_owned()));
     }
     let (Some(pending), Some(code), Some(returned_state)) = (pending, query.code, query.state)
     else {
@@ -103,6 +111,10 @@ pub async fn callback(
             subject = identity.subject,
             "single sign-on refused: no mapped group"
         );
+        // Someone who had an account here and has left every mapped group keeps no role.
+        if let Err(error) = revoke_roles(&state, &identity).await {
+            return internal(sso, &error);
+        }
         return failure(
             Some(sso),
             StatusCode::FORBIDDEN,
@@ -127,6 +139,40 @@ pub async fn callback(
         ),
         Err(error) => internal(sso, &error),
     }
+}
+
+/// The OAuth error codes a provider sends back, in words; anything else as a general refusal.
+fn refusal_words(code: &str) -> &'static str {
+    match code {
+        "access_denied" => "access was denied",
+        "login_required" | "interaction_required" => "it needs you to sign in there first",
+        "consent_required" => "it needs your consent for Rampart first",
+        "temporarily_unavailable" | "server_error" => "it is not available right now",
+        _ => "it refused the request",
+    }
+}
+
+/// Takes every role from the account of `identity`, if there is one, and ends its sessions.
+async fn revoke_roles(state: &AppState, identity: &SsoIdentity) -> Result<(), Error> {
+    let mut tx = state.pool.begin().await?;
+    let Some(user) = users::fetch_user_by_subject(&mut *tx, &identity.subject).await? else {
+        return Ok(());
+    };
+    if user.roles.is_empty() {
+        return Ok(());
+    }
+    users::update_roles(&mut *tx, user.id, &[]).await?;
+    crate::db::sessions::delete_user_sessions(&mut *tx, user.id).await?;
+    let entry = AuditEntry {
+        actor: "[sso]",
+        action: "user.roles_synced",
+        subject: format!("user:{}", user.username),
+        before: Some(json!({ "roles": user.roles })),
+        after: Some(json!({ "roles": [] })),
+    };
+    insert_audit(&mut *tx, &entry, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn sign_in(session: &Session, user_id: i64) -> Result<(), Error> {

@@ -409,10 +409,40 @@ async fn api_tokens_act_for_their_user_until_revoked() {
         bearer(&app, &token).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
-    // Someone else's token cannot be revoked by id.
+    // Someone else's token cannot be revoked by id: a live one, still working afterwards.
+    let live: serde_json::Value = app
+        .call_with(&erin, "create_token", &[("name", "live")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let live = live["token"].as_str().unwrap().to_owned();
+    let live_id: i64 = sqlx::query_scalar("SELECT max(id) FROM api_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let adam = signed_in(&app, "adam").await;
-    let (status, _) = post(&app, &adam, "revoke_token", &[("id", &id)]).await;
+    let (status, _) = post(&app, &adam, "revoke_token", &[("id", &live_id.to_string())]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bearer(&app, &live).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // A token cannot make more tokens: a leaked one would outlive its revocation through them.
+    let minted = client()
+        .post(format!("{}/api/create_token", app.address))
+        .header("authorization", format!("bearer {live}"))
+        .header("accept", "application/json")
+        .form(&[("name", "minted")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        minted.status(),
+        StatusCode::FORBIDDEN,
+        "(the scheme's case does not matter)"
+    );
 
     // A deactivated user's tokens stop working too.
     let second: serde_json::Value = app
@@ -437,5 +467,13 @@ async fn api_tokens_act_for_their_user_until_revoked() {
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    assert_eq!(actions, ["token.created", "token.revoked", "token.created"]);
+    assert_eq!(
+        actions,
+        [
+            "token.created",
+            "token.revoked",
+            "token.created",
+            "token.created"
+        ]
+    );
 }

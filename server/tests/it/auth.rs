@@ -318,3 +318,103 @@ async fn the_demo_has_a_user_for_every_role_and_says_so_on_the_sign_in_page() {
     let response = app.sign_in_with(&client(), "rita", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_is_limited_like_a_sequence() {
+    let app = spawn_app().await;
+    app.add_user("erin", &[Role::Engineer]).await;
+    let guesses = (0..12).map(|n| {
+        let app = &app;
+        async move {
+            app.sign_in_with(&client(), "erin", &format!("guess {n}"))
+                .await
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, limited), (5, 7), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_cross_site_sign_in_is_refused_even_without_a_cookie() {
+    let app = spawn_app().await;
+    app.add_user("mallory", &[Role::Viewer]).await;
+    // Another site's page posting its own account into the victim's browser (login CSRF).
+    for origin in ["https://evil.example", "null"] {
+        let forged = client()
+            .post(format!("{}/api/sign_in", app.address))
+            .header("origin", origin)
+            .header("accept", "application/json")
+            .form(&[
+                ("username", "mallory"),
+                ("password", PASSWORD),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{origin}");
+        assert!(session_cookie(&forged).is_none());
+    }
+    // Rampart's own origin, as RAMPART_PUBLIC_URL names it, is fine.
+    assert_eq!(
+        app.sign_in_with(&client(), "mallory", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_session_in_use_lasts_its_idle_time_after_the_last_request() {
+    let app = spawn_app().await;
+    app.sign_in_as("erin", &[Role::Engineer]).await;
+    // As if the last refresh were long ago and the session about to end.
+    sqlx::query(
+        "UPDATE sessions SET expires_at = now() + interval '30 seconds',
+                data = jsonb_set(data, '{refreshed_at}', '0')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        app.call(&app.client, "list_migrations").await.status(),
+        StatusCode::OK
+    );
+    let left: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM expires_at - now())::float8 FROM sessions")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // The default idle time is 8 h: pushed back to about that.
+    assert!(left > 7.9 * 3600.0, "{left} s left");
+}
+
+#[tokio::test]
+async fn the_session_table_holds_no_cookie_value() {
+    let app = spawn_app().await;
+    app.add_user("erin", &[Role::Engineer]).await;
+    let response = app.sign_in_with(&app.client, "erin", PASSWORD).await;
+    let cookie = session_cookie(&response).unwrap();
+    let id = cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, id)| id.to_owned())
+        .unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], id);
+    assert_eq!(stored[0].len(), 64, "a SHA-256 in hex");
+}

@@ -237,10 +237,78 @@ async fn id_tokens_for_another_audience_or_expired_are_refused() {
         "{error}"
     );
 
-    // A nonce other than the one sent, and a token that was tampered with.
-    let (token, _) = id_token_for(&rampart).await;
-    assert!(rampart.verify(&token, "another-nonce").await.is_err());
+    // A nonce other than the one sent.
+    let (token, nonce) = id_token_for(&rampart).await;
+    let error = rampart
+        .verify(&token, "another-nonce")
+        .await
+        .expect_err("wrong nonce");
+    assert!(
+        error.to_string().to_lowercase().contains("nonce"),
+        "{error}"
+    );
+    // A token whose claims were changed (more groups) but whose signature was kept.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    parts[1] = parts[1].chars().rev().collect();
-    assert!(rampart.verify(&parts.join("."), "x").await.is_err());
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+    claims["groups"] = serde_json::json!(["gitlab-org/release-managers"]);
+    parts[1] = b64.encode(serde_json::to_vec(&claims).unwrap());
+    let error = rampart
+        .verify(&parts.join("."), &nonce)
+        .await
+        .expect_err("a forged claim");
+    assert!(
+        error.to_string().to_lowercase().contains("signature"),
+        "{error}"
+    );
+    assert!(
+        rampart.verify(&token, &nonce).await.is_ok(),
+        "the untouched token is fine"
+    );
+}
+
+#[tokio::test]
+async fn the_providers_error_text_is_not_shown() {
+    let app = sso_app().await;
+    let page = client()
+        .get(format!(
+            "{}/auth/oidc/callback?error=access_denied&error_description=Call%20us%20at%20555",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("access was denied"), "{text}");
+    assert!(!text.contains("555"), "{text}");
+}
+
+#[tokio::test]
+async fn leaving_every_mapped_group_takes_the_roles_away() {
+    let app = sso_app().await;
+    let http = client();
+    assert_eq!(
+        sign_in_through_provider(&app, &http, "bob").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // Bob's groups change at the provider: as if he had left gitlab-org/gitaly.
+    sqlx::query("UPDATE users SET oidc_subject = replace(oidc_subject, '|bob', '|carl')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let refused = sign_in_through_provider(&app, &client(), "carl").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let roles: Vec<String> = sqlx::query_scalar("SELECT roles FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(roles.is_empty(), "{roles:?}");
+    assert_eq!(
+        app.call(&http, "list_migrations").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old session ended"
+    );
 }
