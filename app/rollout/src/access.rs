@@ -14,8 +14,23 @@ use serde::{Deserialize, Serialize};
 use crate::machine::ActionKind;
 
 /// A role a person holds. A person may hold several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     Viewer,
     Engineer,
@@ -25,29 +40,18 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Viewer,
-        Role::Engineer,
-        Role::ReleaseManager,
-        Role::Manager,
-        Role::Admin,
-    ];
+    /// Every variant, in declaration order.
+    pub fn all() -> impl DoubleEndedIterator<Item = Role> {
+        <Role as strum::IntoEnumIterator>::iter()
+    }
 
     /// The stable name, as stored and as serde writes it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Engineer => "engineer",
-            Role::ReleaseManager => "release_manager",
-            Role::Manager => "manager",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == name.trim())
+        name.trim().parse().ok()
     }
 
     /// For people: "Release manager".
@@ -121,7 +125,7 @@ impl Roles {
         self.0.is_empty()
     }
 
-    /// In the order of [`Role::ALL`].
+    /// In the order of [`Role::all`].
     pub fn iter(&self) -> impl Iterator<Item = Role> + '_ {
         self.0.iter().copied()
     }
@@ -240,7 +244,7 @@ mod tests {
         assert!(!Roles::default().allows(P::Read));
         assert_eq!(Roles::new([Role::Admin]).rollout_role(), Role::Viewer);
         // Every action of the machine is covered by the rule.
-        for action in ActionKind::ALL {
+        for action in ActionKind::all() {
             assert!(
                 !Roles::from(Role::Viewer).allows(P::Act(action)),
                 "{action:?}"
@@ -254,7 +258,7 @@ mod tests {
 
     #[test]
     fn roles_read_and_write_as_names() {
-        for role in Role::ALL {
+        for role in Role::all() {
             assert_eq!(Role::parse(role.as_str()), Some(role));
             let json = serde_json::to_value(role).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(json, role.as_str());

@@ -11,8 +11,23 @@ use crate::plan::{Environment, FlagValue, Stage};
 /// One checkbox of the acceptance-testing template.
 ///
 /// `key()` is stable (stored in the database, used in URLs); `label()` is for people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum CheckItem {
     /// Preparation: the routes that use the endpoint are listed.
     RoutesListed,
@@ -45,22 +60,10 @@ pub enum CheckItem {
 }
 
 impl CheckItem {
-    pub const ALL: [CheckItem; 14] = [
-        CheckItem::RoutesListed,
-        CheckItem::GitalyVersionChecked,
-        CheckItem::GitlabVersionChecked,
-        CheckItem::FlagEnabled,
-        CheckItem::PercentageSet,
-        CheckItem::GrafanaChecked,
-        CheckItem::KibanaInvocationsInspected,
-        CheckItem::KibanaErrorsInspected,
-        CheckItem::GitalySentryChecked,
-        CheckItem::GitlabSentryChecked,
-        CheckItem::InfrastructureIssueCreated,
-        CheckItem::ContinueDecision,
-        CheckItem::AcceptanceIssueClosed,
-        CheckItem::ConversationLabelled,
-    ];
+    /// Every variant, in declaration order.
+    pub fn all() -> impl DoubleEndedIterator<Item = CheckItem> {
+        <CheckItem as strum::IntoEnumIterator>::iter()
+    }
 
     /// The five looks at the dashboards that the cadence asks for, in template order.
     pub const MONITORING: [CheckItem; 5] = [
@@ -72,26 +75,11 @@ impl CheckItem {
     ];
 
     pub fn key(self) -> &'static str {
-        match self {
-            CheckItem::RoutesListed => "routes_listed",
-            CheckItem::GitalyVersionChecked => "gitaly_version_checked",
-            CheckItem::GitlabVersionChecked => "gitlab_version_checked",
-            CheckItem::FlagEnabled => "flag_enabled",
-            CheckItem::PercentageSet => "percentage_set",
-            CheckItem::GrafanaChecked => "grafana_checked",
-            CheckItem::KibanaInvocationsInspected => "kibana_invocations_inspected",
-            CheckItem::KibanaErrorsInspected => "kibana_errors_inspected",
-            CheckItem::GitalySentryChecked => "gitaly_sentry_checked",
-            CheckItem::GitlabSentryChecked => "gitlab_sentry_checked",
-            CheckItem::InfrastructureIssueCreated => "infrastructure_issue_created",
-            CheckItem::ContinueDecision => "continue_decision",
-            CheckItem::AcceptanceIssueClosed => "acceptance_issue_closed",
-            CheckItem::ConversationLabelled => "conversation_labelled",
-        }
+        self.into()
     }
 
     pub fn from_key(key: &str) -> Option<CheckItem> {
-        CheckItem::ALL.into_iter().find(|item| item.key() == key)
+        key.parse().ok()
     }
 
     pub fn label(self) -> &'static str {
@@ -146,8 +134,21 @@ impl fmt::Display for CheckItem {
 /// What a check-in says. `Continue` / `Stop` answer the "Continue?" item; every other item is
 /// simply `Checked` (a concern is raised by answering "Continue?" with `Stop`, or by the kill
 /// switch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum CheckOutcome {
     Checked,
     Continue,
@@ -156,11 +157,7 @@ pub enum CheckOutcome {
 
 impl CheckOutcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CheckOutcome::Checked => "checked",
-            CheckOutcome::Continue => "continue",
-            CheckOutcome::Stop => "stop",
-        }
+        self.into()
     }
 }
 
@@ -258,21 +255,21 @@ mod tests {
 
     #[test]
     fn keys_are_unique_and_round_trip() {
-        for item in CheckItem::ALL {
+        for item in CheckItem::all() {
             assert_eq!(CheckItem::from_key(item.key()), Some(item));
             let json = serde_json::to_value(item).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(json, item.key(), "serde uses the stable key");
             assert!(!item.label().is_empty());
         }
-        let mut keys: Vec<_> = CheckItem::ALL.iter().map(|i| i.key()).collect();
+        let mut keys: Vec<_> = CheckItem::all().map(CheckItem::key).collect();
         keys.sort_unstable();
         keys.dedup();
-        assert_eq!(keys.len(), CheckItem::ALL.len());
+        assert_eq!(keys.len(), CheckItem::all().count());
     }
 
     #[test]
     fn only_the_decision_takes_continue_or_stop() {
-        for item in CheckItem::ALL {
+        for item in CheckItem::all() {
             let decision = item == CheckItem::ContinueDecision;
             assert_eq!(item.accepts(CheckOutcome::Continue), decision);
             assert_eq!(item.accepts(CheckOutcome::Stop), decision);

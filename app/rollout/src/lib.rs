@@ -96,3 +96,37 @@ pub use timing::{Lapse, SoakWatch, StageClock};
 pub use version::{
     AutoDeploy, DeployedVersions, Version, VersionError, VersionRequirement, VersionRequirements,
 };
+
+#[cfg(test)]
+mod names {
+    use serde::Serialize;
+
+    /// strum's name of each variant (as_str, key, code) is the one serde writes.
+    fn agree<T: Serialize + Copy>(
+        variants: impl Iterator<Item = T>,
+        name: impl Fn(T) -> &'static str,
+    ) {
+        let mut count = 0;
+        for variant in variants {
+            let json = serde_json::to_value(variant).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json, name(variant));
+            count += 1;
+        }
+        assert!(count > 0);
+    }
+
+    #[test]
+    fn strum_and_serde_name_every_variant_alike() {
+        use strum::IntoEnumIterator;
+        agree(crate::Role::all(), crate::Role::as_str);
+        agree(crate::ActionKind::all(), crate::ActionKind::as_str);
+        agree(crate::Environment::all(), crate::Environment::as_str);
+        agree(crate::CheckItem::all(), crate::CheckItem::key);
+        agree(crate::Status::iter(), crate::Status::as_str);
+        agree(crate::CheckOutcome::iter(), crate::CheckOutcome::as_str);
+        agree(
+            crate::version::Component::iter(),
+            crate::version::Component::as_str,
+        );
+    }
+}

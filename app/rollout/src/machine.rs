@@ -77,8 +77,21 @@ pub struct Migration {
 }
 
 /// Where the migration is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     NotStarted,
     Active,
@@ -92,13 +105,7 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::NotStarted => "not_started",
-            Status::Active => "active",
-            Status::Paused => "paused",
-            Status::Disabled => "disabled",
-            Status::Completed => "completed",
-        }
+        self.into()
     }
 
     pub(crate) fn phrase(self) -> &'static str {
@@ -336,10 +343,7 @@ impl MigrationState {
                 if self.position.is_some() {
                     return Err(StateError::PositionBeforeStart);
                 }
-                match Environment::ALL
-                    .into_iter()
-                    .find(|e| self.flags.get(*e) != FlagValue::Off)
-                {
+                match Environment::all().find(|e| self.flags.get(*e) != FlagValue::Off) {
                     Some(environment) => Err(StateError::FlagOnWhileStopped {
                         status: self.status,
                         environment,
@@ -429,10 +433,7 @@ impl MigrationState {
         fits: impl Fn(Environment, FlagValue) -> bool,
         expected: FlagStates,
     ) -> Result<(), StateError> {
-        match Environment::ALL
-            .into_iter()
-            .find(|e| !fits(*e, self.flags.get(*e)))
-        {
+        match Environment::all().find(|e| !fits(*e, self.flags.get(*e))) {
             Some(environment) => Err(StateError::FlagDoesNotMatchStage {
                 stage: stage.reference(index),
                 environment,
@@ -456,8 +457,7 @@ fn flags_at(plan: &Plan, index: usize) -> FlagStates {
 /// Where a trial runs with these flags: the furthest environment whose flag is on. `None` when
 /// the flag is off everywhere.
 pub fn trial_environment(flags: FlagStates) -> Option<Environment> {
-    Environment::ALL
-        .into_iter()
+    Environment::all()
         .rev()
         .find(|e| flags.get(*e) != FlagValue::Off)
 }
@@ -579,8 +579,21 @@ pub enum Action {
 }
 
 /// An [`Action`] without its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ActionKind {
     Start,
     CheckIn,
@@ -598,38 +611,13 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 13] = [
-        ActionKind::Start,
-        ActionKind::CheckIn,
-        ActionKind::AutomatedLook,
-        ActionKind::Advance,
-        ActionKind::RequestProductionChange,
-        ActionKind::Approve,
-        ActionKind::Reject,
-        ActionKind::OverrideSoak,
-        ActionKind::Pause,
-        ActionKind::Resume,
-        ActionKind::ResumeAtLastHealthy,
-        ActionKind::Disable,
-        ActionKind::Complete,
-    ];
+    /// Every variant, in declaration order.
+    pub fn all() -> impl DoubleEndedIterator<Item = ActionKind> {
+        <ActionKind as strum::IntoEnumIterator>::iter()
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Start => "start",
-            ActionKind::CheckIn => "check_in",
-            ActionKind::AutomatedLook => "automated_look",
-            ActionKind::Advance => "advance",
-            ActionKind::RequestProductionChange => "request_production_change",
-            ActionKind::Approve => "approve",
-            ActionKind::Reject => "reject",
-            ActionKind::OverrideSoak => "override_soak",
-            ActionKind::Pause => "pause",
-            ActionKind::Resume => "resume",
-            ActionKind::ResumeAtLastHealthy => "resume_at_last_healthy",
-            ActionKind::Disable => "disable",
-            ActionKind::Complete => "complete",
-        }
+        self.into()
     }
 
     /// "advance to the next stage": fits after "cannot".
@@ -1239,10 +1227,10 @@ impl<'a> Step<'a> {
             .as_ref()
             .map_or(self.state.flags, |k| k.flags_before);
         let mut environments: Vec<Environment> = match (&earlier, everywhere) {
-            (_, true) => Environment::ALL.to_vec(),
+            (_, true) => Environment::all().collect::<Vec<_>>(),
             (Some(kill), false) => kill.environments.clone(),
             (None, false) => trial_environment(self.state.flags)
-                .map_or_else(|| Environment::ALL.to_vec(), |e| vec![e]),
+                .map_or_else(|| Environment::all().collect::<Vec<_>>(), |e| vec![e]),
         };
         if let Some(kill) = &earlier {
             environments.extend(kill.environments.iter().copied());
@@ -1660,7 +1648,7 @@ impl<'a> Step<'a> {
         // Every environment back to what this stage runs with: a kill everywhere turned off the
         // earlier environments too, and a new implementation starts again with them off.
         let expected = flags_at(plan, index);
-        for environment in Environment::ALL {
+        for environment in Environment::all() {
             let value = expected.get(environment);
             if self.state.flags.get(environment) != value {
                 self.state.flags.set(environment, value);

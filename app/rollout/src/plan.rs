@@ -19,8 +19,23 @@ use crate::identity::first_non_slug_char;
 pub const MID_IMPACT_CADENCE: TimeDelta = TimeDelta::hours(3);
 
 /// Where a stage runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Environment {
     Development,
     Staging,
@@ -28,18 +43,13 @@ pub enum Environment {
 }
 
 impl Environment {
-    pub const ALL: [Environment; 3] = [
-        Environment::Development,
-        Environment::Staging,
-        Environment::Production,
-    ];
+    /// Every variant, in declaration order.
+    pub fn all() -> impl DoubleEndedIterator<Item = Environment> {
+        <Environment as strum::IntoEnumIterator>::iter()
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Development => "development",
-            Environment::Staging => "staging",
-            Environment::Production => "production",
-        }
+        self.into()
     }
 
     /// The template's short name ("Gitaly Dev Version Tracker Dashboard").

@@ -113,8 +113,23 @@ pub struct SoakShortfall {
 
 /// Why an action was refused. `Display` is a full sentence for people; `code()` (also the serde
 /// tag) is stable for programs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumDiscriminants,
+)]
 #[serde(tag = "code", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[strum_discriminants(
+    name(RefusalCode),
+    derive(strum::IntoStaticStr, strum::EnumIter, Hash),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Refusal {
     RoleRequired {
         action: ActionKind,
@@ -233,37 +248,10 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Stable machine-readable code; the same string serde writes as `code`.
+    /// Stable machine-readable code; the same string serde writes as `code` (both derive it from
+    /// the variant's name).
     pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::RoleRequired { .. } => "role_required",
-            Refusal::ActorUnnamed { .. } => "actor_unnamed",
-            Refusal::NotAllowedInStatus { .. } => "not_allowed_in_status",
-            Refusal::StateDoesNotFitPlan { .. } => "state_does_not_fit_plan",
-            Refusal::SoakNotWatched { .. } => "soak_not_watched",
-            Refusal::DecisionBeforeSoakEnd { .. } => "decision_before_soak_end",
-            Refusal::ChecklistIncomplete { .. } => "checklist_incomplete",
-            Refusal::ProductionChangeNotRequested { .. } => "production_change_not_requested",
-            Refusal::ProductionChangeNotApproved { .. } => "production_change_not_approved",
-            Refusal::SelfApproval { .. } => "self_approval",
-            Refusal::ApproverNotReleaseManager { .. } => "approver_not_release_manager",
-            Refusal::NoPendingRequest { .. } => "no_pending_request",
-            Refusal::RequestAlreadyPending { .. } => "request_already_pending",
-            Refusal::AlreadyApproved { .. } => "already_approved",
-            Refusal::NoProductionChangeAhead { .. } => "no_production_change_ahead",
-            Refusal::InfrastructureIssueRequired { .. } => "infrastructure_issue_required",
-            Refusal::InfrastructureIssueInvalid { .. } => "infrastructure_issue_invalid",
-            Refusal::ReasonRequired { .. } => "reason_required",
-            Refusal::DeployedVersionsUnknown { .. } => "deployed_versions_unknown",
-            Refusal::VersionsBelowRequired { .. } => "versions_below_required",
-            Refusal::NoHealthyPercentage { .. } => "no_healthy_percentage",
-            Refusal::RequirementsChanged { .. } => "requirements_changed",
-            Refusal::NoNextStage { .. } => "no_next_stage",
-            Refusal::NotAtFinalStage { .. } => "not_at_final_stage",
-            Refusal::ItemNotInStage { .. } => "item_not_in_stage",
-            Refusal::OutcomeDoesNotFitItem { .. } => "outcome_does_not_fit_item",
-            Refusal::NoRoutesListed => "no_routes_listed",
-        }
+        self.into()
     }
 }
 

@@ -344,8 +344,23 @@ parsed_from_string! {
 }
 
 /// Which component a version belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Component {
     Gitaly,
     Gitlab,
@@ -353,10 +368,7 @@ pub enum Component {
 
 impl Component {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Component::Gitaly => "gitaly",
-            Component::Gitlab => "gitlab",
-        }
+        self.into()
     }
     pub fn label(self) -> &'static str {
         match self {

@@ -123,8 +123,7 @@ fn UserRow(
 /// One checkbox per role, named as the server functions read them.
 #[component]
 fn RoleBoxes(checked: Roles) -> impl IntoView {
-    Role::ALL
-        .into_iter()
+    Role::all()
         .map(|role| {
             view! {
                 <label class="check">

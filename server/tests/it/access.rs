@@ -103,7 +103,7 @@ async fn every_server_function_answers_exactly_the_roles_allowed() {
     );
 
     let app = spawn_app().await;
-    for role in Role::ALL {
+    for role in Role::all() {
         app.add_user(role.as_str(), &[role]).await;
     }
     app.add_user("target", &[Role::Viewer]).await;
@@ -120,7 +120,7 @@ async fn every_server_function_answers_exactly_the_roles_allowed() {
             "anonymous {endpoint}"
         );
         // Each role, in a session of its own (sign_out ends one).
-        for role in Role::ALL {
+        for role in Role::all() {
             let http = signed_in(&app, role.as_str()).await;
             let expected = match allowed {
                 Allowed::Anyone => None,

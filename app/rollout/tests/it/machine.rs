@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use crate::common::{Run, alice, bob, carol, dave, good_versions, old_versions, victor};
 use chrono::{TimeDelta, TimeZone, Utc};
+use rollout::refusal::RefusalCode;
 use rollout::{
     Action, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue, MigrationState, Plan,
     Refusal, Role, StageRef, StateError, Status, VersionGate, advance_blockers, apply,
     reentry_stage, serving_percentage,
 };
+use strum::IntoEnumIterator;
 
 fn check_in(item: CheckItem) -> Action {
     let outcome = if item == CheckItem::ContinueDecision {
@@ -108,7 +110,11 @@ fn edit_state(run: &mut Run, edit: impl FnOnce(&mut serde_json::Value)) {
 }
 
 fn flags(run: &Run) -> [u8; 3] {
-    Environment::ALL.map(|e| serving_percentage(&run.state, e))
+    Environment::all()
+        .map(|e| serving_percentage(&run.state, e))
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap_or([0; 3])
 }
 
 #[test]
@@ -252,12 +258,20 @@ fn the_kill_switch_is_never_blocked_and_stops_the_trial_where_it_runs() {
         (
             "not started: nothing is held, every environment written off to be sure",
             Box::new(|_| {}),
-            (Status::NotStarted, [0, 0, 0], Environment::ALL.to_vec()),
+            (
+                Status::NotStarted,
+                [0, 0, 0],
+                Environment::all().collect::<Vec<_>>(),
+            ),
         ),
         (
             "preparation: nothing runs anywhere",
             Box::new(|r| r.drive_to(0)),
-            (Status::Disabled, [0, 0, 0], Environment::ALL.to_vec()),
+            (
+                Status::Disabled,
+                [0, 0, 0],
+                Environment::all().collect::<Vec<_>>(),
+            ),
         ),
         (
             "development trial",
@@ -961,71 +975,6 @@ fn the_production_version_check_is_left_not_entered_with_the_versions() {
     assert_eq!(flags(&run), [100, 100, 1]);
 }
 
-/// Every refusal code. The exhaustive `match` in [`code_of`] fails to compile when a variant is
-/// added, which leads here: add its code and a provocation below.
-const ALL_CODES: [&str; 27] = [
-    "role_required",
-    "actor_unnamed",
-    "not_allowed_in_status",
-    "state_does_not_fit_plan",
-    "soak_not_watched",
-    "decision_before_soak_end",
-    "checklist_incomplete",
-    "production_change_not_requested",
-    "production_change_not_approved",
-    "self_approval",
-    "approver_not_release_manager",
-    "no_pending_request",
-    "request_already_pending",
-    "already_approved",
-    "no_production_change_ahead",
-    "infrastructure_issue_required",
-    "infrastructure_issue_invalid",
-    "reason_required",
-    "deployed_versions_unknown",
-    "versions_below_required",
-    "no_healthy_percentage",
-    "requirements_changed",
-    "no_next_stage",
-    "not_at_final_stage",
-    "item_not_in_stage",
-    "outcome_does_not_fit_item",
-    "no_routes_listed",
-];
-
-fn code_of(refusal: &Refusal) -> &'static str {
-    // No wildcard on purpose: a new variant stops this compiling until it is listed here.
-    match refusal {
-        Refusal::RoleRequired { .. }
-        | Refusal::ActorUnnamed { .. }
-        | Refusal::NotAllowedInStatus { .. }
-        | Refusal::StateDoesNotFitPlan { .. }
-        | Refusal::SoakNotWatched { .. }
-        | Refusal::DecisionBeforeSoakEnd { .. }
-        | Refusal::ChecklistIncomplete { .. }
-        | Refusal::ProductionChangeNotRequested { .. }
-        | Refusal::ProductionChangeNotApproved { .. }
-        | Refusal::SelfApproval { .. }
-        | Refusal::ApproverNotReleaseManager { .. }
-        | Refusal::NoPendingRequest { .. }
-        | Refusal::RequestAlreadyPending { .. }
-        | Refusal::AlreadyApproved { .. }
-        | Refusal::NoProductionChangeAhead { .. }
-        | Refusal::InfrastructureIssueRequired { .. }
-        | Refusal::InfrastructureIssueInvalid { .. }
-        | Refusal::ReasonRequired { .. }
-        | Refusal::DeployedVersionsUnknown { .. }
-        | Refusal::VersionsBelowRequired { .. }
-        | Refusal::NoHealthyPercentage { .. }
-        | Refusal::RequirementsChanged { .. }
-        | Refusal::NoNextStage { .. }
-        | Refusal::NotAtFinalStage { .. }
-        | Refusal::ItemNotInStage { .. }
-        | Refusal::OutcomeDoesNotFitItem { .. }
-        | Refusal::NoRoutesListed => refusal.code(),
-    }
-}
-
 /// One scenario per rule: `(expected code, refusal the machine gave, words the message must hold)`.
 fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
     let fresh = || Run::new(Plan::gitaly_default());
@@ -1509,9 +1458,9 @@ fn every_refusal_is_provoked_and_explains_itself() {
     let provoked = provoke_every_refusal();
     let mut seen = BTreeSet::new();
     for (expected, refusal, words) in &provoked {
-        let code = code_of(refusal);
+        let code = refusal.code();
         assert_eq!(code, *expected, "{refusal}");
-        assert_eq!(refusal.code(), code);
+        assert_eq!(code, <&str>::from(RefusalCode::from(refusal)));
         let message = refusal.to_string();
         assert!(
             message.contains(words),
@@ -1528,8 +1477,9 @@ fn every_refusal_is_provoked_and_explains_itself() {
         assert_eq!(&back, refusal);
         seen.insert(code);
     }
-    let all: BTreeSet<&str> = ALL_CODES.into_iter().collect();
-    assert_eq!(all.len(), ALL_CODES.len(), "codes are unique");
+    // Every variant, derived from the enum: a new refusal fails here until it is provoked above.
+    let all: BTreeSet<&str> = RefusalCode::iter().map(<&str>::from).collect();
+    assert_eq!(all.len(), RefusalCode::iter().count(), "codes are unique");
     assert_eq!(seen, all, "every refusal has a provoking test");
 }
 
@@ -1562,7 +1512,7 @@ fn viewers_change_nothing() {
             .map(Action::kind)
             .collect::<std::collections::HashSet<_>>()
             .len(),
-        rollout::ActionKind::ALL.len(),
+        rollout::ActionKind::all().count(),
         "every kind of action is tried"
     );
     for action in actions {

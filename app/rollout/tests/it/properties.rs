@@ -265,7 +265,9 @@ impl World {
                 let item = if *from_stage && !checklist.is_empty() {
                     checklist[pick % checklist.len()]
                 } else {
-                    CheckItem::ALL[pick % CheckItem::ALL.len()]
+                    CheckItem::all()
+                        .nth(pick % CheckItem::all().count())
+                        .unwrap_or(CheckItem::RoutesListed)
                 };
                 let decision = item == CheckItem::ContinueDecision;
                 let outcome = match (decision != *wrong_outcome, stop) {
@@ -477,7 +479,7 @@ impl World {
             let trial = rollout::trial_environment(kill.flags_before);
             match trial {
                 Some(environment) => assert!(kill.environments.contains(&environment)),
-                None => assert_eq!(kill.environments, Environment::ALL),
+                None => assert_eq!(kill.environments, Environment::all().collect::<Vec<_>>()),
             }
         }
         if before.status() == Status::Disabled && after.status() != Status::Disabled {
@@ -569,8 +571,7 @@ impl World {
             .enumerate()
             .filter(|(_, s)| s.flag().is_some())
             .collect();
-        let killed_env = Environment::ALL
-            .into_iter()
+        let killed_env = Environment::all()
             .rev()
             .find(|e| kill.flags_before.get(*e) != FlagValue::Off);
         if killed_env.is_none() {
