@@ -91,14 +91,8 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         .site_addr(config.listen_addr)
         .hash_files(hashed_names)
         .build();
-    let state = AppState {
-        pool: pool.clone(),
-        leptos_options: leptos_options.clone(),
-        metrics: Arc::new(HttpMetrics::default()),
-        sso: sso.clone(),
-        public_url: Arc::from(config.public_url.as_str()),
-        trust_forwarded_for: config.trust_forwarded_for,
-    };
+    // One set of services for the whole process: pages, the REST API and server-sent events
+    // use these same instances, through the state.
     let services = Services {
         migrations: Arc::new(PgMigrationService::new(pool.clone())),
         auth: Arc::new(PgAuthService::new(pool.clone())),
@@ -107,9 +101,21 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         demo: config.demo_data,
         sso_name: sso.as_ref().map(|sso| sso.config.name.clone()),
     };
-    let context = move || {
-        provide_context(services.clone());
-        http::security::provide_request_nonce();
+    let state = AppState {
+        pool: pool.clone(),
+        leptos_options: leptos_options.clone(),
+        metrics: Arc::new(HttpMetrics::default()),
+        services,
+        sso,
+        public_url: Arc::from(config.public_url.as_str()),
+        trust_forwarded_for: config.trust_forwarded_for,
+    };
+    let context = {
+        let services = state.services.clone();
+        move || {
+            provide_context(services.clone());
+            http::security::provide_request_nonce();
+        }
     };
 
     Router::new()
@@ -151,7 +157,8 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
                     state.clone(),
                     auth::load_current_user,
                 ))
-                .layer(middleware::from_fn(auth::sign_in_for_pages)),
+                .layer(middleware::from_fn(auth::sign_in_for_pages))
+                .layer(middleware::from_fn(http::errors::server_function_status)),
         )
         .with_state(state)
 }

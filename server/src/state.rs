@@ -6,6 +6,8 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
+use app::api::services::Services;
+
 use crate::{auth::sso::Sso, http::metrics::HttpMetrics};
 
 #[derive(Clone)]
@@ -13,6 +15,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub leptos_options: LeptosOptions,
     pub metrics: Arc<HttpMetrics>,
+    /// What the app's server functions call; also for the REST API and events to come.
+    pub services: Services,
     /// Single sign-on, when configured.
     pub sso: Option<Arc<Sso>>,
     /// `RAMPART_PUBLIC_URL`: Rampart's own origin, for telling its pages' requests from others'.

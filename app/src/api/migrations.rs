@@ -31,12 +31,9 @@ impl MigrationSummary {
 
 #[server(endpoint = "list_migrations")]
 pub async fn list_migrations() -> Result<Vec<MigrationSummary>, AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require,
-    };
+    use crate::api::{services::services, session::require};
     require(rollout::Permission::Read)?;
-    with_status(services()?.migrations.list_migrations().await)
+    services()?.migrations.list_migrations().await
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Server functions, grouped by domain. Each is a thin adapter: find the service the server provided,
 //! call it, and let the error's status reach the HTTP response.
 
+#[cfg(all(test, feature = "ssr"))]
+pub mod fakes;
 pub mod migrations;
 #[cfg(feature = "ssr")]
 pub mod services;

@@ -78,14 +78,3 @@ pub fn services() -> Result<Services, AppError> {
         AppError::Internal
     })
 }
-
-/// Sets the HTTP status of the current response to match the error, then passes the result on.
-pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result
-        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(status) = http::StatusCode::from_u16(error.status_code())
-    {
-        response.set_status(status);
-    }
-    result
-}

@@ -60,23 +60,21 @@ pub fn current_user() -> Option<CurrentUser> {
 /// Anonymous callers get 401, signed-in ones without the permission 403.
 #[cfg(feature = "ssr")]
 pub fn require(permission: Permission) -> Result<CurrentUser, AppError> {
-    use crate::api::services::with_status;
-    with_status(match current_user() {
+    match current_user() {
         None => Err(AppError::Unauthorized),
         Some(user) if user.may(permission) => Ok(user),
         Some(_) => Err(AppError::Forbidden),
-    })
+    }
 }
 
 /// As [`require`], and refused (403) to a script using an API token.
 #[cfg(feature = "ssr")]
 pub fn require_in_person(permission: Permission) -> Result<CurrentUser, AppError> {
-    use crate::api::services::with_status;
     let user = require(permission)?;
     let via_token = use_context::<http::request::Parts>()
         .is_some_and(|parts| parts.extensions.get::<ViaApiToken>().is_some());
     if via_token {
-        return with_status(Err(AppError::Forbidden));
+        return Err(AppError::Forbidden);
     }
     Ok(user)
 }
@@ -116,7 +114,7 @@ pub async fn get_session_info() -> Result<SessionInfo, AppError> {
 /// wrong password — gets the same answer, so the form cannot be used to find accounts.
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String, next: String) -> Result<(), AppError> {
-    use crate::api::services::{services, with_status};
+    use crate::api::services::services;
     let result = services()?.auth.sign_in(&username, &password).await;
     if let Err(error) = &result
         && plain_form_post()
@@ -130,7 +128,7 @@ pub async fn sign_in(username: String, password: String, next: String) -> Result
         ));
         return Ok(());
     }
-    with_status(result)?;
+    result?;
     leptos_axum::redirect(local_destination(&next));
     Ok(())
 }
@@ -207,8 +205,8 @@ impl SignInFailure {
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::api::services::{services, with_status};
-    with_status(services()?.auth.sign_out().await)?;
+    use crate::api::services::services;
+    services()?.auth.sign_out().await?;
     leptos_axum::redirect("/sign-in");
     Ok(())
 }

@@ -28,30 +28,21 @@ pub struct CreatedToken {
 
 #[server(endpoint = "list_tokens")]
 pub async fn list_tokens() -> Result<Vec<TokenSummary>, AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require,
-    };
+    use crate::api::{services::services, session::require};
     let user = require(rollout::Permission::Read)?;
-    with_status(services()?.tokens.list_tokens(&user).await)
+    services()?.tokens.list_tokens(&user).await
 }
 
 #[server(endpoint = "create_token")]
 pub async fn create_token(name: String) -> Result<CreatedToken, AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require_in_person,
-    };
+    use crate::api::{services::services, session::require_in_person};
     let user = require_in_person(rollout::Permission::Read)?;
-    with_status(services()?.tokens.create_token(&user, &name).await)
+    services()?.tokens.create_token(&user, &name).await
 }
 
 #[server(endpoint = "revoke_token")]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require,
-    };
+    use crate::api::{services::services, session::require};
     let user = require(rollout::Permission::Read)?;
-    with_status(services()?.tokens.revoke_token(&user, id).await)
+    services()?.tokens.revoke_token(&user, id).await
 }

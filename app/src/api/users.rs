@@ -51,12 +51,9 @@ pub fn ticked_roles(
 
 #[server(endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require,
-    };
+    use crate::api::{services::services, session::require};
     require(rollout::Permission::Administer)?;
-    with_status(services()?.users.list_users().await)
+    services()?.users.list_users().await
 }
 
 #[server(endpoint = "create_user")]
@@ -69,18 +66,13 @@ pub async fn create_user(
     manager: Option<String>,
     admin: Option<String>,
 ) -> Result<CreatedUser, AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require_in_person,
-    };
+    use crate::api::{services::services, session::require_in_person};
     let actor = require_in_person(rollout::Permission::Administer)?;
     let roles = ticked_roles(viewer, engineer, release_manager, manager, admin);
-    with_status(
-        services()?
-            .users
-            .create_user(&actor, &username, &display_name, &roles)
-            .await,
-    )
+    services()?
+        .users
+        .create_user(&actor, &username, &display_name, &roles)
+        .await
 }
 
 #[server(endpoint = "set_user_roles")]
@@ -92,24 +84,18 @@ pub async fn set_user_roles(
     manager: Option<String>,
     admin: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require_in_person,
-    };
+    use crate::api::{services::services, session::require_in_person};
     let actor = require_in_person(rollout::Permission::Administer)?;
     let roles = ticked_roles(viewer, engineer, release_manager, manager, admin);
-    with_status(services()?.users.set_roles(&actor, &username, &roles).await)
+    services()?.users.set_roles(&actor, &username, &roles).await
 }
 
 /// Deactivates an account: its sessions end at once and it cannot sign in again.
 #[server(endpoint = "deactivate_user")]
 pub async fn deactivate_user(username: String) -> Result<(), AppError> {
-    use crate::api::{
-        services::{services, with_status},
-        session::require_in_person,
-    };
+    use crate::api::{services::services, session::require_in_person};
     let actor = require_in_person(rollout::Permission::Administer)?;
-    with_status(services()?.users.deactivate(&actor, &username).await)
+    services()?.users.deactivate(&actor, &username).await
 }
 
 #[cfg(test)]

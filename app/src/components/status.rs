@@ -3,8 +3,26 @@
 use leptos::prelude::*;
 
 /// A panel in place of content that could not be loaded; the message is already safe to show.
+/// On the server it also gives the page the status of its first error (404, 403, 500, …): the
+/// one place a page's error status is set.
 #[component]
 pub fn ErrorPanel(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        let status = errors.with_untracked(|errors| {
+            errors.iter().find_map(|(_, error)| {
+                error
+                    .downcast_ref::<crate::error::AppError>()
+                    .map(crate::error::AppError::status_code)
+            })
+        });
+        if let (Some(status), Some(response)) =
+            (status, use_context::<leptos_axum::ResponseOptions>())
+            && let Ok(status) = http::StatusCode::from_u16(status)
+        {
+            response.set_status(status);
+        }
+    }
     view! {
         <div class="notice notice--error" role="alert">
             <strong>"Could not load this. "</strong>

@@ -1,0 +1,206 @@
+//! In-memory stand-ins for the services the server provides, so the app's own code — server
+//! functions, their checks — is tested without Postgres.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use rollout::Roles;
+
+use crate::api::{
+    migrations::MigrationSummary,
+    services::{AuthService, MigrationService, Services, TokenService, UserService},
+    session::CurrentUser,
+    tokens::{CreatedToken, TokenSummary},
+    users::{CreatedUser, UserSummary},
+};
+use crate::error::AppError;
+
+/// Services over plain vectors.
+#[derive(Default)]
+pub struct Fakes {
+    pub migrations: Mutex<Vec<MigrationSummary>>,
+    pub users: Mutex<Vec<UserSummary>>,
+    pub tokens: Mutex<Vec<TokenSummary>>,
+}
+
+impl Fakes {
+    pub fn services(self: &Arc<Self>) -> Services {
+        Services {
+            migrations: self.clone(),
+            auth: self.clone(),
+            users: self.clone(),
+            tokens: self.clone(),
+            demo: false,
+            sso_name: None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationService for Fakes {
+    async fn list_migrations(&self) -> Result<Vec<MigrationSummary>, AppError> {
+        Ok(self
+            .migrations
+            .lock()
+            .map_err(|_| AppError::Internal)?
+            .clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthService for Fakes {
+    async fn sign_in(&self, _username: &str, _password: &str) -> Result<CurrentUser, AppError> {
+        Err(AppError::WrongCredentials)
+    }
+    async fn sign_out(&self) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl UserService for Fakes {
+    async fn list_users(&self) -> Result<Vec<UserSummary>, AppError> {
+        Ok(self.users.lock().map_err(|_| AppError::Internal)?.clone())
+    }
+    async fn create_user(
+        &self,
+        _actor: &CurrentUser,
+        username: &str,
+        display_name: &str,
+        roles: &Roles,
+    ) -> Result<CreatedUser, AppError> {
+        let mut users = self.users.lock().map_err(|_| AppError::Internal)?;
+        let id = i64::try_from(users.len()).unwrap_or(0) + 1;
+        users.push(UserSummary {
+            id,
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            roles: roles.clone(),
+            active: true,
+            sso: false,
+            created_at: chrono::DateTime::<Utc>::UNIX_EPOCH,
+        });
+        Ok(CreatedUser {
+            username: username.to_owned(),
+            password: "fake-password-1".to_owned(),
+        })
+    }
+    async fn set_roles(
+        &self,
+        _actor: &CurrentUser,
+        username: &str,
+        roles: &Roles,
+    ) -> Result<(), AppError> {
+        let mut users = self.users.lock().map_err(|_| AppError::Internal)?;
+        let user = users
+            .iter_mut()
+            .find(|u| u.username == username)
+            .ok_or_else(|| AppError::not_found(format!("user {username}")))?;
+        user.roles = roles.clone();
+        Ok(())
+    }
+    async fn deactivate(&self, _actor: &CurrentUser, username: &str) -> Result<(), AppError> {
+        let mut users = self.users.lock().map_err(|_| AppError::Internal)?;
+        let user = users
+            .iter_mut()
+            .find(|u| u.username == username)
+            .ok_or_else(|| AppError::not_found(format!("user {username}")))?;
+        user.active = false;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenService for Fakes {
+    async fn list_tokens(&self, _user: &CurrentUser) -> Result<Vec<TokenSummary>, AppError> {
+        Ok(self.tokens.lock().map_err(|_| AppError::Internal)?.clone())
+    }
+    async fn create_token(
+        &self,
+        _user: &CurrentUser,
+        name: &str,
+    ) -> Result<CreatedToken, AppError> {
+        Ok(CreatedToken {
+            name: name.to_owned(),
+            token: "rpt_fake".to_owned(),
+        })
+    }
+    async fn revoke_token(&self, _user: &CurrentUser, _id: i64) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leptos::prelude::*;
+    use rollout::{Permission, Role};
+
+    use super::*;
+    use crate::api::{migrations::list_migrations, session::ViaApiToken, users::set_user_roles};
+
+    /// Runs `call` as a server function runs: with the services and the request's parts (and
+    /// its signed-in user, if any) in context.
+    async fn as_request<T>(
+        fakes: &Arc<Fakes>,
+        user: Option<CurrentUser>,
+        via_token: bool,
+        call: impl std::future::Future<Output = T>,
+    ) -> T {
+        let owner = Owner::new();
+        owner.set();
+        provide_context(fakes.services());
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        if let Some(user) = user {
+            parts.extensions.insert(user);
+        }
+        if via_token {
+            parts.extensions.insert(ViaApiToken);
+        }
+        provide_context(parts);
+        call.await
+    }
+
+    fn user(roles: &[Role]) -> CurrentUser {
+        CurrentUser {
+            id: 1,
+            username: "u".into(),
+            display_name: "U".into(),
+            roles: Roles::new(roles.iter().copied()),
+        }
+    }
+
+    #[tokio::test]
+    async fn server_functions_check_who_is_asking_first() {
+        let fakes = Arc::new(Fakes::default());
+        let anonymous = as_request(&fakes, None, false, list_migrations()).await;
+        assert_eq!(anonymous, Err(AppError::Unauthorized));
+        let viewer = as_request(
+            &fakes,
+            Some(user(&[Role::Viewer])),
+            false,
+            list_migrations(),
+        )
+        .await;
+        assert_eq!(viewer, Ok(vec![]));
+        let nobody = as_request(&fakes, Some(user(&[])), false, list_migrations()).await;
+        assert_eq!(nobody, Err(AppError::Forbidden), "no role, no access");
+    }
+
+    #[tokio::test]
+    async fn managing_users_takes_an_admin_in_person() {
+        let fakes = Arc::new(Fakes::default());
+        let admin = user(&[Role::Admin]);
+        assert!(admin.may(Permission::Administer));
+        let change = || set_user_roles("nobody".into(), Some("on".into()), None, None, None, None);
+        let by_engineer = as_request(&fakes, Some(user(&[Role::Engineer])), false, change()).await;
+        assert_eq!(by_engineer, Err(AppError::Forbidden));
+        let by_token = as_request(&fakes, Some(admin.clone()), true, change()).await;
+        assert_eq!(by_token, Err(AppError::Forbidden), "not with an API token");
+        let in_person = as_request(&fakes, Some(admin), false, change()).await;
+        assert_eq!(
+            in_person,
+            Err(AppError::not_found("user nobody")),
+            "past the checks"
+        );
+    }
+}
