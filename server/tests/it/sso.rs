@@ -312,3 +312,67 @@ async fn leaving_every_mapped_group_takes_the_roles_away() {
         "the old session ended"
     );
 }
+
+#[tokio::test]
+async fn a_provider_name_taken_here_gets_a_name_of_its_own() {
+    let app = sso_app().await;
+    // A local admin already called bob: the provider's bob must not become them.
+    app.add_user("bob", &[rollout::Role::Admin]).await;
+    let http = client();
+    assert_eq!(
+        sign_in_through_provider(&app, &http, "bob").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let info: serde_json::Value = app
+        .call(&http, "get_session_info")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["user"]["username"], "bob-2");
+    assert_eq!(info["user"]["roles"], serde_json::json!(["engineer"]));
+    let admins: Vec<String> =
+        sqlx::query_scalar("SELECT username FROM users WHERE 'admin' = ANY (roles) ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(admins, ["bob"], "the local admin is untouched");
+}
+
+#[tokio::test]
+async fn a_session_made_before_signing_in_is_not_the_one_signed_in() {
+    let app = sso_app().await;
+    let http = client();
+    // Starting single sign-on makes an anonymous session (it holds the pending login).
+    let start = http
+        .get(format!("{}/auth/oidc/start?login_hint=alice", app.address))
+        .send()
+        .await
+        .unwrap();
+    let planted = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("rampart_session="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .expect("an anonymous session");
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let callback = through_provider(&http, &authorize, &app.address).await;
+    let done = http.get(callback).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    // The id from before signing in does not carry the signed-in user.
+    let with_planted = client()
+        .post(format!("{}/api/list_migrations", app.address))
+        .header("cookie", planted)
+        .header("origin", &app.address)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_planted.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call(&http, "list_migrations").await.status(),
+        StatusCode::OK
+    );
+}
