@@ -47,7 +47,8 @@ ensure_rust_tools() {
 
 ensure_browser_tools() {
   apt_install chromium
-  if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/oidc-provider ]; then
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/oidc-provider ] \
+    || [ ! -d end2end/node_modules/@axe-core/playwright ]; then
     log "installing the end-to-end test packages"
     # The browser is Debian's chromium: Playwright must never download one.
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund --loglevel=error
