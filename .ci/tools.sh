@@ -54,3 +54,10 @@ ensure_browser_tools() {
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund --loglevel=error
   fi
 }
+
+# The build `make serve` runs and `make bench` measures: optimised, with the browser's files
+# compressed once at build time, in a site folder of its own (the tests' debug build writes
+# target/site).
+build_release() {
+  LEPTOS_SITE_ROOT=target/site-release cargo leptos build --release --precompress
+}
