@@ -924,11 +924,7 @@ pub fn reentry_stage(
     at_last_healthy: bool,
 ) -> Result<StageRef, Refusal> {
     let index = match reentry(state, migration, at_last_healthy)? {
-        Some(index) => index,
-        None => state.stage_index().ok_or(Refusal::NotAllowedInStatus {
-            action: ActionKind::Resume,
-            status: state.status,
-        })?,
+        Reentry::InPlace(index) | Reentry::Afresh(index) => index,
     };
     migration
         .plan
@@ -941,7 +937,16 @@ pub fn reentry_stage(
         })
 }
 
-/// The stage a resume re-enters, or `None` to carry on in place (nothing was serving).
+/// Where a resume goes: the one answer for [`reentry_stage`] and for applying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reentry {
+    /// Nothing was serving when it was killed, and its stage still fits: it carries on there.
+    InPlace(usize),
+    /// This stage, entered afresh with its flags.
+    Afresh(usize),
+}
+
+/// The stage a resume re-enters.
 ///
 /// - Required versions changed since the kill: a new implementation, so the first trial again
 ///   (development, then staging, before production sees it).
@@ -953,7 +958,7 @@ fn reentry(
     state: &MigrationState,
     migration: &Migration,
     at_last_healthy: bool,
-) -> Result<Option<usize>, Refusal> {
+) -> Result<Reentry, Refusal> {
     let action = if at_last_healthy {
         ActionKind::ResumeAtLastHealthy
     } else {
@@ -986,13 +991,18 @@ fn reentry(
         .map(|_| position.index)
         .or_else(|| plan.stage_by_key(position.key.as_str()).map(|(i, _)| i));
     let Some(stopped) = trial_environment(kill.flags_before) else {
-        return if at_last_healthy {
-            Err(Refusal::NoHealthyPercentage {
+        if at_last_healthy {
+            return Err(Refusal::NoHealthyPercentage {
                 killed_percent: None,
-            })
-        } else {
-            Ok(None)
-        };
+            });
+        }
+        let fits =
+            state.fitting_stage(plan).is_ok() && state.flags == flags_at(plan, position.index);
+        // If the plan changed under it: that stage afresh, wherever it is now.
+        return Ok(match (fits, here) {
+            (true, _) => Reentry::InPlace(position.index),
+            (false, here) => Reentry::Afresh(here.unwrap_or(0)),
+        });
     };
     if kill.requirements != migration.identity.requirements() {
         let first = trials().next().ok_or_else(no_trial)?.0;
@@ -1001,7 +1011,7 @@ fn reentry(
                 restart: plan.stage_ref(first).ok_or_else(no_trial)?,
             })
         } else {
-            Ok(Some(first))
+            Ok(Reentry::Afresh(first))
         };
     }
     if stopped == Environment::Production {
@@ -1016,7 +1026,7 @@ fn reentry(
         } else {
             steps.next().ok_or_else(no_trial)?
         };
-        return Ok(Some(target.0));
+        return Ok(Reentry::Afresh(target.0));
     }
     if at_last_healthy {
         return Err(Refusal::NoHealthyPercentage {
@@ -1026,10 +1036,10 @@ fn reentry(
     // Staging or development: the stage it was stopped in, afresh — the trial itself, or the
     // version check that followed it (the trial was over; it is not run again).
     match here {
-        Some(index) => Ok(Some(index)),
+        Some(index) => Ok(Reentry::Afresh(index)),
         None => trials()
             .find(|(_, e, _)| *e == stopped)
-            .map(|(index, ..)| Some(index))
+            .map(|(index, ..)| Reentry::Afresh(index))
             .ok_or_else(no_trial),
     }
 }
@@ -1144,15 +1154,7 @@ impl<'a> Step<'a> {
     /// migration this cannot fail; it still refuses rather than panics.
     fn current(&self) -> Result<(StagePosition, &'a Stage), Refusal> {
         let plan = self.plan();
-        let position = self
-            .state
-            .position
-            .clone()
-            .ok_or(Refusal::StateDoesNotFitPlan {
-                problem: StateError::NoCurrentStage {
-                    status: self.state.status,
-                },
-            })?;
+        let position = self.position()?;
         let stage = plan
             .stage(position.index)
             .ok_or(Refusal::StateDoesNotFitPlan {
@@ -1226,17 +1228,12 @@ impl<'a> Step<'a> {
         let flags_before = earlier
             .as_ref()
             .map_or(self.state.flags, |k| k.flags_before);
-        let mut environments: Vec<Environment> = match (&earlier, everywhere) {
+        let environments: Vec<Environment> = match (&earlier, everywhere) {
             (_, true) => Environment::all().collect::<Vec<_>>(),
             (Some(kill), false) => kill.environments.clone(),
             (None, false) => trial_environment(self.state.flags)
                 .map_or_else(|| Environment::all().collect::<Vec<_>>(), |e| vec![e]),
         };
-        if let Some(kill) = &earlier {
-            environments.extend(kill.environments.iter().copied());
-            environments.sort_unstable();
-            environments.dedup();
-        }
         self.events.push(Event::Disabled {
             reason: reason.clone(),
             environments: environments.clone(),
@@ -1404,8 +1401,12 @@ impl<'a> Step<'a> {
         let mut position = self.position()?;
         // After a kill, the change is the resume into production; otherwise the next stage.
         let next_index = if self.state.status == Status::Disabled {
-            reentry(&self.state, self.migration, false)?
-                .ok_or(Refusal::NoProductionChangeAhead { next_stage: None })?
+            match reentry(&self.state, self.migration, false)? {
+                Reentry::Afresh(index) => index,
+                Reentry::InPlace(_) => {
+                    return Err(Refusal::NoProductionChangeAhead { next_stage: None });
+                }
+            }
         } else {
             position.index + 1
         };
@@ -1577,21 +1578,13 @@ impl<'a> Step<'a> {
         let position = self.position()?;
         let plan = self.plan();
         let index = match reentry(&self.state, self.migration, reason.is_some())? {
-            Some(index) => index,
-            None => {
-                let fits = self.state.fitting_stage(plan).is_ok()
-                    && self.state.flags == flags_at(plan, position.index);
-                if fits {
-                    // Nothing was serving when it was killed: it carries on where it was.
-                    self.state.kill = None;
-                    self.state.status = Status::Active;
-                    self.events.push(Event::Resumed);
-                    return Ok(());
-                }
-                // The plan changed under it: that stage afresh, wherever it is now.
-                plan.stage_by_key(position.key.as_str())
-                    .map_or(0, |(index, _)| index)
+            Reentry::InPlace(_) => {
+                self.state.kill = None;
+                self.state.status = Status::Active;
+                self.events.push(Event::Resumed);
+                return Ok(());
             }
+            Reentry::Afresh(index) => index,
         };
         let stage = plan.stage(index).ok_or(Refusal::StateDoesNotFitPlan {
             problem: StateError::StageOutOfRange {

@@ -114,7 +114,7 @@ fn flags(run: &Run) -> [u8; 3] {
         .map(|e| serving_percentage(&run.state, e))
         .collect::<Vec<_>>()
         .try_into()
-        .unwrap_or([0; 3])
+        .expect("three environments")
 }
 
 #[test]
