@@ -111,7 +111,10 @@ async fn add_user(config: &Config, args: &[String]) -> Result<String, String> {
     let create = async {
         let pool = db::pool(config)?;
         db::SCHEMA.run(&pool).await?;
-        accounts::create(&pool, &account, "[cli]").await
+        let mut tx = pool.begin().await?;
+        let created = accounts::create(&mut tx, &account, "[cli]").await?;
+        tx.commit().await?;
+        Ok::<_, Error>(created)
     };
     match create.await {
         Ok(Some(_)) if made_up => Ok(format!(

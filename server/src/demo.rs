@@ -124,7 +124,8 @@ pub async fn create_users_if_none(
             password: &password,
             roles: &roles,
         };
-        accounts::create(pool, &account, "[demo]").await?;
+        // In the one transaction: all the demo users, or none (and so another try next start).
+        accounts::create(&mut tx, &account, "[demo]").await?;
         printed.push(format!(
             "  {username:<6} {:<16} {password}",
             roles_text(&roles)

@@ -118,16 +118,12 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         }
     };
 
-    Router::new()
-        .route("/healthz", get(http::health::healthz))
-        .route("/readyz", get(http::health::readyz))
-        .route("/metrics", get(http::metrics::render))
+    // What a person signs in for: the pages, their server functions, single sign-on. Only these
+    // pay for reading the session and the user; the browser's files and the operations
+    // endpoints never do, though the browser sends the cookie with them too.
+    let signed_in = Router::new()
         .route("/auth/oidc/start", get(http::sso::start))
         .route("/auth/oidc/callback", get(http::sso::callback))
-        .nest(
-            "/pkg",
-            http::assets::router(&config.site_root, hashed_names),
-        )
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),
@@ -139,15 +135,6 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         ))
         .layer(
             ServiceBuilder::new()
-                .layer(http::tracing::set_request_id())
-                .layer(http::tracing::trace())
-                .layer(http::tracing::propagate_request_id())
-                .layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    http::metrics::track,
-                ))
-                .layer(middleware::from_fn(http::security::headers))
-                .layer(CompressionLayer::new())
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
                     auth::refuse_cross_site,
@@ -159,6 +146,28 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
                 ))
                 .layer(middleware::from_fn(auth::sign_in_for_pages))
                 .layer(middleware::from_fn(http::errors::server_function_status)),
+        );
+
+    Router::new()
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .route("/metrics", get(http::metrics::render))
+        .nest(
+            "/pkg",
+            http::assets::router(&config.site_root, hashed_names),
+        )
+        .merge(signed_in)
+        .layer(
+            ServiceBuilder::new()
+                .layer(http::tracing::set_request_id())
+                .layer(http::tracing::trace())
+                .layer(http::tracing::propagate_request_id())
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    http::metrics::track,
+                ))
+                .layer(middleware::from_fn(http::security::headers))
+                .layer(CompressionLayer::new()),
         )
         .with_state(state)
 }

@@ -159,7 +159,8 @@ pub fn query_encode(text: &str) -> String {
 
 /// Why a sign-in failed, as the sign-in page's address carries it after a form post without
 /// JavaScript (the script shows the server's message instead).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum SignInFailure {
     Credentials,
     TooMany,
@@ -178,19 +179,12 @@ impl SignInFailure {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Credentials => "credentials",
-            Self::TooMany => "too_many",
-            Self::Invalid => "invalid",
-            Self::Other => "other",
-        }
+        self.into()
     }
 
+    /// Anything else in the address (typed or tampered with) is [`Self::Other`].
     pub fn parse(text: &str) -> Self {
-        [Self::Credentials, Self::TooMany, Self::Invalid]
-            .into_iter()
-            .find(|failure| failure.as_str() == text)
-            .unwrap_or(Self::Other)
+        text.parse().unwrap_or(Self::Other)
     }
 
     pub fn message(self) -> &'static str {
@@ -231,6 +225,7 @@ mod tests {
         }
         assert_eq!(SignInFailure::parse("<script>"), SignInFailure::Other);
         assert_eq!(query_encode("/?a=b c"), "/%3Fa%3Db%20c");
+        assert_eq!(query_encode("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
     }
 
     #[test]

@@ -1,18 +1,56 @@
-//! Creating accounts, with the audit entry in the same transaction.
+//! Creating accounts and changing their roles, each with its audit entry in the caller's
+//! transaction.
 
-use chrono::Utc;
-use rollout::Roles;
+use chrono::{DateTime, Utc};
+use rollout::{Role, Roles};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use super::password;
 use crate::{
     db::{
         audit::{AuditEntry, insert_audit},
-        users::{NewUser, insert_user},
+        users::{self, NewUser, UserRow, insert_user},
     },
     error::Error,
 };
+
+/// Roles as the `users.roles` column holds them.
+pub fn role_names(roles: &Roles) -> Vec<String> {
+    roles.iter().map(|role| role.as_str().to_owned()).collect()
+}
+
+/// The roles a `users.roles` column holds; a name no longer known is dropped.
+pub fn roles_of(names: &[String]) -> Roles {
+    names.iter().filter_map(|name| Role::parse(name)).collect()
+}
+
+/// Gives `user` exactly `roles`, recording `action` by `actor`; `false` when they already had
+/// them. Rules about who may lose which role are the caller's.
+pub async fn change_roles(
+    tx: &mut PgConnection,
+    user: &UserRow,
+    roles: &Roles,
+    actor: &str,
+    action: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let before = roles_of(&user.roles);
+    if before == *roles {
+        return Ok(false);
+    }
+    let names = role_names(roles);
+    users::update_roles(&mut *tx, user.id, &names).await?;
+    let entry = AuditEntry {
+        actor,
+        action,
+        subject: format!("user:{}", user.username),
+        before: Some(json!({ "roles": role_names(&before) })),
+        after: Some(json!({ "roles": names })),
+    };
+    insert_audit(&mut *tx, &entry, at).await?;
+    Ok(true)
+}
 
 pub struct NewAccount<'a> {
     pub username: &'a str,
@@ -24,7 +62,7 @@ pub struct NewAccount<'a> {
 /// Creates a password account unless the name is taken; returns its id when it was created.
 /// `actor` is who did it, for the audit log.
 pub async fn create(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     account: &NewAccount<'_>,
     actor: &str,
 ) -> Result<Option<i64>, Error> {
@@ -41,12 +79,7 @@ pub async fn create(
         .into());
     }
     let hash = password::hash(account.password.to_owned()).await?;
-    let roles: Vec<String> = account
-        .roles
-        .iter()
-        .map(|r| r.as_str().to_owned())
-        .collect();
-    let mut tx = pool.begin().await?;
+    let roles = role_names(account.roles);
     let user = NewUser {
         username: account.username,
         display_name: account.display_name,
@@ -70,6 +103,5 @@ pub async fn create(
         })),
     };
     insert_audit(&mut *tx, &entry, Utc::now()).await?;
-    tx.commit().await?;
     Ok(Some(id))
 }

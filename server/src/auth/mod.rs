@@ -15,7 +15,7 @@ pub mod users;
 
 use std::net::SocketAddr;
 
-use app::api::session::{CurrentUser, local_destination};
+use app::api::session::{CurrentUser, local_destination, query_encode};
 use axum::{
     extract::{ConnectInfo, Request, State},
     http::{Method, StatusCode, header},
@@ -195,7 +195,7 @@ pub async fn sign_in_for_pages(request: Request, next: Next) -> Response {
         .uri()
         .path_and_query()
         .map_or("/", |p| local_destination(p.as_str()));
-    let target = format!("/sign-in?next={}", form_urlencode(next_path));
+    let target = format!("/sign-in?next={}", query_encode(next_path));
     Redirect::to(&target).into_response()
 }
 
@@ -253,17 +253,6 @@ fn origin_host(url: &str) -> Option<&str> {
     rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())
 }
 
-fn form_urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                char::from(b).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,10 +266,5 @@ mod tests {
         );
         assert_eq!(origin_host("null"), None);
         assert_eq!(origin_host("https://"), None);
-    }
-
-    #[test]
-    fn next_paths_are_encoded() {
-        assert_eq!(form_urlencode("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
     }
 }

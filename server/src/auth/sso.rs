@@ -221,9 +221,11 @@ impl Sso {
         code: &str,
         state: &str,
     ) -> Result<SsoIdentity, SsoError> {
+        // One discovery of the provider for both legs.
+        let client = self.client().await?;
         let nonce = pending.nonce.clone();
-        let id_token = self.exchange(pending, code, state).await?;
-        self.verify(&id_token, &nonce).await
+        let id_token = self.exchange_with(&client, pending, code, state).await?;
+        verify_with(&client, &id_token, &nonce)
     }
 
     /// Trades the code for the provider's tokens (with the PKCE verifier); the raw ID token.
@@ -233,10 +235,20 @@ impl Sso {
         code: &str,
         state: &str,
     ) -> Result<String, SsoError> {
+        let client = self.client().await?;
+        self.exchange_with(&client, pending, code, state).await
+    }
+
+    async fn exchange_with(
+        &self,
+        client: &SsoClient,
+        pending: PendingLogin,
+        code: &str,
+        state: &str,
+    ) -> Result<String, SsoError> {
         if pending.state.as_bytes() != state.as_bytes() {
             return Err(SsoError::StateMismatch);
         }
-        let client = self.client().await?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|error| SsoError::Provider(error.to_string()))?
@@ -253,17 +265,20 @@ impl Sso {
     /// Checks a raw ID token: issuer, audience, expiry, signature against the provider's
     /// current keys, and `nonce`.
     pub async fn verify(&self, id_token: &str, nonce: &str) -> Result<SsoIdentity, SsoError> {
-        let client = self.client().await?;
-        let token: openidconnect::IdToken<
-            GroupsClaims,
-            CoreGenderClaim,
-            CoreJweContentEncryptionAlgorithm,
-            CoreJwsSigningAlgorithm,
-        > = id_token
-            .parse()
-            .map_err(|error: serde_json::Error| SsoError::InvalidIdToken(error.to_string()))?;
-        identity_of(&client, &token, nonce)
+        verify_with(&self.client().await?, id_token, nonce)
     }
+}
+
+fn verify_with(client: &SsoClient, id_token: &str, nonce: &str) -> Result<SsoIdentity, SsoError> {
+    let token: openidconnect::IdToken<
+        GroupsClaims,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    > = id_token
+        .parse()
+        .map_err(|error: serde_json::Error| SsoError::InvalidIdToken(error.to_string()))?;
+    identity_of(client, &token, nonce)
 }
 
 fn identity_of(

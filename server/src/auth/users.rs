@@ -1,6 +1,7 @@
 //! The users page's service: listing, creating, changing roles and deactivating accounts, each
-//! change with its audit entry in the same transaction. An installation never loses its last
-//! active admin, and an admin cannot deactivate themselves.
+//! change with its audit entry in the same transaction. No change made here takes away the last
+//! active admin, and an admin cannot deactivate themselves. (Single sign-on's role sync is the
+//! identity provider's word and is not held back: see the README.)
 
 use app::{
     api::{
@@ -16,7 +17,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use super::{
-    accounts::{self, NewAccount},
+    accounts::{self, NewAccount, roles_of},
     password,
 };
 use crate::{
@@ -35,14 +36,6 @@ impl PgUserService {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-fn role_names(roles: &Roles) -> Vec<String> {
-    roles.iter().map(|role| role.as_str().to_owned()).collect()
-}
-
-fn roles_of(names: &[String]) -> Roles {
-    names.iter().filter_map(|name| Role::parse(name)).collect()
 }
 
 /// Refuses a change that would leave no active admin but `id`: nobody could manage users then.
@@ -124,7 +117,10 @@ impl UserService for PgUserService {
             password: &password,
             roles,
         };
-        match accounts::create(&self.pool, &account, &actor.username).await? {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let created = accounts::create(&mut tx, &account, &actor.username).await?;
+        tx.commit().await.map_err(Error::from)?;
+        match created {
             Some(_) => Ok(CreatedUser {
                 username: username.to_owned(),
                 password,
@@ -147,27 +143,22 @@ impl UserService for PgUserService {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| AppError::not_found(format!("user {username}")))?;
-        let before = roles_of(&user.roles);
-        if before == *roles {
-            return Ok(());
-        }
-        if before.contains(Role::Admin) && !roles.contains(Role::Admin) && user.active {
+        let losing_admin =
+            roles_of(&user.roles).contains(Role::Admin) && !roles.contains(Role::Admin);
+        if losing_admin && user.active {
             keep_an_admin(&mut tx, user.id).await?;
         }
-        let names = role_names(roles);
-        users::update_roles(&mut *tx, user.id, &names)
-            .await
-            .map_err(Error::from)?;
-        let entry = AuditEntry {
-            actor: &actor.username,
-            action: "user.roles_changed",
-            subject: format!("user:{}", user.username),
-            before: Some(json!({ "roles": role_names(&before) })),
-            after: Some(json!({ "roles": names })),
-        };
-        insert_audit(&mut *tx, &entry, Utc::now())
-            .await
-            .map_err(Error::from)?;
+        let at = Utc::now();
+        accounts::change_roles(
+            &mut tx,
+            &user,
+            roles,
+            &actor.username,
+            "user.roles_changed",
+            at,
+        )
+        .await
+        .map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         Ok(())
     }

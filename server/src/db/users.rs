@@ -279,7 +279,9 @@ pub async fn count_other_active_admins(
     .await
 }
 
-pub async fn fetch_user_by_subject(
+/// The account the identity provider's subject signs in to, its row locked for the rest of the
+/// transaction.
+pub async fn lock_user_by_subject(
     executor: impl PgExecutor<'_>,
     subject: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {

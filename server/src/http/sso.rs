@@ -9,14 +9,14 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
-use rollout::{Role, Roles};
+use rollout::Roles;
 use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
 use crate::{
     auth::{
-        self,
+        self, accounts,
         sso::{PendingLogin, Sso, SsoError, SsoIdentity},
     },
     db::{
@@ -29,6 +29,10 @@ use crate::{
 
 /// The session key that holds a sign-in under way.
 const PENDING: &str = "oidc_pending";
+
+/// Who the audit log names for changes the identity provider's answer makes, and the action.
+const SSO_ACTOR: &str = "[sso]";
+const SYNCED: &str = "user.roles_synced";
 
 #[derive(Deserialize)]
 pub struct StartQuery {
@@ -155,23 +159,22 @@ fn refusal_words(code: &str) -> &'static str {
 /// Takes every role from the account of `identity`, if there is one, and ends its sessions.
 async fn revoke_roles(state: &AppState, identity: &SsoIdentity) -> Result<(), Error> {
     let mut tx = state.pool.begin().await?;
-    let Some(user) = users::fetch_user_by_subject(&mut *tx, &identity.subject).await? else {
+    let Some(user) = users::lock_user_by_subject(&mut *tx, &identity.subject).await? else {
         return Ok(());
     };
-    if user.roles.is_empty() {
-        return Ok(());
+    if accounts::change_roles(
+        &mut tx,
+        &user,
+        &Roles::default(),
+        SSO_ACTOR,
+        SYNCED,
+        Utc::now(),
+    )
+    .await?
+    {
+        crate::db::sessions::delete_user_sessions(&mut *tx, user.id).await?;
+        tx.commit().await?;
     }
-    users::update_roles(&mut *tx, user.id, &[]).await?;
-    crate::db::sessions::delete_user_sessions(&mut *tx, user.id).await?;
-    let entry = AuditEntry {
-        actor: "[sso]",
-        action: "user.roles_synced",
-        subject: format!("user:{}", user.username),
-        before: Some(json!({ "roles": user.roles })),
-        after: Some(json!({ "roles": [] })),
-    };
-    insert_audit(&mut *tx, &entry, Utc::now()).await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -188,27 +191,16 @@ async fn account(
     identity: &SsoIdentity,
     roles: &Roles,
 ) -> Result<Option<users::UserRow>, Error> {
-    let names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+    let names = accounts::role_names(roles);
     let now = Utc::now();
     let mut tx = state.pool.begin().await?;
-    if let Some(mut user) = users::fetch_user_by_subject(&mut *tx, &identity.subject).await? {
+    if let Some(mut user) = users::lock_user_by_subject(&mut *tx, &identity.subject).await? {
         if !user.active {
             return Ok(None);
         }
-        let before: Roles = user.roles.iter().filter_map(|r| Role::parse(r)).collect();
-        if before != *roles {
-            users::update_roles(&mut *tx, user.id, &names).await?;
-            let entry = AuditEntry {
-                actor: "[sso]",
-                action: "user.roles_synced",
-                subject: format!("user:{}", user.username),
-                before: Some(json!({ "roles": user.roles })),
-                after: Some(json!({ "roles": names })),
-            };
-            insert_audit(&mut *tx, &entry, now).await?;
-            user.roles = names;
-        }
+        accounts::change_roles(&mut tx, &user, roles, SSO_ACTOR, SYNCED, now).await?;
         tx.commit().await?;
+        user.roles = names;
         return Ok(Some(user));
     }
     // First sign-in. The provider's username, made valid for Rampart; if another account has
@@ -238,7 +230,7 @@ async fn account(
         }));
     };
     let entry = AuditEntry {
-        actor: "[sso]",
+        actor: SSO_ACTOR,
         action: "user.created",
         subject: format!("user:{username}"),
         before: None,

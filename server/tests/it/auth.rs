@@ -1,18 +1,8 @@
 //! Signing in and out, sessions, and who may call what: over HTTP, as a browser does it.
 
-use crate::helpers::{PASSWORD, Spawn, client, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, Spawn, client, session_cookie, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use rollout::Role;
-
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|cookie| cookie.starts_with("rampart_session="))
-        .map(str::to_owned)
-}
 
 async fn failures(app: &crate::helpers::TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM sign_in_failures")
@@ -417,4 +407,34 @@ async fn the_session_table_holds_no_cookie_value() {
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0], id);
     assert_eq!(stored[0].len(), 64, "a SHA-256 in hex");
+}
+
+#[tokio::test]
+async fn health_and_metrics_never_read_the_session() {
+    let app = spawn_app().await;
+    app.add_user("erin", &[Role::Engineer]).await;
+    let signed_in = app.sign_in_with(&app.client, "erin", PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    // Without the sessions table, whatever reads the session fails…
+    sqlx::query("DROP TABLE sessions")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_server_error(), "{}", page.status());
+    // …but these, asked with the same session cookie, never touch it.
+    for path in ["/healthz", "/metrics"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
 }

@@ -119,6 +119,17 @@ pub fn client() -> reqwest::Client {
         .expect("a reqwest client")
 }
 
+/// The `Set-Cookie` header that carries Rampart's session, whole (attributes included).
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("rampart_session="))
+        .map(str::to_owned)
+}
+
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -131,7 +142,8 @@ impl TestApp {
             password: PASSWORD,
             roles: &Roles::new(roles.iter().copied()),
         };
-        accounts::create(&self.pool, &account, "[test]")
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        accounts::create(&mut conn, &account, "[test]")
             .await
             .expect("the test user is created")
             .expect("the name is free");
