@@ -40,7 +40,10 @@ test('a wrong password says so without saying whether the account exists', async
   for (const username of ['erin', 'nobody']) {
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill('not the password');
+    // Each attempt's own answer: the alert from the one before is still on the page.
+    const answer = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/sign_in');
     await page.getByRole('button', { name: 'Sign in' }).click();
+    expect((await answer).status()).toBe(401);
     await expect(page.getByRole('alert')).toHaveText('The username or the password is wrong.');
   }
   await expect(page).toHaveURL(/\/sign-in$/);

@@ -8,6 +8,9 @@ test('an admin adds a user, who signs in with the password shown once', async ({
   await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
   await page.getByRole('banner').getByRole('link', { name: 'Users' }).click();
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
+  // Others can be deactivated; the admin's own row offers no such button.
+  await expect(page.getByRole('row', { name: /Erin Engineer/ }).getByRole('button', { name: 'Deactivate' })).toBeVisible();
+  await expect(page.getByRole('row', { name: /Adam Admin/ }).getByRole('button', { name: 'Deactivate' })).toHaveCount(0);
   const form = page.locator('.new-user');
   await form.getByLabel('Username').fill('zoe');
   await form.getByLabel('Name', { exact: true }).fill('Zoe Newcomer');

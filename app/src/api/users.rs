@@ -20,6 +20,14 @@ pub struct UserSummary {
     pub created_at: DateTime<Utc>,
 }
 
+/// The users page's rows, and which of them is the admin reading it (who cannot deactivate
+/// themselves, so is offered no button for it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDirectory {
+    pub you: i64,
+    pub users: Vec<UserSummary>,
+}
+
 /// A new account and its first password, which is shown this once and stored only as a hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedUser {
@@ -50,10 +58,11 @@ pub fn ticked_roles(
 }
 
 #[server(endpoint = "list_users")]
-pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+pub async fn list_users() -> Result<UserDirectory, AppError> {
     use crate::api::{services::services, session::require};
-    require(rollout::Permission::Administer)?;
-    services()?.users.list_users().await
+    let you = require(rollout::Permission::Administer)?.id;
+    let users = services()?.users.list_users().await?;
+    Ok(UserDirectory { you, users })
 }
 
 #[server(endpoint = "create_user")]

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use rollout::{Role, Roles};
 
-use crate::api::users::{CreateUser, DeactivateUser, SetUserRoles, UserSummary, list_users};
+use crate::api::users::{
+    CreateUser, DeactivateUser, SetUserRoles, UserDirectory, UserSummary, list_users,
+};
 use crate::components::status::{ErrorPanel, Loading, sentence};
 
 #[component]
@@ -41,7 +43,7 @@ pub fn UsersPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="users" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
-                    users.await.map(|rows| view! { <UserTable rows set_roles deactivate /> })
+                    users.await.map(|directory| view! { <UserTable directory set_roles deactivate /> })
                 })}
             </ErrorBoundary>
         </Suspense>
@@ -51,7 +53,7 @@ pub fn UsersPage() -> impl IntoView {
 
 #[component]
 fn UserTable(
-    rows: Vec<UserSummary>,
+    directory: UserDirectory,
     set_roles: ServerAction<SetUserRoles>,
     deactivate: ServerAction<DeactivateUser>,
 ) -> impl IntoView {
@@ -65,9 +67,13 @@ fn UserTable(
                 </tr>
             </thead>
             <tbody>
-                {rows
+                {directory
+                    .users
                     .into_iter()
-                    .map(|user| view! { <UserRow user set_roles deactivate /> })
+                    .map(|user| {
+                        let you = user.id == directory.you;
+                        view! { <UserRow user you set_roles deactivate /> }
+                    })
                     .collect_view()}
             </tbody>
         </table>
@@ -77,6 +83,8 @@ fn UserTable(
 #[component]
 fn UserRow(
     user: UserSummary,
+    /// The signed-in admin's own row: an admin cannot deactivate themselves.
+    you: bool,
     set_roles: ServerAction<SetUserRoles>,
     deactivate: ServerAction<DeactivateUser>,
 ) -> impl IntoView {
@@ -104,7 +112,7 @@ fn UserRow(
             </td>
             <td>
                 <span class="users__status">{status}</span>
-                {active
+                {(active && !you)
                     .then(|| {
                         view! {
                             <ActionForm action=deactivate attr:class="users__deactivate">

@@ -324,8 +324,10 @@ async fn a_deactivated_user_is_signed_out_everywhere_and_cannot_sign_in() {
         app.sign_in_with(&client(), "erin", PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let list: Vec<serde_json::Value> = app.call(&admin, "list_users").await.json().await.unwrap();
-    let erin = list
+    let list: serde_json::Value = app.call(&admin, "list_users").await.json().await.unwrap();
+    let erin = list["users"]
+        .as_array()
+        .expect("the users")
         .iter()
         .find(|u| u["username"] == "erin")
         .expect("listed");

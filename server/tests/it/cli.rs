@@ -172,6 +172,6 @@ async fn add_user_names_what_is_wrong_and_adds_nothing() {
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&pool)
         .await
-        .unwrap_or(0);
+        .unwrap();
     assert_eq!(users, 0);
 }

@@ -2,7 +2,7 @@
 //! to a viewer, is searched for the secrets Rampart holds — password hashes, other sessions' ids,
 //! API tokens and their hashes, the OpenID client's secret.
 
-use crate::helpers::{PASSWORD, Spawn, TestApp, client, spawn_app_with};
+use crate::helpers::{PASSWORD, Spawn, TestApp, client, session_cookie, spawn_app_with};
 use reqwest::StatusCode;
 use rollout::Role;
 
@@ -68,7 +68,14 @@ async fn no_page_or_server_function_shows_a_secret() {
     // Other people's sessions and tokens exist while the pages are read.
     let other = client();
     app.add_user("erin", &[Role::Engineer]).await;
-    app.sign_in_with(&other, "erin", PASSWORD).await;
+    let erins_cookie = session_cookie(&app.sign_in_with(&other, "erin", PASSWORD).await)
+        .expect("erin's session cookie");
+    // The id itself, as her browser holds it (the table keeps only its hash).
+    let erins_session = erins_cookie["rampart_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let erins: serde_json::Value = app
         .call_with(&other, "create_token", &[("name", "erin's")])
         .await
@@ -85,6 +92,7 @@ async fn no_page_or_server_function_shows_a_secret() {
         "rampart-test-secret".to_owned(),
         PASSWORD.to_owned(),
         erins_token,
+        erins_session,
     ];
     let hashes: Vec<String> =
         sqlx::query_scalar("SELECT password_hash FROM users WHERE password_hash IS NOT NULL")
@@ -93,8 +101,8 @@ async fn no_page_or_server_function_shows_a_secret() {
             .unwrap();
     assert_eq!(hashes.len(), 3);
     secrets.extend(hashes);
-    // Every session id in the table: each browser's own comes back only in its Set-Cookie, which
-    // the search leaves out, so none may appear.
+    // Every session's stored key too: each browser's own id comes back only in its Set-Cookie,
+    // which the search leaves out, so none may appear.
     let sessions: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions")
         .fetch_all(&app.pool)
         .await
@@ -141,14 +149,7 @@ async fn the_session_cookie_is_secure_behind_https() {
         .send()
         .await
         .unwrap();
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("rampart_session="))
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&response).expect("a session cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),

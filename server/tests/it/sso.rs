@@ -2,7 +2,7 @@
 //! started by `make test`; see end2end/oidc/provider.mjs). Its interaction signs in the account
 //! named by `login_hint` at once, so the whole code flow runs over plain HTTP here.
 
-use crate::helpers::{Spawn, TestApp, client, oidc_issuer, spawn_app_with};
+use crate::helpers::{Spawn, TestApp, client, oidc_issuer, session_cookie, spawn_app_with};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use server::auth::sso::{Sso, SsoConfig, SsoError, parse_group_roles};
@@ -349,14 +349,8 @@ async fn a_session_made_before_signing_in_is_not_the_one_signed_in() {
         .send()
         .await
         .unwrap();
-    let planted = start
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("rampart_session="))
-        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
-        .expect("an anonymous session");
+    let planted = session_cookie(&start).expect("an anonymous session");
+    let planted = planted.split(';').next().unwrap_or_default().to_owned();
     let authorize = start.headers()["location"].to_str().unwrap().to_owned();
     let callback = through_provider(&http, &authorize, &app.address).await;
     let done = http.get(callback).send().await.unwrap();
