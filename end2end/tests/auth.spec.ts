@@ -1,11 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { PASSWORD } from '../playwright.config';
-import { signIn } from './sign-in';
-
-/** The app marks the document once the browser has taken over from the server's HTML. */
-async function hydrated(page: Page) {
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
-}
+import { hydrated, signIn } from './sign-in';
 
 test('an anonymous visit is sent to sign in, and back after it', async ({ page }) => {
   await page.goto('/?filter=x');

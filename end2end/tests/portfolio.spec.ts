@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { EMPTY_URL } from '../playwright.config';
-import { signIn } from './sign-in';
+import { hydrated, signIn } from './sign-in';
 
 /** Collects console errors, uncaught exceptions (CSP violations included) and failed requests. */
 function watchForErrors(page: Page): string[] {
@@ -39,7 +39,7 @@ test('the filter narrows the list as you type, once the page has hydrated', asyn
   // Hashed file names: the browser may keep the file for a year.
   expect(wasmResponse.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
   // The app marks the document once the browser has taken over from the server's HTML.
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await hydrated(page);
 
   const filter = page.getByRole('searchbox', { name: /Filter migrations/ });
   const visibleRows = page.locator('tbody tr:visible');

@@ -10,3 +10,8 @@ export async function signIn(page: Page, username: string, baseUrl: string = DEM
   });
   expect(response.status(), await response.text()).toBe(200);
 }
+
+/** The app marks the document once the browser has taken over from the server's HTML. */
+export async function hydrated(page: Page) {
+  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+}

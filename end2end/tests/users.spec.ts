@@ -1,11 +1,11 @@
 import { expect, test } from '@playwright/test';
 import { DEMO_URL } from '../playwright.config';
-import { signIn } from './sign-in';
+import { hydrated, signIn } from './sign-in';
 
 test('an admin adds a user, who signs in with the password shown once', async ({ page, browser }) => {
   await signIn(page, 'adam');
   await page.goto('/');
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await hydrated(page);
   await page.getByRole('banner').getByRole('link', { name: 'Users' }).click();
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
   // Others can be deactivated; the admin's own row offers no such button.
@@ -25,7 +25,7 @@ test('an admin adds a user, who signs in with the password shown once', async ({
   // Zoe, in a browser of her own.
   const zoe = await browser.newPage();
   await zoe.goto(`${DEMO_URL}/sign-in`);
-  await expect(zoe.locator('body[data-hydrated]')).toHaveCount(1);
+  await hydrated(zoe);
   await zoe.getByLabel('Username').fill('zoe');
   await zoe.getByLabel('Password').fill(password);
   await zoe.getByRole('button', { name: 'Sign in' }).click();
@@ -37,7 +37,7 @@ test('an admin adds a user, who signs in with the password shown once', async ({
 test('a viewer sees no admin actions, and a forged request from them is refused with 403', async ({ page }) => {
   await signIn(page, 'vera');
   await page.goto('/');
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  await hydrated(page);
   await expect(page.getByRole('banner').getByRole('link', { name: 'Users' })).toHaveCount(0);
   // Typing the address does not help: the page's data is refused.
   await page.goto('/users');

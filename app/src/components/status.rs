@@ -38,6 +38,16 @@ pub fn ErrorPanel(errors: ArcRwSignal<Errors>) -> impl IntoView {
     }
 }
 
+/// A failed action's message, announced to screen readers; the message is already safe to show.
+#[component]
+pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <p class="notice notice--error" role="alert">
+            {message}
+        </p>
+    }
+}
+
 /// Error messages are phrases ("something went wrong …") so they compose; shown alone they
 /// read as sentences.
 pub fn sentence(phrase: &str) -> String {

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::session::get_session_info;
 use crate::api::tokens::{CreateToken, RevokeToken, TokenSummary, list_tokens};
-use crate::components::status::{ErrorPanel, Loading, sentence};
+use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -44,13 +44,7 @@ pub fn ProfilePage() -> impl IntoView {
                     .value()
                     .get()
                     .and_then(Result::err)
-                    .map(|error| {
-                        view! {
-                            <p class="notice notice--error" role="alert">
-                                {sentence(&error.to_string())}
-                            </p>
-                        }
-                    })
+                    .map(|error| view! { <ErrorNotice message=sentence(&error.to_string()) /> })
             }}
             <Suspense fallback=|| view! { <Loading what="tokens" /> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
@@ -87,12 +81,10 @@ pub fn ProfilePage() -> impl IntoView {
                             </p>
                         }
                         .into_any(),
-                        Err(error) => view! {
-                            <p class="notice notice--error" role="alert">
-                                {sentence(&error.to_string())}
-                            </p>
+                        Err(error) => {
+                            view! { <ErrorNotice message=sentence(&error.to_string()) /> }
+                                .into_any()
                         }
-                        .into_any(),
                     })
             }}
         </section>

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::session::{SignIn, SignInFailure, get_session_info};
-use crate::components::status::sentence;
+use crate::components::status::{ErrorNotice, sentence};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -66,13 +66,7 @@ pub fn SignInPage() -> impl IntoView {
             </ActionForm>
             {move || {
                 failure()
-                    .map(|message| {
-                        view! {
-                            <p class="notice notice--error" role="alert">
-                                {message}
-                            </p>
-                        }
-                    })
+                    .map(|message| view! { <ErrorNotice message /> })
             }}
             <Suspense>
                 {

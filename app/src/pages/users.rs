@@ -7,7 +7,7 @@ use rollout::{Role, Roles};
 use crate::api::users::{
     CreateUser, DeactivateUser, SetUserRoles, UserDirectory, UserSummary, list_users,
 };
-use crate::components::status::{ErrorPanel, Loading, sentence};
+use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -38,7 +38,7 @@ pub fn UsersPage() -> impl IntoView {
         <h1>"Users"</h1>
         {move || {
             change_failure()
-                .map(|message| view! { <p class="notice notice--error" role="alert">{message}</p> })
+                .map(|message| view! { <ErrorNotice message /> })
         }}
         <Suspense fallback=|| view! { <Loading what="users" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
@@ -154,12 +154,7 @@ fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
                 </p>
             }
             .into_any(),
-            Err(error) => view! {
-                <p class="notice notice--error" role="alert">
-                    {sentence(&error.to_string())}
-                </p>
-            }
-            .into_any(),
+            Err(error) => view! { <ErrorNotice message=sentence(&error.to_string()) /> }.into_any(),
         })
     };
     view! {

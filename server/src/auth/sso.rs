@@ -144,6 +144,10 @@ pub enum SsoError {
     StateMismatch,
     #[error("the provider refused the sign-in: {0}")]
     Refused(String),
+    /// The provider would not trade the code for tokens. The detail (its error code and text, or
+    /// why its answer could not be read) is for the log, never the page.
+    #[error("the provider did not accept this sign-in; start it again")]
+    ExchangeFailed(String),
     #[error("the provider's ID token was not accepted: {0}")]
     InvalidIdToken(String),
 }
@@ -255,7 +259,7 @@ impl Sso {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
             .request_async(&self.http)
             .await
-            .map_err(|error| SsoError::Refused(token_error(&error)))?;
+            .map_err(|error| SsoError::ExchangeFailed(token_error(&error)))?;
         let id_token = response
             .id_token()
             .ok_or_else(|| SsoError::InvalidIdToken("the provider sent none".to_owned()))?;
@@ -311,7 +315,7 @@ fn identity_of(
     })
 }
 
-/// The provider's own words for a refused code exchange, without anything secret.
+/// The provider's own words for a refused code exchange, and the cause, for the log.
 fn token_error<E: std::error::Error>(error: &E) -> String {
     let mut text = error.to_string();
     if let Some(source) = error.source() {
@@ -324,6 +328,17 @@ fn token_error<E: std::error::Error>(error: &E) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_code_exchange_keeps_its_detail_off_the_page() {
+        let error = SsoError::ExchangeFailed("invalid_grant: {\"id_token\":\"eyJ…\"}".to_owned());
+        let page = error.to_string();
+        assert!(
+            !page.contains("invalid_grant") && !page.contains("eyJ"),
+            "{page}"
+        );
+        assert!(format!("{error:?}").contains("invalid_grant"));
+    }
 
     #[test]
     fn group_roles_read_from_the_configuration() {

@@ -273,9 +273,12 @@ fn sso_failure(sso: &Sso, error: &SsoError) -> Response {
     let status = match error {
         SsoError::Provider(_) => StatusCode::BAD_GATEWAY,
         SsoError::StateMismatch => StatusCode::BAD_REQUEST,
-        SsoError::Refused(_) | SsoError::InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
+        SsoError::Refused(_) | SsoError::ExchangeFailed(_) | SsoError::InvalidIdToken(_) => {
+            StatusCode::UNAUTHORIZED
+        }
     };
-    tracing::warn!(%error, "single sign-on failed");
+    // The page gets the error's words; the log also gets the detail behind them.
+    tracing::warn!(%error, detail = ?error, "single sign-on failed");
     failure(Some(sso), status, &error.to_string())
 }
 

@@ -141,14 +141,7 @@ async fn the_session_cookie_is_secure_behind_https() {
     .await;
     app.add_user("erin", &[Role::Engineer]).await;
     // The test talks plain http to the server behind the (imagined) proxy.
-    let response = client()
-        .post(format!("{}/api/sign_in", app.address))
-        .header("origin", &app.address)
-        .header("accept", "application/json")
-        .form(&[("username", "erin"), ("password", PASSWORD), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.sign_in_with(&client(), "erin", PASSWORD).await;
     let cookie = session_cookie(&response).expect("a session cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(
