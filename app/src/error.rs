@@ -28,8 +28,12 @@ pub enum AppError {
     /// Bad input, one message per field so a form can show each beside its input.
     #[error("{}", describe_fields(.fields))]
     Validation { fields: BTreeMap<String, String> },
+    /// Someone else changed it first; the message says who and when.
     #[error("{message}")]
     Conflict { message: String },
+    /// A rule of the rollout said no: the domain's refusal, its code and its sentence.
+    #[error("{message}")]
+    Refused { code: String, message: String },
     #[error("{system} did not answer as expected; try again in a moment")]
     Upstream { system: String },
     #[error("something went wrong on our side; it has been logged")]
@@ -59,6 +63,7 @@ impl AppError {
             Self::Forbidden => 403,
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,
+            Self::Refused { .. } => 422,
             Self::Upstream { .. } => 502,
             Self::Internal => 500,
             Self::Transport { .. } => 400,
@@ -72,6 +77,15 @@ fn describe_fields(fields: &BTreeMap<String, String>) -> String {
         .map(|(field, message)| format!("{field}: {message}"))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+impl From<rollout::Refusal> for AppError {
+    fn from(refusal: rollout::Refusal) -> Self {
+        Self::Refused {
+            code: refusal.code().to_owned(),
+            message: refusal.to_string(),
+        }
+    }
 }
 
 impl FromServerFnError for AppError {

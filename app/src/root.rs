@@ -9,8 +9,14 @@ use leptos_router::{
 };
 
 use crate::components::layout::TopBar;
+use crate::components::time::provide_viewer_time;
 use crate::pages::{
-    not_found::NotFoundPage, portfolio::PortfolioPage, profile::ProfilePage, sign_in::SignInPage,
+    migration::MigrationPage,
+    migration_form::{EditMigrationPage, NewMigrationPage},
+    not_found::NotFoundPage,
+    portfolio::PortfolioPage,
+    profile::ProfilePage,
+    sign_in::SignInPage,
     users::UsersPage,
 };
 
@@ -38,6 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_viewer_time();
     // Effects run only in the browser, after hydration: mark the document so tests (and styles)
     // can tell a live page from server-rendered HTML.
     Effect::new(|_| {
@@ -54,6 +61,13 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     // Async: the whole list is in the first HTML response, so it reads without JavaScript.
                     <Route path=path!("/") view=PortfolioPage ssr=SsrMode::Async />
+                    <Route path=path!("/migrations/new") view=NewMigrationPage ssr=SsrMode::Async />
+                    <Route path=path!("/migrations/:flag") view=MigrationPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/migrations/:flag/edit")
+                        view=EditMigrationPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />

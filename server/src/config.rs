@@ -37,6 +37,9 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Single sign-on, when `RAMPART_OIDC_ISSUER` is set (see [`Config::sso`]).
     pub sso: Option<crate::auth::sso::SsoConfig>,
+    /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
+    /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
+    pub test_clock: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +87,7 @@ impl Config {
             demo_password: vars.get("RAMPART_DEMO_PASSWORD").map(SecretString::from),
             trust_forwarded_for: vars.flag("RAMPART_TRUST_FORWARDED_FOR", false)?,
             sso: vars.sso()?,
+            test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }
 

@@ -22,6 +22,12 @@ pub enum Error {
     Password(String),
     #[error("single sign-on cannot be set up: {0}")]
     Sso(String),
+    #[error("a stored migration could not be read")]
+    Unreadable(#[from] crate::rollouts::stored::Unreadable),
+    #[error("the demo data could not be loaded: {0}")]
+    Demo(String),
+    #[error("could not write JSON")]
+    Json(#[from] serde_json::Error),
     #[error("the session store failed")]
     Session(#[from] tower_sessions::session::Error),
     /// A failure that already has the right user-facing meaning.

@@ -2,12 +2,13 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod http;
-pub mod services;
+pub mod rollouts;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

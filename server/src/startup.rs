@@ -13,11 +13,12 @@ use tower_http::compression::CompressionLayer;
 
 use crate::{
     auth::{self, service::PgAuthService, sso::Sso, tokens::PgTokenService, users::PgUserService},
+    clock::{Clock, ShiftedClock, SystemClock},
     config::Config,
     db, demo,
     error::Error,
     http::{self, metrics::HttpMetrics},
-    services::PgMigrationService,
+    rollouts::{PgMigrationService, deployments},
     state::AppState,
 };
 
@@ -35,11 +36,13 @@ impl Application {
         let pool = db::pool(&config)?;
         db::SCHEMA.run(&pool).await?;
         if config.demo_data {
-            let added = demo::load_if_empty(&pool, chrono::Utc::now()).await?;
+            // The people first: the demo migrations are owned by them.
+            demo::create_users_if_none(&pool, config.demo_password.as_ref()).await?;
+            let migrations = migration_service(&config, pool.clone(), Arc::new(SystemClock));
+            let added = demo::load_if_empty(&pool, &migrations, chrono::Utc::now()).await?;
             if added > 0 {
                 tracing::info!(added, "loaded demo migrations into the empty database");
             }
-            demo::create_users_if_none(&pool, config.demo_password.as_ref()).await?;
         }
         // Expired sessions and stale sign-in failures are gone within the hour.
         tokio::spawn(
@@ -91,10 +94,15 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         .site_addr(config.listen_addr)
         .hash_files(hashed_names)
         .build();
+    let test_clock = config.test_clock.then(|| Arc::new(ShiftedClock::default()));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(shifted) => shifted.clone(),
+        None => Arc::new(SystemClock),
+    };
     // One set of services for the whole process: pages, the REST API and server-sent events
     // use these same instances, through the state.
     let services = Services {
-        migrations: Arc::new(PgMigrationService::new(pool.clone())),
+        migrations: Arc::new(migration_service(config, pool.clone(), clock)),
         auth: Arc::new(PgAuthService::new(pool.clone())),
         users: Arc::new(PgUserService::new(pool.clone())),
         tokens: Arc::new(PgTokenService::new(pool.clone())),
@@ -109,6 +117,7 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         sso,
         public_url: Arc::from(config.public_url.as_str()),
         trust_forwarded_for: config.trust_forwarded_for,
+        test_clock,
     };
     let context = {
         let services = state.services.clone();
@@ -148,7 +157,15 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
                 .layer(middleware::from_fn(http::errors::server_function_status)),
         );
 
-    Router::new()
+    let mut operations = Router::new();
+    if state.test_clock.is_some() {
+        tracing::warn!("RAMPART_TEST_CLOCK is set: POST /test/clock moves Rampart's clock");
+        operations = operations.route(
+            "/test/clock",
+            axum::routing::post(http::test_clock::advance),
+        );
+    }
+    operations
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .route("/metrics", get(http::metrics::render))
@@ -170,6 +187,21 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
                 .layer(CompressionLayer::new()),
         )
         .with_state(state)
+}
+
+/// Migrations over `pool`, with the template's links, and in demo mode the demo's environments.
+fn migration_service(config: &Config, pool: PgPool, clock: Arc<dyn Clock>) -> PgMigrationService {
+    let deployments: Arc<dyn deployments::Deployments> = if config.demo_data {
+        Arc::new(deployments::Demo)
+    } else {
+        Arc::new(deployments::Manual)
+    };
+    PgMigrationService::new(
+        pool,
+        clock,
+        Arc::new(rollout::LinkConfig::default()),
+        deployments,
+    )
 }
 
 /// cargo-leptos writes `hash.txt` beside the server binary when it gives the browser files hashed

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use app::api::services::Services;
 
-use crate::{auth::sso::Sso, http::metrics::HttpMetrics};
+use crate::{auth::sso::Sso, clock::ShiftedClock, http::metrics::HttpMetrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -23,6 +23,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// `RAMPART_TRUST_FORWARDED_FOR`: a proxy in front says who the client is.
     pub trust_forwarded_for: bool,
+    /// `RAMPART_TEST_CLOCK`: the clock tests move forward.
+    pub test_clock: Option<Arc<ShiftedClock>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -294,13 +294,17 @@ impl Routes {
     /// One route per non-blank line, with Markdown list markers (`1.`, `-`, `*`) removed, as
     /// people paste them from the acceptance issue.
     pub fn parse_lines(text: &str) -> Result<Routes, RouteError> {
-        let lines: Vec<&str> = text
-            .lines()
+        Routes::parse(&Routes::lines(text))
+    }
+
+    /// The routes of pasted text, unchecked: one per non-blank line, list markers removed. What
+    /// a form puts into [`RawIdentity::routes`].
+    pub fn lines(text: &str) -> Vec<String> {
+        text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(strip_list_marker)
-            .collect();
-        Routes::parse(&lines)
+            .map(|l| strip_list_marker(l).to_owned())
+            .collect()
     }
 
     pub fn as_slice(&self) -> &[String] {

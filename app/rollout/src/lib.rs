@@ -22,6 +22,7 @@
 //! - [`plan`]: rollout plans (the template's default and customised ones), stage keys, and
 //!   their validation.
 //! - [`checklist`]: the template's checkboxes and recorded check-ins.
+//! - [`health`]: how a migration is doing, in one word.
 //! - [`timing`]: soak remaining and progress, how much of it was watched, next look due,
 //!   overdue-by.
 //! - [`machine`]: the stage machine — state, actions, events, and what blocks an advance.
@@ -60,6 +61,7 @@ macro_rules! parsed_from_string {
 pub mod access;
 pub mod checklist;
 pub mod duration;
+pub mod health;
 pub mod identity;
 pub mod issue;
 pub mod links;
@@ -71,6 +73,7 @@ pub mod version;
 
 pub use access::{Permission, Role, Roles};
 pub use checklist::{CheckIn, CheckItem, CheckOutcome, Look, LookSource};
+pub use health::{Health, health};
 pub use identity::{
     AcceptanceIssue, ConversationRef, FlagName, GITALY_FLAG_PREFIX, GrpcMethod, IdentityError,
     IdentityErrors, IdentityField, InfrastructureIssue, MigrationIdentity, RawIdentity,
@@ -85,7 +88,7 @@ pub use links::{
 pub use machine::{
     Action, ActionKind, Actor, Approval, Event, FlagStates, Kill, Migration, MigrationState,
     ProductionChangeRequest, SoakOverride, StagePosition, Status, Transition, advance_blockers,
-    apply, reentry_stage, serving_percentage, trial_environment,
+    apply, reentry_stage, serving_percentage, trial_environment, versions_needed_to_advance,
 };
 pub use plan::{
     Cadence, EmptyLogWindow, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan,
@@ -123,6 +126,7 @@ mod names {
         agree(crate::Environment::all(), crate::Environment::as_str);
         agree(crate::CheckItem::all(), crate::CheckItem::key);
         agree(crate::Status::iter(), crate::Status::as_str);
+        agree(crate::Health::all(), crate::Health::as_str);
         agree(crate::CheckOutcome::iter(), crate::CheckOutcome::as_str);
         agree(
             crate::version::Component::iter(),

@@ -801,6 +801,19 @@ pub fn advance_blockers(
     blockers
 }
 
+/// The environment whose deployed versions an `Advance` from the current stage must bring: the
+/// version check's own when leaving one, the next trial's when entering one. `None` when it needs
+/// none, so a page asks for versions only where the rule will check them.
+pub fn versions_needed_to_advance(state: &MigrationState, plan: &Plan) -> Option<Environment> {
+    let index = state.stage_index()?;
+    if let StageKind::VersionCheck { environment } = plan.stage(index)?.kind {
+        return Some(environment);
+    }
+    plan.stage(index + 1)?
+        .flag()
+        .map(|(environment, _)| environment)
+}
+
 /// What keeps the current stage from ending: its checklist, its watched soak, its decision.
 fn stage_blockers(
     stage: &Stage,

@@ -7,7 +7,9 @@ use chrono::Utc;
 use rollout::Roles;
 
 use crate::api::{
-    migrations::MigrationSummary,
+    migration::MigrationDetail,
+    migration_form::{EditableMigration, MigrationForm},
+    portfolio::{Portfolio, PortfolioRow},
     services::{AuthService, MigrationService, Services, TokenService, UserService},
     session::CurrentUser,
     tokens::{CreatedToken, TokenSummary},
@@ -18,7 +20,9 @@ use crate::error::AppError;
 /// Services over plain vectors.
 #[derive(Default)]
 pub struct Fakes {
-    pub migrations: Mutex<Vec<MigrationSummary>>,
+    pub migrations: Mutex<Vec<PortfolioRow>>,
+    /// Every stage action that reached the service: flag, version, action.
+    pub actions: Mutex<Vec<(String, Option<i64>, rollout::Action)>>,
     pub users: Mutex<Vec<UserSummary>>,
     pub tokens: Mutex<Vec<TokenSummary>>,
 }
@@ -38,12 +42,56 @@ impl Fakes {
 
 #[async_trait::async_trait]
 impl MigrationService for Fakes {
-    async fn list_migrations(&self) -> Result<Vec<MigrationSummary>, AppError> {
-        Ok(self
-            .migrations
-            .lock()
-            .map_err(|_| AppError::Internal)?
-            .clone())
+    async fn portfolio(&self) -> Result<Portfolio, AppError> {
+        Ok(Portfolio {
+            as_of: chrono::DateTime::<Utc>::UNIX_EPOCH,
+            rows: self
+                .migrations
+                .lock()
+                .map_err(|_| AppError::Internal)?
+                .clone(),
+        })
+    }
+    async fn detail(&self, flag: &str) -> Result<MigrationDetail, AppError> {
+        Err(AppError::not_found(format!("migration {flag}")))
+    }
+    async fn form(&self, flag: &str) -> Result<EditableMigration, AppError> {
+        Err(AppError::not_found(format!("migration {flag}")))
+    }
+    async fn create(&self, _actor: &CurrentUser, form: &MigrationForm) -> Result<String, AppError> {
+        let (identity, _) = form.parse()?;
+        Ok(identity.feature_flag.to_string())
+    }
+    async fn update(
+        &self,
+        _actor: &CurrentUser,
+        _flag: &str,
+        _version: i64,
+        form: &MigrationForm,
+    ) -> Result<(), AppError> {
+        form.parse().map(|_| ())
+    }
+    async fn act(
+        &self,
+        _actor: &CurrentUser,
+        flag: &str,
+        version: Option<i64>,
+        action: rollout::Action,
+    ) -> Result<(), AppError> {
+        self.actions.lock().map_err(|_| AppError::Internal)?.push((
+            flag.to_owned(),
+            version,
+            action,
+        ));
+        Ok(())
+    }
+    async fn confirm_flag_change(
+        &self,
+        _actor: &CurrentUser,
+        flag: &str,
+        _change: i64,
+    ) -> Result<(), AppError> {
+        Err(AppError::not_found(format!("migration {flag}")))
     }
 }
 
@@ -136,7 +184,7 @@ mod tests {
     use rollout::{Permission, Role};
 
     use super::*;
-    use crate::api::{migrations::list_migrations, session::ViaApiToken, users::set_user_roles};
+    use crate::api::{portfolio::list_migrations, session::ViaApiToken, users::set_user_roles};
 
     /// Runs `call` as a server function runs: with the services and the request's parts (and
     /// its signed-in user, if any) in context.
@@ -181,7 +229,7 @@ mod tests {
             list_migrations(),
         )
         .await;
-        assert_eq!(viewer, Ok(vec![]));
+        assert_eq!(viewer.map(|p| p.rows), Ok(vec![]));
         let nobody = as_request(&fakes, Some(user(&[])), false, list_migrations()).await;
         assert_eq!(nobody, Err(AppError::Forbidden), "no role, no access");
     }
@@ -201,6 +249,84 @@ mod tests {
             in_person,
             Err(AppError::not_found("user nobody")),
             "past the checks"
+        );
+    }
+
+    #[tokio::test]
+    async fn stage_actions_reach_the_service_as_the_domain_actions_they_name() {
+        use crate::api::migration::{advance_stage, decide, record_check_in};
+        let fakes = Arc::new(Fakes::default());
+        let engineer = || Some(user(&[Role::Engineer]));
+        let viewer = as_request(
+            &fakes,
+            Some(user(&[Role::Viewer])),
+            false,
+            record_check_in("f".into(), "grafana_checked".into()),
+        )
+        .await;
+        assert_eq!(viewer, Err(AppError::Forbidden));
+        let ticked = as_request(
+            &fakes,
+            engineer(),
+            false,
+            record_check_in("f".into(), "grafana_checked".into()),
+        )
+        .await;
+        assert_eq!(ticked, Ok(()));
+        let unknown = as_request(
+            &fakes,
+            engineer(),
+            false,
+            record_check_in("f".into(), "coffee_made".into()),
+        )
+        .await;
+        assert!(
+            matches!(unknown, Err(AppError::Validation { .. })),
+            "{unknown:?}"
+        );
+        let stopped = as_request(
+            &fakes,
+            engineer(),
+            false,
+            decide("f".into(), 7, "stop".into(), Some("errors".into())),
+        )
+        .await;
+        assert_eq!(stopped, Ok(()));
+        let half = as_request(
+            &fakes,
+            engineer(),
+            false,
+            advance_stage("f".into(), 8, Some("16.3.2".into()), Some(" ".into())),
+        )
+        .await;
+        let Err(AppError::Validation { fields }) = half else {
+            panic!("one version without the other: {half:?}");
+        };
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["gitlab_version"]);
+
+        let actions = fakes.actions.lock().map(|a| a.clone()).unwrap_or_default();
+        assert_eq!(
+            actions,
+            [
+                (
+                    "f".to_owned(),
+                    None,
+                    rollout::Action::CheckIn {
+                        item: rollout::CheckItem::GrafanaChecked,
+                        outcome: rollout::CheckOutcome::Checked,
+                        note: None,
+                    }
+                ),
+                (
+                    "f".to_owned(),
+                    Some(7),
+                    rollout::Action::CheckIn {
+                        item: rollout::CheckItem::ContinueDecision,
+                        outcome: rollout::CheckOutcome::Stop,
+                        note: Some("errors".into()),
+                    }
+                ),
+            ]
         );
     }
 }

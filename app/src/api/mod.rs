@@ -3,7 +3,9 @@
 
 #[cfg(all(test, feature = "ssr"))]
 pub mod fakes;
-pub mod migrations;
+pub mod migration;
+pub mod migration_form;
+pub mod portfolio;
 #[cfg(feature = "ssr")]
 pub mod services;
 pub mod session;

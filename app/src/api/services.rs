@@ -5,18 +5,48 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::api::migrations::MigrationSummary;
+use crate::api::migration::MigrationDetail;
+use crate::api::migration_form::{EditableMigration, MigrationForm};
+use crate::api::portfolio::Portfolio;
 use crate::api::session::CurrentUser;
 use crate::api::tokens::{CreatedToken, TokenSummary};
 use crate::api::users::{CreatedUser, UserSummary};
 use crate::error::AppError;
 use rollout::Roles;
 
-/// Reading and changing migrations.
+/// Reading and changing migrations. Every change is checked by the domain, written with its
+/// audit entries in one transaction, and refused with a conflict when `version` is not the
+/// latest.
 #[async_trait::async_trait]
 pub trait MigrationService: Send + Sync {
-    /// Every migration still rolling out, the ones that need a person first.
-    async fn list_migrations(&self) -> Result<Vec<MigrationSummary>, AppError>;
+    /// Every migration still rolling out.
+    async fn portfolio(&self) -> Result<Portfolio, AppError>;
+    async fn detail(&self, flag: &str) -> Result<MigrationDetail, AppError>;
+    async fn form(&self, flag: &str) -> Result<EditableMigration, AppError>;
+    /// Adds a migration, not yet started; returns its flag.
+    async fn create(&self, actor: &CurrentUser, form: &MigrationForm) -> Result<String, AppError>;
+    async fn update(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        version: i64,
+        form: &MigrationForm,
+    ) -> Result<(), AppError>;
+    /// A stage-machine action. `version`: the one the person saw, when the action depends on it.
+    async fn act(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        version: Option<i64>,
+        action: rollout::Action,
+    ) -> Result<(), AppError>;
+    /// The manual backend: someone ran a pending flag change's ChatOps line.
+    async fn confirm_flag_change(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        change: i64,
+    ) -> Result<(), AppError>;
 }
 
 /// Signing in and out. The server's implementation reaches the request's session itself.

@@ -1,4 +1,8 @@
 //! Pieces shared by several pages.
 
+pub mod audit;
 pub mod layout;
+pub mod rollout;
 pub mod status;
+pub mod time;
+pub mod timeline;

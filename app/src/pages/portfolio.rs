@@ -1,35 +1,42 @@
-//! `/`: every migration in flight, narrowed by a filter as you type.
+//! `/`: every migration in flight — where it stands, whether it needs a person, and when the next
+//! check is due. The filter and order live in the URL, so a link shares the view; without
+//! JavaScript the filter is a plain GET form.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{
+    NavigateOptions,
+    hooks::{use_navigate, use_query_map},
+};
+use rollout::{Environment, Health, Status};
 
-use crate::api::migrations::{MigrationSummary, list_migrations};
+use crate::api::portfolio::{
+    Place, Portfolio, PortfolioRow, PortfolioView, SortKey, list_migrations,
+};
+use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading};
+use crate::components::time::ticking_now;
 
 #[component]
 pub fn PortfolioPage() -> impl IntoView {
     let migrations = Resource::new(|| (), |_| list_migrations());
-    let filter = RwSignal::new(String::new());
+    let query = use_query_map();
+    let view = Memo::new(move |_| query.with(|q| PortfolioView::from_query(|name| q.get(name))));
 
     view! {
         <Title text="In flight" />
-        <h1>"In-flight migrations"</h1>
-        <div class="toolbar">
-            <input
-                type="search"
-                class="toolbar__filter"
-                placeholder="Filter by flag or Service::Method"
-                aria-label="Filter migrations by flag or Service::Method"
-                prop:value=filter
-                on:input=move |event| filter.set(event_target_value(&event))
-            />
+        <div class="page-head">
+            <h1>"In-flight migrations"</h1>
+            <a class="button button--primary" href="/migrations/new">"New migration"</a>
         </div>
         <Suspense fallback=|| view! { <Loading what="migrations" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
-                    migrations.await.map(|rows| view! { <MigrationTable rows filter /> })
+                    migrations.await.map(|portfolio| view! { <PortfolioBody portfolio view /> })
                 })}
             </ErrorBoundary>
         </Suspense>
@@ -37,86 +44,309 @@ pub fn PortfolioPage() -> impl IntoView {
 }
 
 #[component]
-fn MigrationTable(rows: Vec<MigrationSummary>, filter: RwSignal<String>) -> impl IntoView {
-    if rows.is_empty() {
+fn PortfolioBody(portfolio: Portfolio, view: Memo<PortfolioView>) -> impl IntoView {
+    if portfolio.rows.is_empty() {
         return view! { <EmptyPortfolio /> }.into_any();
     }
-    let total = rows.len();
+    let now = ticking_now(portfolio.as_of);
     // A plain Arc, not a StoredValue: views made inside a Suspend may still be rendering after the
     // Suspend's owner (and any arena value in it) has been disposed.
-    let rows = Arc::new(rows);
+    let rows = Arc::new(portfolio.rows);
+    let summary = summary(&rows);
     let shown = {
         let rows = Arc::clone(&rows);
-        move || filter.with(|f| rows.iter().filter(|row| row.matches(f)).count())
-    };
-    let summary = {
-        let shown = shown.clone();
-        move || match shown() {
-            n if n == total => format!("{total} in flight"),
-            n => format!("{n} of {total} in flight match the filter"),
+        move || {
+            let view = view.get();
+            view.apply(&rows).into_iter().cloned().collect::<Vec<_>>()
         }
     };
-    let any_shown = move || shown() > 0;
-    // No empty table header when nothing matches: the notice below says so instead.
-    let table_hidden = {
-        let any_shown = any_shown.clone();
-        move || !any_shown()
+    let shown = Memo::new(move |_| shown());
+    let total = rows.len();
+    let count = move || {
+        let n = shown.with(Vec::len);
+        if n == total {
+            String::new()
+        } else {
+            format!("{n} of {total} match the filter.")
+        }
     };
 
     view! {
+        <p class="summary">{summary}</p>
+        <PortfolioFilter rows=Arc::clone(&rows) view />
         <p class="summary" aria-live="polite">
-            {summary}
+            {count}
         </p>
-        <table class="migrations" hidden=table_hidden>
+        <table class="migrations" hidden=move || shown.with(Vec::is_empty)>
             <thead>
                 <tr>
+                    <th scope="col">
+                        <span class="visually-hidden">"Health"</span>
+                    </th>
                     <th scope="col">"Flag · method"</th>
                     <th scope="col">"Stage"</th>
-                    <th scope="col">"Started"</th>
+                    <th scope="col">"Now"</th>
+                    <th scope="col">"Next check"</th>
+                    <th scope="col">"Owner"</th>
                 </tr>
             </thead>
             <tbody>
-                {rows.iter().cloned().map(|row| view! { <MigrationRow row filter /> }).collect_view()}
+                <For each=move || shown.get() key=|row| row.flag.clone() let(row)>
+                    <MigrationRow row now />
+                </For>
             </tbody>
         </table>
-        <p class="notice" hidden=any_shown>
-            "No migration matches this filter."
+        <p class="notice" hidden=move || !shown.with(Vec::is_empty)>
+            "No migration matches this filter. " <a href="/">"Show all"</a>
         </p>
     }
     .into_any()
 }
 
+/// "12 in flight · 1 failing · 3 need attention · 1 ready to advance".
+fn summary(rows: &[PortfolioRow]) -> String {
+    let count = |health: Health| rows.iter().filter(|r| r.health == health).count();
+    let ready = rows.iter().filter(|r| r.ready_to_advance).count();
+    let mut parts = vec![format!("{} in flight", rows.len())];
+    for (n, words) in [
+        (count(Health::Failing), "failing"),
+        (count(Health::Attention), "need attention"),
+        (ready, "ready to advance"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {words}"));
+        }
+    }
+    parts.join(" · ")
+}
+
+/// The filter form. Without JavaScript it submits as a GET to `/`; with it, every change
+/// rewrites the URL at once and the table follows.
 #[component]
-fn MigrationRow(row: MigrationSummary, filter: RwSignal<String>) -> impl IntoView {
-    let hidden = {
-        let row = row.clone();
-        move || !filter.with(|f| row.matches(f))
+fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> impl IntoView {
+    let navigate = use_navigate();
+    let go = move |change: &dyn Fn(&mut PortfolioView)| {
+        let mut next = view.get_untracked();
+        change(&mut next);
+        let query = next.to_query();
+        let url = if query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{query}")
+        };
+        navigate(
+            &url,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
     };
+    let current = view.get_untracked();
+    let distinct = |pick: fn(&PortfolioRow) -> (String, String)| -> Vec<(String, String)> {
+        rows.iter()
+            .map(pick)
+            .filter(|(value, _)| !value.is_empty())
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect()
+    };
+    let stages = distinct(|r| (r.stage_key.clone(), r.stage_name.clone()));
+    let owners = distinct(|r| (r.owner.clone(), r.owner.clone()));
+    let services = distinct(|r| (r.grpc_service.clone(), r.grpc_service.clone()));
+    let environments: Vec<(String, String)> = Environment::all()
+        .map(|e| (e.as_str().to_owned(), e.label().to_owned()))
+        .collect();
+    let healths: Vec<(String, String)> = Health::all()
+        .map(|h| (h.as_str().to_owned(), h.label().to_owned()))
+        .collect();
+    let sorts: Vec<(String, String)> = SortKey::all()
+        .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+        .collect();
+
+    let on_search = {
+        let go = go.clone();
+        move |event| {
+            let text = event_target_value(&event);
+            go(&|v: &mut PortfolioView| v.q = text.clone());
+        }
+    };
+    let select = |name: &'static str,
+                  label: &'static str,
+                  any: &'static str,
+                  options: Vec<(String, String)>,
+                  chosen: String,
+                  set: fn(&mut PortfolioView, String)| {
+        let go = go.clone();
+        let on_change = move |event| {
+            let value = event_target_value(&event);
+            go(&|v: &mut PortfolioView| set(v, value.clone()));
+        };
+        view! {
+            <label class="filter">
+                <span class="filter__label">{label}</span>
+                <select class="filter__select" name=name on:change=on_change>
+                    {(!any.is_empty())
+                        .then(|| view! { <option value="" selected=chosen.is_empty()>{any}</option> })}
+                    {options
+                        .into_iter()
+                        .map(|(value, text)| {
+                            let selected = value == chosen;
+                            view! { <option value=value selected=selected>{text}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+        }
+        .into_any()
+    };
+
     view! {
-        <tr class="migrations__row" hidden=hidden>
-            <td>
-                <span class="flag">{row.flag}</span>
-                <div class="method">{row.grpc_method}</div>
+        <form class="toolbar" method="get" action="/" role="search" on:submit=|e| e.prevent_default()>
+            <label class="filter filter--search">
+                <span class="filter__label">"Search"</span>
+                <input
+                    type="search"
+                    name="q"
+                    class="toolbar__filter"
+                    placeholder="Flag or Service::Method"
+                    value=current.q.clone()
+                    on:input=on_search
+                />
+            </label>
+            {select("stage", "Stage", "Any stage", stages, current.stage.clone(), |v, s| v.stage = s)}
+            {select(
+                "environment",
+                "Environment",
+                "Any environment",
+                environments,
+                current.environment.clone(),
+                |v, s| v.environment = s,
+            )}
+            {select("health", "Health", "Any health", healths, current.health.clone(), |v, s| v.health = s)}
+            {select("owner", "Owner", "Anyone", owners, current.owner.clone(), |v, s| v.owner = s)}
+            {select("service", "Service", "Any service", services, current.service.clone(), |v, s| v.service = s)}
+            {select(
+                "sort",
+                "Order",
+                "",
+                sorts,
+                current.sort.as_str().to_owned(),
+                |v, s| v.sort = s.parse().unwrap_or_default(),
+            )}
+            <noscript>
+                <button class="button button--small" type="submit">"Apply"</button>
+            </noscript>
+        </form>
+    }
+    .into_any()
+}
+
+#[component]
+fn MigrationRow(row: PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView {
+    let method = row.method_name();
+    let href = format!("/migrations/{}", row.flag);
+    view! {
+        <tr class="migrations__row">
+            <td class="migrations__health">
+                <HealthDot health=row.health />
             </td>
             <td>
-                <span class="stage">{row.stage}</span>
-                <div class="muted">
-                    "since " <Timestamp at=row.stage_started_at />
-                </div>
+                <a class="flag" href=href>{row.flag.clone()}</a>
+                <div class="method">{method}</div>
             </td>
             <td>
-                <span class="migrations__label">"Started "</span>
-                <Timestamp at=row.started_at />
+                <TrialTimeline row=row.clone() />
+                <div class="muted">{stage_line(&row, now)}</div>
+            </td>
+            <td>
+                <span class="migrations__label">"Now "</span>
+                <ServingNow serving=row.serving status=row.status />
+            </td>
+            <td>
+                <span class="migrations__label">"Next check "</span>
+                <NextCheck row=row.clone() now />
+            </td>
+            <td>
+                <span class="owner">{row.owner.clone()}</span>
             </td>
         </tr>
     }
+    .into_any()
 }
 
-/// An instant in UTC, the same text on the server and in the browser so hydration never disagrees.
+/// The stage's name, and its soak: "Staging trial · soak 62 %, 6 min left".
+fn stage_line(row: &PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView + use<> {
+    let name = row.stage_name.clone();
+    // A stopped trial's soak means nothing until it is resumed.
+    let soak = row.soak.filter(|_| row.status != Status::Disabled);
+    move || match soak {
+        Some(soak) => {
+            let now = now.get();
+            let percent = (soak.progress * 100.0).round();
+            if soak.ends_at > now {
+                let left = rollout::duration::format_duration(soak.ends_at - now);
+                format!("{name} · soak {percent} %, {left} left")
+            } else {
+                format!("{name} · soak done")
+            }
+        }
+        None => name.clone(),
+    }
+}
+
+/// The plan's trials as a row of chips: passed, current (with its soak bar), ahead.
 #[component]
-fn Timestamp(at: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+fn TrialTimeline(row: PortfolioRow) -> impl IntoView {
+    let soak = row.soak.map_or(1.0, |s| s.progress);
     view! {
-        <time datetime=at.to_rfc3339()>{at.format("%d %b %Y %H:%M UTC").to_string()}</time>
+        <ol class="trials" aria-label="Trials">
+            {row
+                .trials
+                .into_iter()
+                .map(|mark| {
+                    let (class, state) = match mark.place {
+                        Place::Passed => ("trial trial--passed", "passed"),
+                        Place::Current => ("trial trial--current", "current"),
+                        Place::Ahead => ("trial", "ahead"),
+                    };
+                    let current = mark.place == Place::Current;
+                    // A <progress>, not a styled width: the page's CSP allows no inline styles.
+                    let percent = format!("{:.0}", soak * 100.0);
+                    view! {
+                        <li class=class title=format!("{} ({state})", mark.name)>
+                            {mark.label}
+                            {current
+                                .then(|| {
+                                    view! {
+                                        <progress class="trial__soak" max="100" value=percent aria-hidden="true"></progress>
+                                    }
+                                })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+}
+
+/// When the next look is due, in red once it is late; or why nothing is due.
+#[component]
+fn NextCheck(row: PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView {
+    let note = match (row.ready_to_advance, row.flag_change_pending) {
+        (_, true) => Some("flag change to confirm"),
+        (true, false) => Some("ready to advance"),
+        _ => None,
+    };
+    let due = match row.status {
+        Status::Paused => view! { <span class="next next--held">"paused"</span> }.into_any(),
+        Status::Disabled => view! { <span class="next next--bad">"disabled"</span> }.into_any(),
+        _ => view! { <CheckClock due=row.next_check now /> }.into_any(),
+    };
+    view! {
+        {due}
+        {note.map(|note| view! { <div class="muted">{note}</div> })}
     }
 }
 
@@ -126,11 +356,13 @@ fn EmptyPortfolio() -> impl IntoView {
         <section class="empty">
             <h2>"No migrations in flight"</h2>
             <p>
-                "Nothing is rolling out right now. To add a migration, run Rampart's server binary with the same "
-                <code>"DATABASE_URL"</code> " and give it the feature flag and the gRPC method:"
+                "Nothing is rolling out right now. Add a migration with its feature flag, gRPC method and required versions, and it appears here, ready to start at Preparation."
             </p>
-            <pre><code>"server add-migration gitaly_find_commit_v2 CommitService::FindCommit"</code></pre>
-            <p>"It then appears here at its first stage, Preparation."</p>
+            <p>
+                <a class="button button--primary" href="/migrations/new">
+                    "New migration"
+                </a>
+            </p>
         </section>
     }
 }

@@ -36,3 +36,33 @@ pub async fn insert_audit(
     .await?;
     Ok(())
 }
+
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub after: Option<Value>,
+}
+
+/// The latest entries about `subject`, newest first.
+pub async fn fetch_for_subject(
+    executor: impl PgExecutor<'_>,
+    subject: &str,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        AuditRecord,
+        // language=PostgreSQL
+        r#"SELECT id, at, actor, action, subject, after
+           FROM audit_log
+           WHERE subject = $1
+           ORDER BY at DESC, id DESC
+           LIMIT $2"#,
+        subject,
+        limit
+    )
+    .fetch_all(executor)
+    .await
+}

@@ -1,8 +1,10 @@
 //! The Postgres store: the pool, the schema, and one module of queries per domain.
 
 pub mod audit;
+pub mod flag_changes;
 pub mod migrations;
 pub mod sessions;
+pub mod stages;
 pub mod tokens;
 pub mod users;
 

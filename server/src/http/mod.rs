@@ -6,4 +6,5 @@ pub mod health;
 pub mod metrics;
 pub mod security;
 pub mod sso;
+pub mod test_clock;
 pub mod tracing;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::helpers::{PASSWORD, TestApp, client, spawn_app};
 use reqwest::StatusCode;
-use rollout::{Permission, Role, Roles};
+use rollout::{ActionKind, Permission, Role, Roles};
 
 /// Who may call a server function.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +32,91 @@ const MATRIX: &[Row] = &[
     ),
     ("sign_out", &[], Allowed::Anyone),
     ("list_migrations", &[], Allowed::With(Permission::Read)),
+    (
+        "get_migration",
+        &[("flag", "gitaly_nothing")],
+        Allowed::With(Permission::Read),
+    ),
+    (
+        "record_check_in",
+        &[("flag", "gitaly_nothing"), ("item", "grafana_checked")],
+        Allowed::With(Permission::Act(ActionKind::CheckIn)),
+    ),
+    (
+        "decide",
+        &[
+            ("flag", "gitaly_nothing"),
+            ("version", "1"),
+            ("decision", "continue"),
+        ],
+        Allowed::With(Permission::Act(ActionKind::CheckIn)),
+    ),
+    (
+        "start_migration",
+        &[("flag", "gitaly_nothing"), ("version", "1")],
+        Allowed::With(Permission::Act(ActionKind::Start)),
+    ),
+    (
+        "advance_stage",
+        &[("flag", "gitaly_nothing"), ("version", "1")],
+        Allowed::With(Permission::Act(ActionKind::Advance)),
+    ),
+    (
+        "pause_migration",
+        &[("flag", "gitaly_nothing"), ("version", "1")],
+        Allowed::With(Permission::Act(ActionKind::Pause)),
+    ),
+    (
+        "resume_migration",
+        &[("flag", "gitaly_nothing"), ("version", "1")],
+        Allowed::With(Permission::Act(ActionKind::Resume)),
+    ),
+    (
+        "complete_migration",
+        &[("flag", "gitaly_nothing"), ("version", "1")],
+        Allowed::With(Permission::Act(ActionKind::Complete)),
+    ),
+    (
+        "confirm_flag_change",
+        &[("flag", "gitaly_nothing"), ("change", "1")],
+        Allowed::With(Permission::Act(ActionKind::Advance)),
+    ),
+    (
+        "create_migration",
+        &[
+            ("form[feature_flag]", "bad flag"),
+            ("form[grpc_method]", ""),
+            ("form[gitaly_version]", ""),
+            ("form[gitlab_version]", ""),
+            ("form[routes]", ""),
+            ("form[acceptance_issue]", ""),
+            ("form[conversation]", ""),
+            ("form[owner]", ""),
+            ("form[production_steps]", ""),
+        ],
+        Allowed::With(Permission::EditMigrations),
+    ),
+    (
+        "get_migration_form",
+        &[("flag", "gitaly_nothing")],
+        Allowed::With(Permission::EditMigrations),
+    ),
+    (
+        "update_migration",
+        &[
+            ("flag", "gitaly_nothing"),
+            ("version", "1"),
+            ("form[grpc_method]", ""),
+            ("form[gitaly_version]", ""),
+            ("form[gitlab_version]", ""),
+            ("form[routes]", ""),
+            ("form[acceptance_issue]", ""),
+            ("form[conversation]", ""),
+            ("form[owner]", ""),
+            ("form[production_steps]", ""),
+        ],
+        Allowed::With(Permission::EditMigrations),
+    ),
     ("list_tokens", &[], Allowed::With(Permission::Read)),
     (
         "create_token",

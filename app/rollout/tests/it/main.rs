@@ -4,6 +4,7 @@
 
 mod common;
 
+mod health;
 mod machine;
 mod properties;
 mod template;

@@ -1,0 +1,309 @@
+//! One migration: everything its page shows, and the stage actions people take on it.
+//!
+//! Each action names the version of the migration the person saw (except ticking a checklist
+//! item, which cannot overwrite anything): if someone else changed it since, the action is
+//! refused with who and when, rather than applied to a state the person never saw.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use rollout::{
+    ChatOpsCommand, CheckItem, CheckOutcome, Environment, FlagValue, Health, Link, Status,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::api::portfolio::{CheckDue, Place, SoakProgress};
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MigrationDetail {
+    /// The server's clock when this was read; the page keeps it ticking.
+    pub as_of: DateTime<Utc>,
+    /// Send it back with every action (see the module's note).
+    pub version: i64,
+    pub flag: String,
+    pub grpc_service: String,
+    pub grpc_method: String,
+    pub gitaly_version: String,
+    pub gitlab_version: String,
+    pub routes: Vec<String>,
+    pub owner: String,
+    pub status: Status,
+    pub health: Health,
+    pub serving: Option<(Environment, FlagValue)>,
+    /// The acceptance issue, Conversation issue and process documentation.
+    pub links: Vec<Link>,
+    pub stages: Vec<TimelineStage>,
+    pub current: Option<CurrentStage>,
+    /// Flag changes Rampart asked for that nobody has confirmed yet, oldest first.
+    pub pending_changes: Vec<PendingFlagChange>,
+    /// Newest first.
+    pub audit: Vec<AuditRow>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl MigrationDetail {
+    pub fn method_name(&self) -> String {
+        format!("{}::{}", self.grpc_service, self.grpc_method)
+    }
+}
+
+/// A stage of the plan on the timeline: what it requires, and each time it was run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineStage {
+    pub key: String,
+    pub name: String,
+    pub required_soak_seconds: i64,
+    /// "every 5 min", "once", "not monitored".
+    pub cadence: String,
+    pub place: Place,
+    /// Oldest first; more than one when it was entered again after a kill.
+    pub visits: Vec<StageVisit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageVisit {
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<String>,
+    pub soak_override: Option<Override>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    pub by: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The stage the migration is in, and what is left to leave it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurrentStage {
+    pub name: String,
+    pub cadence: String,
+    pub started_at: DateTime<Utc>,
+    pub checklist: Vec<ChecklistRow>,
+    pub soak: Option<SoakProgress>,
+    pub next_check: Option<CheckDue>,
+    /// The latest "Continue?" answer in this stage.
+    pub decision: Option<CheckInView>,
+    /// Whether this stage asks "Continue?" (trials do), and how it words it.
+    pub decision_question: Option<String>,
+    /// Everything that keeps the stage from being left, in the domain's words.
+    pub blockers: Vec<Blocker>,
+    pub next_stage: Option<String>,
+    /// The environment whose deployed versions advancing needs, with what Rampart knows of them.
+    pub versions_needed: Option<VersionsNeeded>,
+    /// The ChatOps line advancing will ask someone to run, if the next stage changes the flag.
+    pub next_flag_change: Option<ChatOpsCommand>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistRow {
+    pub item: CheckItem,
+    pub label: String,
+    pub link: Option<Link>,
+    pub done: Option<CheckInView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInView {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub outcome: CheckOutcome,
+    pub note: Option<String>,
+}
+
+/// A refusal: its stable code and its sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionsNeeded {
+    pub environment: Environment,
+    /// Deployed versions as last reported by the environment, to prefill the form.
+    pub gitaly: Option<String>,
+    pub gitlab: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFlagChange {
+    pub id: i64,
+    pub environment: Environment,
+    pub value: String,
+    pub command: String,
+    pub channel: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// One entry of an audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    /// What happened, in words.
+    pub summary: String,
+}
+
+#[server(endpoint = "get_migration")]
+pub async fn get_migration(flag: String) -> Result<MigrationDetail, AppError> {
+    use crate::api::{services::services, session::require};
+    require(rollout::Permission::Read)?;
+    services()?.migrations.detail(&flag).await
+}
+
+/// Runs a stage-machine action as the signed-in user. The machine checks the role itself; the
+/// permission here lets the server refuse a viewer before reading anything.
+#[cfg(feature = "ssr")]
+async fn act(flag: &str, version: Option<i64>, action: rollout::Action) -> Result<(), AppError> {
+    use crate::api::{services::services, session::require};
+    let user = require(rollout::Permission::Act(action.kind()))?;
+    services()?
+        .migrations
+        .act(&user, flag, version, action)
+        .await
+}
+
+/// Ticks a checklist item of the current stage.
+#[server(endpoint = "record_check_in")]
+pub async fn record_check_in(flag: String, item: String) -> Result<(), AppError> {
+    let item = CheckItem::from_key(&item)
+        .ok_or_else(|| AppError::invalid("item", format!("'{item}' is not a checklist item")))?;
+    let action = rollout::Action::CheckIn {
+        item,
+        outcome: CheckOutcome::Checked,
+        note: None,
+    };
+    act(&flag, None, action).await
+}
+
+/// Answers the stage's "Continue?": go on, or stop — which turns the flag off at once.
+#[server(endpoint = "decide")]
+pub async fn decide(
+    flag: String,
+    version: i64,
+    decision: String,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let outcome = match decision.as_str() {
+        "continue" => CheckOutcome::Continue,
+        "stop" => CheckOutcome::Stop,
+        other => {
+            return Err(AppError::invalid(
+                "decision",
+                format!("'{other}' is not an answer; expected continue or stop"),
+            ));
+        }
+    };
+    let note = reason.filter(|r| !r.trim().is_empty());
+    let action = rollout::Action::CheckIn {
+        item: CheckItem::ContinueDecision,
+        outcome,
+        note,
+    };
+    act(&flag, Some(version), action).await
+}
+
+/// Starts the migration at its first stage.
+#[server(endpoint = "start_migration")]
+pub async fn start_migration(flag: String, version: i64) -> Result<(), AppError> {
+    act(
+        &flag,
+        Some(version),
+        rollout::Action::Start { deployed: None },
+    )
+    .await
+}
+
+/// Moves to the next stage. The deployed versions are what the operator read off the
+/// environment, for stages that need them; left blank, Rampart asks the environment itself where
+/// it can.
+#[server(endpoint = "advance_stage")]
+pub async fn advance_stage(
+    flag: String,
+    version: i64,
+    gitaly_version: Option<String>,
+    gitlab_version: Option<String>,
+) -> Result<(), AppError> {
+    let deployed = deployed_versions(
+        gitaly_version.as_deref().unwrap_or_default(),
+        gitlab_version.as_deref().unwrap_or_default(),
+    )?;
+    act(&flag, Some(version), rollout::Action::Advance { deployed }).await
+}
+
+/// Both versions, or neither; each checked by the domain's parser.
+pub fn deployed_versions(
+    gitaly: &str,
+    gitlab: &str,
+) -> Result<Option<rollout::DeployedVersions>, AppError> {
+    use std::collections::BTreeMap;
+    let (gitaly, gitlab) = (gitaly.trim(), gitlab.trim());
+    if gitaly.is_empty() && gitlab.is_empty() {
+        return Ok(None);
+    }
+    let mut fields = BTreeMap::new();
+    let mut parse = |field: &str, text: &str| {
+        let parsed = if text.is_empty() {
+            Err("give both deployed versions, or neither".to_owned())
+        } else {
+            rollout::Version::parse(text).map_err(|error| error.to_string())
+        };
+        parsed
+            .map_err(|message| fields.insert(field.to_owned(), message))
+            .ok()
+    };
+    let versions = (
+        parse("gitaly_version", gitaly),
+        parse("gitlab_version", gitlab),
+    );
+    match versions {
+        (Some(gitaly), Some(gitlab)) => Ok(Some(rollout::DeployedVersions { gitaly, gitlab })),
+        _ => Err(AppError::Validation { fields }),
+    }
+}
+
+#[server(endpoint = "pause_migration")]
+pub async fn pause_migration(
+    flag: String,
+    version: i64,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    act(&flag, Some(version), rollout::Action::Pause { reason }).await
+}
+
+#[server(endpoint = "resume_migration")]
+pub async fn resume_migration(flag: String, version: i64) -> Result<(), AppError> {
+    act(
+        &flag,
+        Some(version),
+        rollout::Action::Resume { deployed: None },
+    )
+    .await
+}
+
+#[server(endpoint = "complete_migration")]
+pub async fn complete_migration(flag: String, version: i64) -> Result<(), AppError> {
+    act(&flag, Some(version), rollout::Action::Complete).await
+}
+
+/// The operator ran a flag change's ChatOps line: Rampart records it as applied.
+#[server(endpoint = "confirm_flag_change")]
+pub async fn confirm_flag_change(flag: String, change: i64) -> Result<(), AppError> {
+    use crate::api::{services::services, session::require};
+    let user = require(rollout::Permission::Act(rollout::ActionKind::Advance))?;
+    services()?
+        .migrations
+        .confirm_flag_change(&user, &flag, change)
+        .await
+}

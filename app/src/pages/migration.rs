@@ -1,0 +1,540 @@
+//! `/migrations/:flag`: one migration — its Details, its stage timeline, the current stage's
+//! checklist and clock, "Continue?", advancing, the flag changes to run, and its audit trail.
+//! Every action is a form that works without JavaScript; with it, the page reads the migration
+//! again after each one.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use rollout::{CheckOutcome, Status};
+
+use crate::api::migration::{
+    AdvanceStage, CompleteMigration, ConfirmFlagChange, CurrentStage, Decide, MigrationDetail,
+    PauseMigration, PendingFlagChange, RecordCheckIn, ResumeMigration, StartMigration,
+    get_migration,
+};
+use crate::components::audit::AuditTrail;
+use crate::components::rollout::{CheckClock, CommandBox, HealthDot, ServingNow};
+use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
+use crate::components::time::{Ago, When, ticking_now};
+use crate::components::timeline::StageTimeline;
+use crate::error::AppError;
+
+/// Every action of the page, so that one finishing reads the migration again and one failing
+/// says why.
+#[derive(Clone, Copy)]
+struct Actions {
+    check_in: ServerAction<RecordCheckIn>,
+    decide: ServerAction<Decide>,
+    advance: ServerAction<AdvanceStage>,
+    start: ServerAction<StartMigration>,
+    pause: ServerAction<PauseMigration>,
+    resume: ServerAction<ResumeMigration>,
+    complete: ServerAction<CompleteMigration>,
+    confirm: ServerAction<ConfirmFlagChange>,
+}
+
+impl Actions {
+    fn new() -> Actions {
+        Actions {
+            check_in: ServerAction::new(),
+            decide: ServerAction::new(),
+            advance: ServerAction::new(),
+            start: ServerAction::new(),
+            pause: ServerAction::new(),
+            resume: ServerAction::new(),
+            complete: ServerAction::new(),
+            confirm: ServerAction::new(),
+        }
+    }
+
+    /// Changes whenever any action finishes.
+    fn versions(&self) -> [usize; 8] {
+        [
+            self.check_in.version().get(),
+            self.decide.version().get(),
+            self.advance.version().get(),
+            self.start.version().get(),
+            self.pause.version().get(),
+            self.resume.version().get(),
+            self.complete.version().get(),
+            self.confirm.version().get(),
+        ]
+    }
+
+    /// The failure of the action that finished last, if it failed.
+    fn failure(&self) -> Option<AppError> {
+        let results = [
+            self.check_in.value().get(),
+            self.decide.value().get(),
+            self.advance.value().get(),
+            self.start.value().get(),
+            self.pause.value().get(),
+            self.resume.value().get(),
+            self.complete.value().get(),
+            self.confirm.value().get(),
+        ];
+        results.into_iter().flatten().find_map(Result::err)
+    }
+}
+
+#[component]
+pub fn MigrationPage() -> impl IntoView {
+    let params = use_params_map();
+    let flag = move || params.read().get("flag").unwrap_or_default();
+    let actions = Actions::new();
+    let detail = Resource::new(
+        move || (flag(), actions.versions()),
+        |(flag, _)| get_migration(flag),
+    );
+
+    view! {
+        <Title text=flag />
+        <Suspense fallback=|| view! { <Loading what="the migration" /> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
+                {move || Suspend::new(async move {
+                    detail.await.map(|detail| view! { <MigrationView detail actions /> })
+                })}
+            </ErrorBoundary>
+        </Suspense>
+    }
+}
+
+#[component]
+fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
+    let now = ticking_now(detail.as_of);
+    let failure = move || {
+        actions
+            .failure()
+            .map(|error| view! { <ErrorNotice message=sentence(&error.to_string()) /> })
+    };
+    let flag = detail.flag.clone();
+    let version = detail.version;
+    view! {
+        <header class="detail-head">
+            <div>
+                <h1 class="detail-head__title">
+                    <HealthDot health=detail.health />
+                    " "
+                    <span class="flag">{detail.flag.clone()}</span>
+                </h1>
+                <p class="detail-head__sub">
+                    <span class="method">{detail.method_name()}</span>
+                    {format!(
+                        " · requires Gitaly {}, GitLab {} · owner {} · ",
+                        detail.gitaly_version,
+                        detail.gitlab_version,
+                        detail.owner,
+                    )}
+                    <ServingNow serving=detail.serving status=detail.status />
+                </p>
+                <p class="detail-head__links">
+                    {detail
+                        .links
+                        .iter()
+                        .map(|link| view! { <a href=link.url.clone()>{link.label.clone()}</a> })
+                        .collect_view()}
+                </p>
+            </div>
+            <div class="detail-head__actions">
+                <a class="button" href=format!("/migrations/{flag}/edit")>
+                    "Edit"
+                </a>
+                <StatusActions flag=flag.clone() version status=detail.status actions />
+            </div>
+        </header>
+        {failure}
+        <StageTimeline stages=detail.stages.clone() now />
+        <div class="detail-body">
+            <div class="detail-body__main">
+                {match detail.current.clone() {
+                    Some(current) => {
+                        view! {
+                            <CurrentStagePanel
+                                current
+                                flag=flag.clone()
+                                version
+                                status=detail.status
+                                actions
+                                now
+                            />
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <section class="panel">
+                                <h2 class="panel__title">"Not started"</h2>
+                                <p>
+                                    "Start the migration to enter its first stage, Preparation, and list the routes that use the method."
+                                </p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }}
+                <Details detail=detail.clone() />
+            </div>
+            <aside class="detail-body__side">
+                <FlagChanges
+                    pending=detail.pending_changes.clone()
+                    next=detail.current.as_ref().and_then(|c| c.next_flag_change.clone())
+                    flag=flag.clone()
+                    actions
+                    now
+                />
+                <section class="panel">
+                    <h2 class="panel__title">"Audit trail"</h2>
+                    <AuditTrail entries=detail.audit.clone() />
+                </section>
+            </aside>
+        </div>
+    }
+}
+
+/// Start, pause, resume or complete: what the status allows now.
+#[component]
+fn StatusActions(flag: String, version: i64, status: Status, actions: Actions) -> impl IntoView {
+    let hidden = move || {
+        view! {
+            <input type="hidden" name="flag" value=flag.clone() />
+            <input type="hidden" name="version" value=version />
+        }
+    };
+    match status {
+        Status::NotStarted => view! {
+            <ActionForm action=actions.start>
+                {hidden()}
+                <button class="button button--primary" type="submit">"Start"</button>
+            </ActionForm>
+        }
+        .into_any(),
+        Status::Active => view! {
+            <ActionForm action=actions.pause>
+                {hidden()}
+                <button class="button" type="submit">"Pause"</button>
+            </ActionForm>
+        }
+        .into_any(),
+        Status::Paused => view! {
+            <ActionForm action=actions.resume>
+                {hidden()}
+                <button class="button button--primary" type="submit">"Resume"</button>
+            </ActionForm>
+        }
+        .into_any(),
+        Status::Disabled | Status::Completed => ().into_any(),
+    }
+}
+
+#[component]
+fn CurrentStagePanel(
+    current: CurrentStage,
+    flag: String,
+    version: i64,
+    status: Status,
+    actions: Actions,
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let running = matches!(status, Status::Active | Status::Paused);
+    let checklist = current
+        .checklist
+        .iter()
+        .cloned()
+        .map(|row| {
+            let flag = flag.clone();
+            let done = row.done.clone();
+            let is_done = done.is_some();
+            let label = match &row.link {
+                Some(link) => view! { <a href=link.url.clone()>{row.label.clone()}</a> }.into_any(),
+                None => view! { <span>{row.label.clone()}</span> }.into_any(),
+            };
+            view! {
+                <li class="checklist__item" class:checklist__item--done=is_done>
+                    <span class="checklist__mark" aria-hidden="true">
+                        {if is_done { "✔" } else { "○" }}
+                    </span>
+                    <span class="checklist__label">{label}</span>
+                    {match done {
+                        Some(check) => view! {
+                            <span class="checklist__who">
+                                {check.by} " · " <Ago at=check.at now />
+                            </span>
+                        }
+                        .into_any(),
+                        None if running => view! {
+                            <ActionForm action=actions.check_in attr:class="checklist__action">
+                                <input type="hidden" name="flag" value=flag />
+                                <input type="hidden" name="item" value=row.item.key() />
+                                <button class="button button--small" type="submit">
+                                    "Checked"
+                                    <span class="visually-hidden">{format!(": {}", row.label)}</span>
+                                </button>
+                            </ActionForm>
+                        }
+                        .into_any(),
+                        None => ().into_any(),
+                    }}
+                </li>
+            }
+        })
+        .collect_view();
+    let due = current.next_check;
+    let soak = current.soak.map(|soak| {
+        let percent = format!("{:.0}", soak.progress * 100.0);
+        view! {
+            <div class="soak">
+                <progress class="soak__bar" max="100" value=percent.clone() aria-label="Soak"></progress>
+                <span class="muted">
+                    {format!("Soak {percent} % · ends ")} <When at=soak.ends_at />
+                </span>
+            </div>
+        }
+    });
+    view! {
+        <section class="panel" aria-labelledby="current-stage">
+            <h2 class="panel__title" id="current-stage">
+                {current.name.clone()}
+                <span class="muted">{format!(" · {}", current.cadence)}</span>
+            </h2>
+            <p class="muted">"Since " <When at=current.started_at /></p>
+            {soak}
+            <p class="clock">"Next check: " <CheckClock due now /></p>
+            <ul class="checklist">{checklist}</ul>
+            {current
+                .decision_question
+                .clone()
+                .filter(|_| running)
+                .map(|question| {
+                    view! {
+                        <DecisionForm
+                            question
+                            decision=current.decision.clone()
+                            flag=flag.clone()
+                            version
+                            actions
+                            now
+                        />
+                    }
+                })}
+            <AdvancePanel current=current.clone() flag=flag.clone() version status actions />
+        </section>
+    }
+}
+
+#[component]
+fn DecisionForm(
+    question: String,
+    decision: Option<crate::api::migration::CheckInView>,
+    flag: String,
+    version: i64,
+    actions: Actions,
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let answered = decision.map(|d| {
+        let answer = match d.outcome {
+            CheckOutcome::Stop => "stop",
+            _ => "continue",
+        };
+        view! {
+            <p class="muted">
+                {format!("Answered {answer} by {} ", d.by)} <Ago at=d.at now />
+                {d.note.map(|note| format!(": {note}"))}
+            </p>
+        }
+    });
+    view! {
+        <div class="decision">
+            <h3 class="decision__question">{question.clone()}</h3>
+            {answered}
+            <ActionForm action=actions.decide attr:class="decision__form">
+                <input type="hidden" name="flag" value=flag />
+                <input type="hidden" name="version" value=version />
+                <label class="field">
+                    <span class="field__label">"Why (optional)"</span>
+                    <input class="field__input" name="reason" maxlength="500" />
+                </label>
+                <div class="decision__buttons">
+                    <button class="button button--primary" type="submit" name="decision" value="continue">
+                        "Continue"
+                    </button>
+                    <button class="button button--danger" type="submit" name="decision" value="stop">
+                        "Stop: disable the flag"
+                    </button>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
+
+/// What keeps the stage, in the domain's words; or the advance form when nothing does.
+#[component]
+fn AdvancePanel(
+    current: CurrentStage,
+    flag: String,
+    version: i64,
+    status: Status,
+    actions: Actions,
+) -> impl IntoView {
+    let Some(next) = current.next_stage.clone() else {
+        return match status {
+            Status::Active if current.blockers.iter().all(|b| b.code == "no_next_stage") => view! {
+                <ActionForm action=actions.complete attr:class="advance">
+                    <input type="hidden" name="flag" value=flag />
+                    <input type="hidden" name="version" value=version />
+                    <button class="button button--primary" type="submit">"Complete the migration"</button>
+                </ActionForm>
+            }
+            .into_any(),
+            _ => ().into_any(),
+        };
+    };
+    let blockers = current.blockers.clone();
+    let blocked = !blockers.is_empty();
+    let versions = current.versions_needed.clone();
+    view! {
+        <div class="advance">
+            <h3 class="advance__title">{format!("Next: {next}")}</h3>
+            {blocked
+                .then(|| {
+                    view! {
+                        <ul class="blockers" aria-label="What keeps this stage">
+                            {blockers
+                                .into_iter()
+                                .map(|b| {
+                                    view! {
+                                        <li class="blockers__item" data-code=b.code>
+                                            {sentence(&b.message)}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                })}
+            <ActionForm action=actions.advance attr:class="advance__form">
+                <input type="hidden" name="flag" value=flag />
+                <input type="hidden" name="version" value=version />
+                {versions
+                    .map(|needed| {
+                        view! {
+                            <fieldset class="advance__versions">
+                                <legend>
+                                    {format!("Versions deployed in {}", needed.environment.label())}
+                                </legend>
+                                <label class="field">
+                                    <span class="field__label">"Gitaly"</span>
+                                    <input
+                                        class="field__input"
+                                        name="gitaly_version"
+                                        value=needed.gitaly.unwrap_or_default()
+                                        placeholder="v18.6.1"
+                                    />
+                                </label>
+                                <label class="field">
+                                    <span class="field__label">"GitLab"</span>
+                                    <input
+                                        class="field__input"
+                                        name="gitlab_version"
+                                        value=needed.gitlab.unwrap_or_default()
+                                        placeholder="18.6.1-ee"
+                                    />
+                                </label>
+                            </fieldset>
+                        }
+                    })}
+                <button class="button button--primary" type="submit" aria-disabled=blocked.then_some("true")>
+                    {format!("Advance to {next}")}
+                </button>
+            </ActionForm>
+        </div>
+    }
+    .into_any()
+}
+
+/// Flag changes waiting for someone to run them, and the one the next stage will ask for.
+#[component]
+fn FlagChanges(
+    pending: Vec<PendingFlagChange>,
+    next: Option<rollout::ChatOpsCommand>,
+    flag: String,
+    actions: Actions,
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let waiting = !pending.is_empty();
+    view! {
+        <section class="panel" aria-labelledby="flag-changes">
+            <h2 class="panel__title" id="flag-changes">
+                {if waiting { "Flag change to run" } else { "Next flag change" }}
+            </h2>
+            {pending
+                .into_iter()
+                .map(|change| {
+                    let flag = flag.clone();
+                    view! {
+                        <div class="flag-change">
+                            <CommandBox command=change.command.clone() channel=change.channel.clone() />
+                            <p class="muted">
+                                {format!("Asked for by {} ", change.requested_by)}
+                                <Ago at=change.requested_at now />
+                                ". Run it, then confirm here."
+                            </p>
+                            <ActionForm action=actions.confirm>
+                                <input type="hidden" name="flag" value=flag />
+                                <input type="hidden" name="change" value=change.id />
+                                <button class="button button--primary" type="submit">
+                                    "Done: I ran it"
+                                </button>
+                            </ActionForm>
+                        </div>
+                    }
+                })
+                .collect_view()}
+            {(!waiting)
+                .then(|| match next {
+                    Some(next) => view! {
+                        <CommandBox command=next.command.clone() channel=next.channel.name.clone() />
+                        <p class="muted">"Rampart asks for it when the migration advances."</p>
+                    }
+                    .into_any(),
+                    None => view! { <p class="muted">"The next stage changes no flag."</p> }.into_any(),
+                })}
+        </section>
+    }
+}
+
+/// The template's Details and Preparation fields.
+#[component]
+fn Details(detail: MigrationDetail) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="details">
+            <h2 class="panel__title" id="details">"Details"</h2>
+            <dl class="details">
+                <dt>"Feature flag"</dt>
+                <dd><code>{detail.flag.clone()}</code></dd>
+                <dt>"gRPC method"</dt>
+                <dd><code>{detail.method_name()}</code></dd>
+                <dt>"Required Gitaly version"</dt>
+                <dd><code>{detail.gitaly_version.clone()}</code></dd>
+                <dt>"Required GitLab version"</dt>
+                <dd><code>{detail.gitlab_version.clone()}</code></dd>
+                <dt>"Routes"</dt>
+                <dd>
+                    {if detail.routes.is_empty() {
+                        view! { <span class="muted">"none listed yet"</span> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="routes">
+                                {detail.routes.iter().map(|r| view! { <li><code>{r.clone()}</code></li> }).collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }}
+                </dd>
+                <dt>"Last change"</dt>
+                <dd>{detail.updated_by.clone()} " · " <When at=detail.updated_at /></dd>
+            </dl>
+        </section>
+    }
+}

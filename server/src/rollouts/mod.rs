@@ -1,0 +1,425 @@
+//! Migrations over Postgres: the service the pages (and the REST API to come) call. It reads a
+//! migration, lets the domain decide, and writes the new state, what happened and the audit
+//! entries in one transaction, refusing an edit made on an older version.
+
+pub mod deployments;
+pub mod record;
+pub mod stored;
+pub mod view;
+pub mod words;
+
+use std::sync::Arc;
+
+use app::{
+    api::{
+        migration::MigrationDetail,
+        migration_form::{EditableMigration, MigrationForm},
+        portfolio::Portfolio,
+        services::MigrationService,
+        session::CurrentUser,
+    },
+    error::AppError,
+};
+use chrono::{DateTime, Utc};
+use rollout::{Action, LinkConfig, MigrationState, versions_needed_to_advance};
+use sqlx::{PgConnection, PgPool};
+
+use crate::{
+    clock::Clock,
+    db::{self, audit::AuditEntry, migrations::MigrationRow},
+    error::Error,
+};
+use deployments::Deployments;
+use record::{Recorder, subject};
+use stored::{Loaded, StateColumns};
+
+/// How many audit entries a migration's page shows; the audit page has them all.
+const AUDIT_SHOWN: i64 = 12;
+
+pub struct PgMigrationService {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    links: Arc<LinkConfig>,
+    deployments: Arc<dyn Deployments>,
+}
+
+impl PgMigrationService {
+    pub fn new(
+        pool: PgPool,
+        clock: Arc<dyn Clock>,
+        links: Arc<LinkConfig>,
+        deployments: Arc<dyn Deployments>,
+    ) -> Self {
+        Self {
+            pool,
+            clock,
+            links,
+            deployments,
+        }
+    }
+
+    /// Applies `action` by `actor` at `now` in `tx`: the one write path of every stage change,
+    /// also used by the demo data to replay rollouts at past times.
+    pub async fn apply_in(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        flag: &str,
+        version: Option<i64>,
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let loaded = lock(tx, flag).await?;
+        check_version(&loaded.row, version)?;
+        if matches!(action, Action::Advance { .. }) && loaded.row.flag_change_pending {
+            // The stage was entered on paper only until its flag change is made.
+            return Err(AppError::Refused {
+                code: "flag_change_pending".to_owned(),
+                message: "the flag change Rampart asked for has not been confirmed yet; run its ChatOps line and confirm it first".to_owned(),
+            }
+            .into());
+        }
+        let action = self.with_deployed_versions(&loaded, action).await;
+        let transition = rollout::apply(
+            &loaded.state,
+            &loaded.migration,
+            &actor.actor(),
+            &action,
+            now,
+        )
+        .map_err(AppError::from)?;
+        let columns = StateColumns::of(&transition.state)?;
+        db::migrations::update_state(tx, loaded.row.id, &columns.stored(), &actor.username, now)
+            .await?;
+        self.recorder(&loaded, &actor.username, now)
+            .record(tx, &transition.events)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a pending flag change was applied (with the manual backend: someone ran
+    /// its ChatOps line).
+    pub async fn confirm_in(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        flag: &str,
+        change: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let loaded = lock(tx, flag).await?;
+        let applied = db::flag_changes::mark_applied(tx, loaded.row.id, change, &actor.username, now)
+            .await?
+            .ok_or_else(|| AppError::Conflict {
+                message: "this flag change is no longer waiting: it was confirmed or replaced by a newer one; reload to see it".to_owned(),
+            })?;
+        db::migrations::touch(tx, loaded.row.id, &actor.username, now).await?;
+        let entry = AuditEntry {
+            actor: &actor.username,
+            action: "flag_change.applied",
+            subject: subject(flag),
+            before: None,
+            after: Some(serde_json::json!({
+                "environment": applied.environment,
+                "value": applied.value,
+                "command": applied.command,
+                "backend": record::MANUAL_BACKEND,
+            })),
+        };
+        db::audit::insert_audit(tx, &entry, now).await?;
+        Ok(())
+    }
+
+    /// An advance (or resume) that brings no versions gets the environment's, where Rampart can
+    /// tell them; what a person typed always wins.
+    async fn with_deployed_versions(&self, loaded: &Loaded, action: Action) -> Action {
+        let environment = versions_needed_to_advance(&loaded.state, &loaded.migration.plan);
+        match (action, environment) {
+            (Action::Advance { deployed: None }, Some(environment)) => Action::Advance {
+                deployed: self.deployments.deployed(environment).await,
+            },
+            (action, _) => action,
+        }
+    }
+
+    fn recorder<'a>(
+        &'a self,
+        loaded: &'a Loaded,
+        actor: &'a str,
+        at: DateTime<Utc>,
+    ) -> Recorder<'a> {
+        Recorder {
+            migration_id: loaded.row.id,
+            migration: &loaded.migration,
+            links: &self.links,
+            actor,
+            at,
+        }
+    }
+
+    /// Adds a migration at `now` in `tx`; the demo data adds its own in the past.
+    pub async fn create_in(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        form: &MigrationForm,
+        now: DateTime<Utc>,
+    ) -> Result<String, Error> {
+        let (identity, plan) = form.parse()?;
+        let owner = self.owner(tx, form, actor).await?;
+        let fields = stored::fields(&identity, &plan, &owner)?;
+        let state = StateColumns::of(&MigrationState::new())?;
+        let inserted = db::migrations::insert_migration(
+            &mut *tx,
+            &fields,
+            &state.stored(),
+            &actor.username,
+            now,
+        )
+        .await?;
+        if inserted.is_none() {
+            return Err(AppError::invalid(
+                "feature_flag",
+                format!("a migration of {} already exists", identity.feature_flag),
+            )
+            .into());
+        }
+        audit(
+            tx,
+            actor,
+            "migration.created",
+            &fields.flag_name,
+            None,
+            Some(form),
+            now,
+        )
+        .await?;
+        Ok(fields.flag_name)
+    }
+
+    /// The owner the form names (an active user), or the person adding it.
+    async fn owner(
+        &self,
+        tx: &mut PgConnection,
+        form: &MigrationForm,
+        actor: &CurrentUser,
+    ) -> Result<String, Error> {
+        let named = form.owner.trim();
+        if named.is_empty() {
+            return Ok(actor.username.clone());
+        }
+        match db::users::fetch_user_by_username(&mut *tx, named).await? {
+            Some(user) if user.active => Ok(user.username),
+            _ => Err(
+                AppError::invalid("owner", format!("there is no active user named {named}")).into(),
+            ),
+        }
+    }
+}
+
+async fn lock(tx: &mut PgConnection, flag: &str) -> Result<Loaded, Error> {
+    let row = db::migrations::lock_by_flag(tx, flag)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
+    Ok(stored::load(row)?)
+}
+
+/// Refuses a change made on an older version, saying who changed it since and when.
+fn check_version(row: &MigrationRow, seen: Option<i64>) -> Result<(), AppError> {
+    match seen {
+        Some(seen) if seen != row.version => Err(AppError::Conflict {
+            message: format!(
+                "{} was changed by {} at {} since you loaded it; reload to see the change, then try again",
+                row.flag_name,
+                row.updated_by,
+                row.updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn audit(
+    tx: &mut PgConnection,
+    actor: &CurrentUser,
+    action: &str,
+    flag: &str,
+    before: Option<&MigrationForm>,
+    after: Option<&MigrationForm>,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    let entry = AuditEntry {
+        actor: &actor.username,
+        action,
+        subject: subject(flag),
+        before: before.map(serde_json::to_value).transpose()?,
+        after: after.map(serde_json::to_value).transpose()?,
+    };
+    db::audit::insert_audit(tx, &entry, at).await?;
+    Ok(())
+}
+
+fn form_of(loaded: &Loaded) -> MigrationForm {
+    let identity = &loaded.migration.identity;
+    MigrationForm {
+        feature_flag: identity.feature_flag.to_string(),
+        grpc_method: identity.grpc_method.to_string(),
+        gitaly_version: identity.gitaly_version.to_string(),
+        gitlab_version: identity.gitlab_version.to_string(),
+        routes: identity.routes.as_slice().join("\n"),
+        acceptance_issue: identity.acceptance_issue.url().to_owned(),
+        conversation: identity.conversation.to_string(),
+        owner: loaded.row.owner.clone(),
+        production_steps: MigrationForm::production_steps_of(&loaded.migration.plan),
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationService for PgMigrationService {
+    #[tracing::instrument(skip(self))]
+    async fn portfolio(&self) -> Result<Portfolio, AppError> {
+        let now = self.clock.now();
+        let rows = db::migrations::fetch_in_flight(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        let rows = rows
+            .into_iter()
+            .filter_map(|row| match stored::load(row) {
+                Ok(loaded) => Some(view::portfolio_row(&loaded, now)),
+                // One unreadable row must not hide the others; the log says which.
+                Err(error) => {
+                    tracing::error!(%error, "a migration is left off the portfolio");
+                    None
+                }
+            })
+            .collect();
+        Ok(Portfolio { as_of: now, rows })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn detail(&self, flag: &str) -> Result<MigrationDetail, AppError> {
+        let now = self.clock.now();
+        let row = db::migrations::fetch_by_flag(&self.pool, flag)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
+        let loaded = stored::load(row).map_err(Error::from)?;
+        let (id, subject) = (loaded.row.id, subject(flag));
+        let (stages, pending, audit) = tokio::try_join!(
+            db::stages::fetch_stages(&self.pool, id),
+            db::flag_changes::fetch_pending(&self.pool, id),
+            db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
+        )
+        .map_err(Error::from)?;
+        let deployed = match versions_needed_to_advance(&loaded.state, &loaded.migration.plan) {
+            Some(environment) => self.deployments.deployed(environment).await,
+            None => None,
+        };
+        let parts = view::DetailParts {
+            stages,
+            pending,
+            audit,
+            deployed,
+        };
+        Ok(view::detail(&loaded, parts, &self.links, now))
+    }
+
+    async fn form(&self, flag: &str) -> Result<EditableMigration, AppError> {
+        let row = db::migrations::fetch_by_flag(&self.pool, flag)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
+        let loaded = stored::load(row).map_err(Error::from)?;
+        Ok(EditableMigration {
+            version: loaded.row.version,
+            form: form_of(&loaded),
+        })
+    }
+
+    #[tracing::instrument(skip(self, form), fields(actor = %actor.username))]
+    async fn create(&self, actor: &CurrentUser, form: &MigrationForm) -> Result<String, AppError> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let flag = self
+            .create_in(&mut tx, actor, form, self.clock.now())
+            .await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(flag)
+    }
+
+    #[tracing::instrument(skip(self, form), fields(actor = %actor.username))]
+    async fn update(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        version: i64,
+        form: &MigrationForm,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let (identity, plan) = form.parse()?;
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let loaded = lock(&mut tx, flag).await?;
+        check_version(&loaded.row, Some(version))?;
+        if identity.feature_flag != loaded.migration.identity.feature_flag {
+            return Err(AppError::invalid(
+                "feature_flag",
+                "the flag names the migration and cannot change; add a new migration instead",
+            ));
+        }
+        // A running migration keeps its stage: the new plan must still have it where it is.
+        if loaded.state.status() != rollout::Status::Disabled
+            && let Err(problem) = loaded.state.validate(&plan)
+        {
+            return Err(AppError::invalid(
+                "production_steps",
+                format!("this plan does not fit where the migration stands: {problem}"),
+            ));
+        }
+        let owner = self.owner(&mut tx, form, actor).await?;
+        let fields = stored::fields(&identity, &plan, &owner).map_err(Error::from)?;
+        db::migrations::update_fields(&mut tx, loaded.row.id, &fields, &actor.username, now)
+            .await
+            .map_err(Error::from)?;
+        let before = form_of(&loaded);
+        audit(
+            &mut tx,
+            actor,
+            "migration.updated",
+            flag,
+            Some(&before),
+            Some(form),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), fields(actor = %actor.username))]
+    async fn act(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        version: Option<i64>,
+        action: Action,
+    ) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        self.apply_in(&mut tx, actor, flag, version, action, self.clock.now())
+            .await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), fields(actor = %actor.username))]
+    async fn confirm_flag_change(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        change: i64,
+    ) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        self.confirm_in(&mut tx, actor, flag, change, self.clock.now())
+            .await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+}

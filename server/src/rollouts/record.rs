@@ -1,0 +1,151 @@
+//! Writes what a transition did, in the transaction that saves its state: the stage rows,
+//! check-ins, flag-change intents and one audit entry per event.
+
+use chrono::{DateTime, Utc};
+use rollout::{Event, FlagValue, LinkConfig, Migration, StageRef, flag_command};
+use sqlx::PgConnection;
+
+use crate::db::{
+    audit::{AuditEntry, insert_audit},
+    flag_changes::{NewFlagChange, insert_intent},
+    stages::{
+        EnteredStage, NewCheckIn, end_open_stage, enter_stage, insert_check_in, record_override,
+    },
+};
+use crate::error::Error;
+
+/// The backend that applies flag changes until flag control lands: a person runs the ChatOps
+/// line and confirms.
+pub const MANUAL_BACKEND: &str = "manual";
+
+/// What the events are about, and who caused them when.
+pub struct Recorder<'a> {
+    pub migration_id: i64,
+    pub migration: &'a Migration,
+    pub links: &'a LinkConfig,
+    pub actor: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// How a migration is named in the audit log.
+pub fn subject(flag: &str) -> String {
+    format!("migration:{flag}")
+}
+
+impl Recorder<'_> {
+    pub async fn record(&self, tx: &mut PgConnection, events: &[Event]) -> Result<(), Error> {
+        for event in events {
+            self.apply(tx, event).await?;
+            let action = format!("migration.{}", event_name(event));
+            insert_audit(
+                &mut *tx,
+                &AuditEntry {
+                    actor: self.actor,
+                    action: &action,
+                    subject: subject(self.migration.identity.feature_flag.as_str()),
+                    before: None,
+                    after: Some(serde_json::to_value(event)?),
+                },
+                self.at,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<(), Error> {
+        match event {
+            Event::Started { stage }
+            | Event::Advanced { to: stage, .. }
+            | Event::Reentered { stage, .. } => self.enter(tx, stage).await?,
+            Event::Completed => end_open_stage(tx, self.migration_id, self.actor, self.at).await?,
+            Event::SoakOverridden { reason, .. } => {
+                record_override(tx, self.migration_id, self.actor, reason, self.at).await?;
+            }
+            Event::CheckedIn { stage, check_in } => {
+                insert_check_in(
+                    &mut *tx,
+                    &NewCheckIn {
+                        migration_id: self.migration_id,
+                        stage_index: index(stage),
+                        stage_key: stage.key.as_str(),
+                        item: check_in.item.key(),
+                        outcome: check_in.outcome.as_str(),
+                        by: &check_in.by,
+                        at: check_in.at,
+                        note: check_in.note.as_deref(),
+                    },
+                )
+                .await?;
+            }
+            Event::FlagChange { environment, value } => {
+                let line = flag_command(
+                    &self.migration.identity.feature_flag,
+                    *environment,
+                    *value,
+                    self.links,
+                );
+                insert_intent(
+                    tx,
+                    &NewFlagChange {
+                        migration_id: self.migration_id,
+                        environment: environment.as_str(),
+                        value: &stored_value(*value),
+                        command: &line.command,
+                        channel: &line.channel.name,
+                        backend: MANUAL_BACKEND,
+                    },
+                    self.actor,
+                    self.at,
+                )
+                .await?;
+            }
+            Event::AutomatedLook { .. }
+            | Event::ProductionChangeRequested { .. }
+            | Event::ProductionChangeApproved { .. }
+            | Event::ProductionChangeRejected { .. }
+            | Event::Paused { .. }
+            | Event::Resumed
+            | Event::Disabled { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn enter(&self, tx: &mut PgConnection, stage: &StageRef) -> Result<(), Error> {
+        let soak = self
+            .migration
+            .plan
+            .stage(stage.index)
+            .map_or(0, |s| s.soak.num_seconds());
+        let entered = EnteredStage {
+            migration_id: self.migration_id,
+            index: index(stage),
+            key: stage.key.as_str(),
+            name: &stage.name,
+            required_soak_seconds: soak,
+        };
+        enter_stage(tx, &entered, self.actor, self.at).await?;
+        Ok(())
+    }
+}
+
+/// A flag value as the Features API takes it: `true`, `false` or the percentage.
+fn stored_value(value: FlagValue) -> String {
+    match value {
+        FlagValue::On => "true".to_owned(),
+        FlagValue::Off => "false".to_owned(),
+        FlagValue::Percent(percent) => percent.to_string(),
+    }
+}
+
+fn index(stage: &StageRef) -> i32 {
+    i32::try_from(stage.index).unwrap_or(i32::MAX)
+}
+
+/// The event's `type` as serde writes it: `checked_in`, `flag_change`.
+fn event_name(event: &Event) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|json| json.get("type")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "event".to_owned())
+}

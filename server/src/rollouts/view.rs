@@ -1,0 +1,272 @@
+//! What the pages show, computed on the server from the domain: the portfolio's rows and a
+//! migration's detail. Every judgement (health, blockers, clocks, links) is the domain's.
+
+use app::api::{
+    migration::{
+        AuditRow, Blocker, CheckInView, ChecklistRow, CurrentStage, MigrationDetail, Override,
+        PendingFlagChange, StageVisit, TimelineStage, VersionsNeeded,
+    },
+    portfolio::{CheckDue, Place, PortfolioRow, SoakProgress, TrialMark},
+};
+use chrono::{DateTime, TimeDelta, Utc};
+use rollout::{
+    Cadence, CheckIn, CheckItem, DeployedVersions, Environment, FlagValue, LinkConfig,
+    MigrationState, Plan, Stage, StageClock, Status, advance_blockers, flag_command, health,
+    item_link, overview_links, trial_environment, versions_needed_to_advance,
+};
+
+use crate::db::{audit::AuditRecord, flag_changes::FlagChangeRow, stages::StageRow};
+use crate::rollouts::{stored::Loaded, words};
+
+pub fn portfolio_row(loaded: &Loaded, now: DateTime<Utc>) -> PortfolioRow {
+    let (plan, state, row) = (&loaded.migration.plan, &loaded.state, &loaded.row);
+    let stage = state.current_stage(plan);
+    let clock = state.clock(plan, now);
+    PortfolioRow {
+        flag: row.flag_name.clone(),
+        grpc_service: row.grpc_service.clone(),
+        grpc_method: row.grpc_method.clone(),
+        owner: row.owner.clone(),
+        status: state.status(),
+        health: health(state, plan, now),
+        stage_key: stage.map(|s| s.key.to_string()).unwrap_or_default(),
+        stage_name: stage_name(state, plan),
+        serving: serving(state),
+        trials: plan
+            .stages()
+            .iter()
+            .enumerate()
+            .filter_map(|(index, stage)| {
+                Some(TrialMark {
+                    label: short_label(stage)?,
+                    name: stage.name.clone(),
+                    place: place(index, state),
+                })
+            })
+            .collect(),
+        soak: clock.as_ref().and_then(soak_progress),
+        next_check: check_due(stage, clock.as_ref()),
+        ready_to_advance: state.status() == Status::Active
+            && advance_blockers(state, &loaded.migration, now).is_empty(),
+        flag_change_pending: row.flag_change_pending,
+        created_at: row.created_at,
+    }
+}
+
+fn stage_name(state: &MigrationState, plan: &Plan) -> String {
+    match (state.status(), state.current_stage(plan), state.stage_key()) {
+        (Status::NotStarted, ..) => "Not started".to_owned(),
+        (_, Some(stage), _) => stage.name.clone(),
+        // A stage the (edited) plan no longer has still shows, by its key.
+        (_, None, Some(key)) => key.to_string(),
+        (_, None, None) => "Unknown stage".to_owned(),
+    }
+}
+
+fn serving(state: &MigrationState) -> Option<(Environment, FlagValue)> {
+    let flags = state.flags();
+    trial_environment(flags).map(|environment| (environment, flags.get(environment)))
+}
+
+/// "dev", "stg", "5%": a trial on the compact timeline; `None` for stages that set no flag.
+fn short_label(stage: &Stage) -> Option<String> {
+    let (environment, value) = stage.flag()?;
+    Some(match environment {
+        Environment::Development => "dev".to_owned(),
+        Environment::Staging => "stg".to_owned(),
+        Environment::Production => format!("{}%", value.serving_percentage()),
+    })
+}
+
+fn place(index: usize, state: &MigrationState) -> Place {
+    if state.status() == Status::Completed {
+        return Place::Passed;
+    }
+    match state.stage_index() {
+        Some(current) if index < current => Place::Passed,
+        Some(current) if index == current => Place::Current,
+        _ => Place::Ahead,
+    }
+}
+
+fn check_due(stage: Option<&Stage>, clock: Option<&StageClock>) -> Option<CheckDue> {
+    Some(CheckDue {
+        at: clock?.next_look_due?,
+        can_be_late: stage?.cadence != Cadence::Once,
+    })
+}
+
+fn soak_progress(clock: &StageClock) -> Option<SoakProgress> {
+    (clock.soak > TimeDelta::zero()).then(|| SoakProgress {
+        progress: clock.soak_progress,
+        ends_at: clock.started_at + clock.soak,
+    })
+}
+
+/// What the detail page needs besides the migration itself.
+pub struct DetailParts {
+    pub stages: Vec<StageRow>,
+    pub pending: Vec<FlagChangeRow>,
+    pub audit: Vec<AuditRecord>,
+    /// The versions deployed where advancing needs them, when Rampart can tell.
+    pub deployed: Option<DeployedVersions>,
+}
+
+pub fn detail(
+    loaded: &Loaded,
+    parts: DetailParts,
+    links: &LinkConfig,
+    now: DateTime<Utc>,
+) -> MigrationDetail {
+    let (migration, state, row) = (&loaded.migration, &loaded.state, &loaded.row);
+    let plan = &migration.plan;
+    let stages = plan
+        .stages()
+        .iter()
+        .enumerate()
+        .map(|(index, stage)| TimelineStage {
+            key: stage.key.to_string(),
+            name: stage.name.clone(),
+            required_soak_seconds: stage.soak.num_seconds(),
+            cadence: stage.cadence.to_string(),
+            place: place(index, state),
+            visits: parts
+                .stages
+                .iter()
+                .filter(|visit| visit.stage_key == stage.key.as_str())
+                .map(visit)
+                .collect(),
+        })
+        .collect();
+    MigrationDetail {
+        as_of: now,
+        version: row.version,
+        flag: row.flag_name.clone(),
+        grpc_service: row.grpc_service.clone(),
+        grpc_method: row.grpc_method.clone(),
+        gitaly_version: migration.identity.gitaly_version.to_string(),
+        gitlab_version: migration.identity.gitlab_version.to_string(),
+        routes: migration.identity.routes.as_slice().to_vec(),
+        owner: row.owner.clone(),
+        status: state.status(),
+        health: health(state, plan, now),
+        serving: serving(state),
+        links: overview_links(&migration.identity, links),
+        stages,
+        current: current_stage(loaded, parts.deployed, links, now),
+        pending_changes: parts.pending.into_iter().filter_map(pending).collect(),
+        audit: parts.audit.into_iter().map(audit_row).collect(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        updated_by: row.updated_by.clone(),
+    }
+}
+
+fn visit(row: &StageRow) -> StageVisit {
+    let soak_override = match (&row.override_by, &row.override_reason, row.override_at) {
+        (Some(by), Some(reason), Some(at)) => Some(Override {
+            by: by.clone(),
+            reason: reason.clone(),
+            at,
+        }),
+        _ => None,
+    };
+    StageVisit {
+        started_at: row.started_at,
+        started_by: row.started_by.clone(),
+        ended_at: row.ended_at,
+        ended_by: row.ended_by.clone(),
+        soak_override,
+    }
+}
+
+fn current_stage(
+    loaded: &Loaded,
+    deployed: Option<DeployedVersions>,
+    links: &LinkConfig,
+    now: DateTime<Utc>,
+) -> Option<CurrentStage> {
+    let (migration, state) = (&loaded.migration, &loaded.state);
+    let plan = &migration.plan;
+    let stage = state.current_stage(plan)?;
+    let index = state.stage_index()?;
+    let clock = state.clock(plan, now)?;
+    let next = plan.stage(index + 1);
+    let checklist = stage
+        .checklist
+        .iter()
+        .filter(|item| **item != CheckItem::ContinueDecision)
+        .map(|&item| ChecklistRow {
+            item,
+            label: item.label_in(stage).to_owned(),
+            link: item_link(&migration.identity, stage, item, links),
+            done: state
+                .check_ins()
+                .iter()
+                .rfind(|c| c.item == item)
+                .map(check_in_view),
+        })
+        .collect();
+    let asks_decision = stage.checklist.contains(&CheckItem::ContinueDecision);
+    Some(CurrentStage {
+        name: stage.name.clone(),
+        cadence: stage.cadence.to_string(),
+        started_at: clock.started_at,
+        checklist,
+        soak: soak_progress(&clock),
+        next_check: check_due(Some(stage), Some(&clock)),
+        decision: state.last_decision().map(check_in_view),
+        decision_question: asks_decision
+            .then(|| CheckItem::ContinueDecision.label_in(stage).to_owned()),
+        blockers: advance_blockers(state, migration, now)
+            .into_iter()
+            .map(|refusal| Blocker {
+                code: refusal.code().to_owned(),
+                message: refusal.to_string(),
+            })
+            .collect(),
+        next_stage: next.map(|s| s.name.clone()),
+        versions_needed: versions_needed_to_advance(state, plan).map(|environment| {
+            VersionsNeeded {
+                environment,
+                gitaly: deployed.as_ref().map(|d| d.gitaly.to_string()),
+                gitlab: deployed.as_ref().map(|d| d.gitlab.to_string()),
+            }
+        }),
+        next_flag_change: next.and_then(Stage::flag).map(|(environment, value)| {
+            flag_command(&migration.identity.feature_flag, environment, value, links)
+        }),
+    })
+}
+
+fn check_in_view(check_in: &CheckIn) -> CheckInView {
+    CheckInView {
+        by: check_in.by.clone(),
+        at: check_in.at,
+        outcome: check_in.outcome,
+        note: check_in.note.clone(),
+    }
+}
+
+fn pending(row: FlagChangeRow) -> Option<PendingFlagChange> {
+    Some(PendingFlagChange {
+        id: row.id,
+        environment: row.environment.parse().ok()?,
+        value: row.value,
+        command: row.command,
+        channel: row.channel,
+        requested_by: row.requested_by,
+        requested_at: row.requested_at,
+    })
+}
+
+pub fn audit_row(record: AuditRecord) -> AuditRow {
+    AuditRow {
+        summary: words::summary(&record.action, record.after.as_ref()),
+        id: record.id,
+        at: record.at,
+        actor: record.actor,
+        action: record.action,
+        subject: record.subject,
+    }
+}

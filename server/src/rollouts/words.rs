@@ -1,0 +1,98 @@
+//! Audit entries in words, for the pages and exports: "advanced from Staging trial to Production
+//! version check".
+
+use rollout::{CheckOutcome, Event, FlagValue};
+use serde_json::Value;
+
+/// What an audit entry says happened. Stage-machine events are stored as the event itself;
+/// other changes by their action name.
+pub fn summary(action: &str, after: Option<&Value>) -> String {
+    if action.starts_with("migration.")
+        && let Some(event) = after.and_then(|v| serde_json::from_value::<Event>(v.clone()).ok())
+    {
+        return describe(&event);
+    }
+    match action {
+        "migration.created" => "added the migration".to_owned(),
+        "migration.updated" => "edited the migration's details or plan".to_owned(),
+        "flag_change.applied" => {
+            let command = after
+                .and_then(|v| v.get("command"))
+                .and_then(Value::as_str)
+                .unwrap_or("the flag change");
+            format!("confirmed running {command}")
+        }
+        other => other.replace(['.', '_'], " "),
+    }
+}
+
+fn setting(value: FlagValue) -> String {
+    match value {
+        FlagValue::On => "on".to_owned(),
+        FlagValue::Off => "off".to_owned(),
+        FlagValue::Percent(percent) => format!("{percent} %"),
+    }
+}
+
+fn with_reason(text: String, reason: Option<&str>) -> String {
+    match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reason) => format!("{text}: {reason}"),
+        None => text,
+    }
+}
+
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::Started { stage } => format!("started at {}", stage.name),
+        Event::CheckedIn { check_in, .. } => match check_in.outcome {
+            CheckOutcome::Checked => format!("checked “{}”", check_in.item.label()),
+            CheckOutcome::Continue => with_reason(
+                "answered “Continue?” with continue".to_owned(),
+                check_in.note.as_deref(),
+            ),
+            CheckOutcome::Stop => with_reason(
+                "answered “Continue?” with stop".to_owned(),
+                check_in.note.as_deref(),
+            ),
+        },
+        Event::AutomatedLook { stage, .. } => format!("looked at {} (automated)", stage.name),
+        Event::Advanced { from, to } => format!("advanced from {} to {}", from.name, to.name),
+        Event::ProductionChangeRequested { percent, .. } => {
+            format!("requested production {percent} %")
+        }
+        Event::ProductionChangeApproved {
+            percent,
+            requested_by,
+            ..
+        } => format!("approved production {percent} % requested by {requested_by}"),
+        Event::ProductionChangeRejected {
+            percent, reason, ..
+        } => {
+            format!("rejected production {percent} %: {reason}")
+        }
+        Event::SoakOverridden { stage, reason } => {
+            format!("overrode the soak of {}: {reason}", stage.name)
+        }
+        Event::Paused { reason } => with_reason("paused".to_owned(), reason.as_deref()),
+        Event::Resumed => "resumed".to_owned(),
+        Event::Reentered { stage, reason } => {
+            with_reason(format!("resumed at {}", stage.name), reason.as_deref())
+        }
+        Event::Disabled {
+            reason,
+            environments,
+        } => {
+            let places: Vec<&str> = environments.iter().map(|e| e.label()).collect();
+            with_reason(
+                format!("disabled the flag in {}", places.join(", ")),
+                reason.as_deref(),
+            )
+        }
+        Event::Completed => "completed the migration".to_owned(),
+        Event::FlagChange { environment, value } => format!(
+            "asked for the flag to be set {} in {}",
+            setting(*value),
+            environment.label()
+        ),
+    }
+}
