@@ -8,12 +8,15 @@ const databaseBase = process.env.RAMPART_E2E_DATABASE_BASE ?? 'postgres://postgr
 
 export const DEMO_URL = 'http://127.0.0.1:3200';
 export const EMPTY_URL = 'http://127.0.0.1:3201';
+/** A server of its own whose clock tests move forward (`POST /test/clock`), so no other test's
+ *  times shift under it. */
+export const CLOCK_URL = 'http://127.0.0.1:3202';
 /** The demo users' password on the demo server, and the one user's on the empty server (made by
  *  `make test` with `server add-user`). */
 export const PASSWORD = 'e2e-password-not-secret';
 const OIDC_ISSUER = process.env.RAMPART_TEST_OIDC_ISSUER;
 
-function rampart(url: string, database: string, demoData: boolean) {
+function rampart(url: string, database: string, demoData: boolean, testClock = false) {
   return {
     command: server,
     url: `${url}/readyz`,
@@ -26,6 +29,7 @@ function rampart(url: string, database: string, demoData: boolean) {
       RAMPART_ADDR: url.replace('http://', ''),
       RAMPART_SITE_ROOT: siteRoot,
       RAMPART_DEMO_DATA: String(demoData),
+      RAMPART_TEST_CLOCK: String(testClock),
       RAMPART_DEMO_PASSWORD: PASSWORD,
       RAMPART_PUBLIC_URL: url,
       // Single sign-on through the test OpenID provider `make test` starts, as GitLab would be.
@@ -68,5 +72,6 @@ export default defineConfig({
   webServer: [
     rampart(DEMO_URL, 'rampart_e2e_demo', true),
     rampart(EMPTY_URL, 'rampart_e2e_empty', false),
+    rampart(CLOCK_URL, 'rampart_e2e_clock', false, true),
   ],
 });

@@ -11,6 +11,8 @@ use leptos_router::{
 use crate::components::layout::TopBar;
 use crate::components::time::provide_viewer_time;
 use crate::pages::{
+    audit::AuditPage,
+    history::HistoryPage,
     migration::MigrationPage,
     migration_form::{EditMigrationPage, NewMigrationPage},
     not_found::NotFoundPage,
@@ -68,6 +70,8 @@ pub fn App() -> impl IntoView {
                         view=EditMigrationPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/history") view=HistoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />

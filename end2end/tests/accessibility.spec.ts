@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { signIn } from './sign-in';
+import { hydrated, signIn } from './sign-in';
 
 /** Runs axe-core against the page as the user sees it, after hydration, for WCAG 2.1 A and AA. */
 async function expectNoViolations(page: Page) {
@@ -36,16 +36,23 @@ test('the sign-in page with an error message is accessible', async ({ page }) =>
   await expectNoViolations(page);
 });
 
-for (const [path, heading] of [
-  ['/', 'In-flight migrations'],
-  ['/users', 'Users'],
-  ['/profile', 'Your account'],
-  ['/no-such-page', 'Page not found'],
+for (const [user, path, heading] of [
+  ['adam', '/', 'In-flight migrations'],
+  ['adam', '/users', 'Users'],
+  ['adam', '/profile', 'Your account'],
+  ['adam', '/no-such-page', 'Page not found'],
+  ['erin', '/migrations/gitaly_find_commit_v2', 'gitaly_find_commit_v2'],
+  ['erin', '/migrations/gitaly_find_all_tags_lazy', 'gitaly_find_all_tags_lazy'],
+  ['erin', '/migrations/new', 'New migration'],
+  ['erin', '/migrations/gitaly_find_commit_v2/edit', 'Edit gitaly_find_commit_v2'],
+  ['mona', '/history', 'History'],
+  ['vera', '/audit', 'Audit log'],
 ]) {
-  test(`${path} is accessible to an admin`, async ({ page }) => {
-    await signIn(page, 'adam');
+  test(`${path} is accessible to ${user}`, async ({ page }) => {
+    await signIn(page, user);
     await page.goto(path);
     await expect(page.getByRole('heading', { name: heading, exact: true })).toBeVisible();
+    await hydrated(page);
     await expectNoViolations(page);
   });
 }

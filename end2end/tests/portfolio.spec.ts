@@ -23,13 +23,25 @@ test.describe('without JavaScript', () => {
     await page.goto('/');
     await expect(page.getByRole('heading', { name: 'In-flight migrations' })).toBeVisible();
     const rows = page.locator('tbody tr');
-    await expect(rows).toHaveCount(10);
+    await expect(rows).toHaveCount(12);
     await expect(rows.filter({ hasText: 'gitaly_find_commit_v2' })).toContainText('CommitService::FindCommit');
-    await expect(page.getByText('10 in flight')).toBeVisible();
+    await expect(page.getByText(/^12 in flight/)).toBeVisible();
+  });
+
+  test('the filter is a form whose link shares the view', async ({ page }) => {
+    await signIn(page, 'vera');
+    await page.goto('/?environment=production&sort=flag');
+    const rows = page.locator('tbody tr');
+    await expect(rows).toHaveCount(5);
+    await expect(rows.first()).toContainText('gitaly_diff_stats_large');
+    await page.getByRole('combobox', { name: 'Health' }).selectOption('attention');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect(page).toHaveURL(/health=attention/);
+    await expect(rows).toHaveCount(2);
   });
 });
 
-test('the filter narrows the list as you type, once the page has hydrated', async ({ page }) => {
+test('the filter narrows the list as you type and keeps the view in the address', async ({ page }) => {
   const errors = watchForErrors(page);
   await signIn(page, 'vera');
   const wasm = page.waitForResponse((response) => /\.wasm$/.test(new URL(response.url()).pathname));
@@ -41,24 +53,31 @@ test('the filter narrows the list as you type, once the page has hydrated', asyn
   // The app marks the document once the browser has taken over from the server's HTML.
   await hydrated(page);
 
-  const filter = page.getByRole('searchbox', { name: /Filter migrations/ });
-  const visibleRows = page.locator('tbody tr:visible');
-  await expect(visibleRows).toHaveCount(10);
+  const search = page.getByRole('searchbox', { name: 'Search' });
+  const rows = page.locator('tbody tr');
+  await expect(rows).toHaveCount(12);
 
-  await filter.pressSequentially('FindCommit');
-  await expect(visibleRows).toHaveCount(1);
-  await expect(visibleRows).toContainText('gitaly_find_commit_v2');
-  await expect(page.getByText('1 of 10 in flight match the filter')).toBeVisible();
+  await search.pressSequentially('FindCommit');
+  await expect(rows).toHaveCount(1);
+  await expect(rows).toContainText('gitaly_find_commit_v2');
+  await expect(page.getByText('1 of 12 match the filter.')).toBeVisible();
+  // The view is in the address, so a link shares it.
+  await expect(page).toHaveURL(/\?q=FindCommit$/);
 
-  await filter.fill('refservice::');
-  await expect(visibleRows).toHaveCount(2);
+  await search.fill('refservice::');
+  await expect(rows).toHaveCount(2);
 
-  await filter.fill('no_such_flag');
-  await expect(visibleRows).toHaveCount(0);
+  await page.getByRole('combobox', { name: 'Environment' }).selectOption('production');
+  await expect(page).toHaveURL(/q=refservice%3A%3A&environment=production/);
+  await expect(rows).toHaveCount(1);
+  await expect(rows).toContainText('gitaly_list_refs_pagination');
+
+  await search.fill('no_such_flag');
+  await expect(rows).toHaveCount(0);
   await expect(page.getByText('No migration matches this filter.')).toBeVisible();
 
-  await filter.fill('');
-  await expect(visibleRows).toHaveCount(10);
+  await page.getByRole('link', { name: 'Show all' }).click();
+  await expect(rows).toHaveCount(12);
   expect(errors).toEqual([]);
 });
 
@@ -66,7 +85,8 @@ test('an empty portfolio says so and says how to add a migration', async ({ page
   await signIn(page, 'erin', EMPTY_URL);
   await page.goto(EMPTY_URL);
   await expect(page.getByRole('heading', { name: 'No migrations in flight' })).toBeVisible();
-  await expect(page.getByText('server add-migration')).toBeVisible();
+  await page.getByRole('link', { name: 'New migration' }).first().click();
+  await expect(page.getByRole('heading', { name: 'New migration' })).toBeVisible();
 });
 
 test('an unknown address shows the 404 page with status 404', async ({ page }) => {

@@ -319,8 +319,10 @@ impl<'a> Rehearsal<'a> {
     }
 
     async fn check_everything(&mut self, stage: &Stage) -> Result<(), Error> {
+        let state = self.loaded().await?.state;
+        let done = |item: CheckItem| state.check_ins().iter().any(|c| c.item == item);
         for item in stage.checklist.iter().copied() {
-            if item != CheckItem::ContinueDecision {
+            if item != CheckItem::ContinueDecision && !done(item) {
                 self.check(item, CheckOutcome::Checked).await?;
             }
         }

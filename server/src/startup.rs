@@ -133,6 +133,9 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
     let signed_in = Router::new()
         .route("/auth/oidc/start", get(http::sso::start))
         .route("/auth/oidc/callback", get(http::sso::callback))
+        .route("/history.csv", get(http::exports::history_csv_file))
+        .route("/audit.csv", get(http::exports::audit_csv_file))
+        .route("/audit.json", get(http::exports::audit_json_file))
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),

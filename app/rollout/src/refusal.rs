@@ -345,8 +345,9 @@ impl fmt::Display for Refusal {
                     )?,
                     (Some(_), []) => write!(
                         f,
-                        "Stage ‘{stage}’ needs {needed} of soak watched {cadence}; {} is watched so far.",
-                        format_duration(*watched)
+                        "Stage ‘{stage}’ needs {needed} of soak watched {cadence}; {} is watched so far, {} left.",
+                        format_duration(*watched),
+                        format_duration(*soak - *watched)
                     )?,
                     (Some(longest), lapses) => write!(
                         f,

@@ -85,6 +85,15 @@ impl MigrationService for Fakes {
         ));
         Ok(())
     }
+    async fn history(&self) -> Result<Vec<crate::api::history::HistoryRow>, AppError> {
+        Ok(Vec::new())
+    }
+    async fn audit(
+        &self,
+        _query: &crate::api::audit::AuditQuery,
+    ) -> Result<Vec<crate::api::migration::AuditRow>, AppError> {
+        Ok(Vec::new())
+    }
     async fn confirm_flag_change(
         &self,
         _actor: &CurrentUser,

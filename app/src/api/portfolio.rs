@@ -179,22 +179,12 @@ pub struct PortfolioView {
 }
 
 impl PortfolioView {
-    /// The query parameters this view reads, in the order it writes them.
-    pub const PARAMS: [&'static str; 7] = [
-        "q",
-        "stage",
-        "environment",
-        "health",
-        "owner",
-        "service",
-        "sort",
-    ];
-
     /// From the URL's query parameters; an unknown sort is the default one.
     pub fn from_query(get: impl Fn(&str) -> Option<String>) -> PortfolioView {
         let text = |name: &str| get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
         PortfolioView {
-            q: text("q"),
+            // As typed, spaces and all: the search box shows it back while someone types.
+            q: get("q").unwrap_or_default(),
             stage: text("stage"),
             environment: text("environment"),
             health: text("health"),
@@ -227,16 +217,8 @@ impl PortfolioView {
         .join("&")
     }
 
-    pub fn is_filtered(&self) -> bool {
-        *self
-            != (PortfolioView {
-                sort: self.sort,
-                ..PortfolioView::default()
-            })
-    }
-
     pub fn matches(&self, row: &PortfolioRow) -> bool {
-        let q = self.q.to_lowercase();
+        let q = self.q.trim().to_lowercase();
         let environment = row.serving.map_or("", |(e, _)| e.as_str());
         (q.is_empty()
             || row.flag.to_lowercase().contains(&q)
@@ -333,8 +315,6 @@ mod tests {
         assert_eq!(query, "q=find%20commit%26co&health=attention&sort=flag");
         assert_eq!(view(&[("sort", "next_check")]).to_query(), "");
         assert_eq!(view(&[("sort", "nonsense")]).sort, SortKey::NextCheck);
-        assert!(shared.is_filtered());
-        assert!(!view(&[("sort", "flag")]).is_filtered());
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::api::migration::MigrationDetail;
+use crate::api::audit::AuditQuery;
+use crate::api::history::HistoryRow;
+use crate::api::migration::{AuditRow, MigrationDetail};
 use crate::api::migration_form::{EditableMigration, MigrationForm};
 use crate::api::portfolio::Portfolio;
 use crate::api::session::CurrentUser;
@@ -40,6 +42,10 @@ pub trait MigrationService: Send + Sync {
         version: Option<i64>,
         action: rollout::Action,
     ) -> Result<(), AppError>;
+    /// Completed and rolled-back migrations, most recently ended first.
+    async fn history(&self) -> Result<Vec<HistoryRow>, AppError>;
+    /// Audit entries matching `query`, newest first, at most its limit.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, AppError>;
     /// The manual backend: someone ran a pending flag change's ChatOps line.
     async fn confirm_flag_change(
         &self,

@@ -24,20 +24,19 @@ pub fn TopBar() -> impl IntoView {
                 <A href="/" attr:class="topbar__link">
                     "In flight"
                 </A>
-                // Only a convenience: the users page's server functions check for themselves.
+                // Only a convenience: the pages' server functions check for themselves.
                 <Transition>
                     {move || Suspend::new(async move {
-                        info.await
-                            .ok()
-                            .and_then(|info| info.user)
-                            .filter(|user| user.may(Permission::Administer))
-                            .map(|_| {
-                                view! {
-                                    <A href="/users" attr:class="topbar__link">
-                                        "Users"
-                                    </A>
-                                }
-                            })
+                        let user = info.await.ok().and_then(|info| info.user)?;
+                        let link = |href: &'static str, text: &'static str, permission| {
+                            user.may(permission)
+                                .then(|| view! { <A href=href attr:class="topbar__link">{text}</A> })
+                        };
+                        Some(view! {
+                            {link("/history", "History", Permission::Export)}
+                            {link("/audit", "Audit", Permission::Read)}
+                            {link("/users", "Users", Permission::Administer)}
+                        })
                     })}
                 </Transition>
             </nav>

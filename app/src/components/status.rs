@@ -52,11 +52,15 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
 /// read as sentences.
 pub fn sentence(phrase: &str) -> String {
     let mut chars = phrase.chars();
+    let rest = chars.as_str().get(1..).unwrap_or_default();
+    // A word that starts lower case and goes on in capitals is a name: "gRPC" stays as it is.
+    let name = rest.starts_with(|c: char| c.is_uppercase());
     match chars.next() {
-        Some(first) => {
+        Some(first) if !name => {
             let rest = chars.as_str().trim_end_matches('.');
             format!("{}{rest}.", first.to_uppercase())
         }
+        Some(_) => format!("{}.", phrase.trim_end_matches('.')),
         None => String::new(),
     }
 }
@@ -79,6 +83,7 @@ mod tests {
     fn phrases_become_sentences() {
         assert_eq!(sentence("something went wrong"), "Something went wrong.");
         assert_eq!(sentence("already a sentence."), "Already a sentence.");
+        assert_eq!(sentence("gRPC method is empty"), "gRPC method is empty.");
         assert_eq!(sentence(""), "");
     }
 }

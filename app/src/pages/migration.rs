@@ -91,13 +91,14 @@ pub fn MigrationPage() -> impl IntoView {
 
     view! {
         <Title text=flag />
-        <Suspense fallback=|| view! { <Loading what="the migration" /> }>
+        // A Transition: after an action the page stays as it was until the new state arrives.
+        <Transition fallback=|| view! { <Loading what="the migration" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
                     detail.await.map(|detail| view! { <MigrationView detail actions /> })
                 })}
             </ErrorBoundary>
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -114,11 +115,10 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
     view! {
         <header class="detail-head">
             <div>
-                <h1 class="detail-head__title">
+                <div class="detail-head__title">
                     <HealthDot health=detail.health />
-                    " "
-                    <span class="flag">{detail.flag.clone()}</span>
-                </h1>
+                    <h1 class="flag">{detail.flag.clone()}</h1>
+                </div>
                 <p class="detail-head__sub">
                     <span class="method">{detail.method_name()}</span>
                     {format!(
@@ -187,6 +187,9 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                 <section class="panel">
                     <h2 class="panel__title">"Audit trail"</h2>
                     <AuditTrail entries=detail.audit.clone() />
+                    <a class="panel__more" href=format!("/audit?migration={}", detail.flag)>
+                        "Full audit trail"
+                    </a>
                 </section>
             </aside>
         </div>
@@ -281,6 +284,7 @@ fn CurrentStagePanel(
         })
         .collect_view();
     let due = current.next_check;
+    let look_flag = flag.clone();
     let soak = current.soak.map(|soak| {
         let percent = format!("{:.0}", soak.progress * 100.0);
         view! {
@@ -300,7 +304,23 @@ fn CurrentStagePanel(
             </h2>
             <p class="muted">"Since " <When at=current.started_at /></p>
             {soak}
-            <p class="clock">"Next check: " <CheckClock due now /></p>
+            <div class="clock">
+                <span>"Next check: " <CheckClock due now /></span>
+                {(running && due.is_some_and(|d| d.can_be_late))
+                    .then(|| {
+                        view! {
+                            // A look at the dashboards counts for the cadence; the checklist
+                            // records each only once.
+                            <ActionForm action=actions.check_in attr:class="clock__look">
+                                <input type="hidden" name="flag" value=look_flag />
+                                <input type="hidden" name="item" value="grafana_checked" />
+                                <button class="button button--small" type="submit">
+                                    "I looked at the dashboards"
+                                </button>
+                            </ActionForm>
+                        }
+                    })}
+            </div>
             <ul class="checklist">{checklist}</ul>
             {current
                 .decision_question
@@ -444,7 +464,8 @@ fn AdvancePanel(
                             </fieldset>
                         }
                     })}
-                <button class="button button--primary" type="submit" aria-disabled=blocked.then_some("true")>
+                // Not disabled when blocked: pressing it says why, in the domain's words.
+                <button class="button" class:button--primary=!blocked type="submit">
                     {format!("Advance to {next}")}
                 </button>
             </ActionForm>

@@ -102,7 +102,7 @@ fn Fields(
                     <input
                         class="field__input"
                         id=id
-                        name=name
+                        name=format!("form[{name}]")
                         value=value
                         aria-invalid=move || error().map(|_| "true")
                         aria-describedby=move || error().map(|_| described.clone())

@@ -1,5 +1,7 @@
 //! One file per route.
 
+pub mod audit;
+pub mod history;
 pub mod migration;
 pub mod migration_form;
 pub mod not_found;

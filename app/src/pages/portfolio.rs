@@ -176,8 +176,9 @@ fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> i
                   label: &'static str,
                   any: &'static str,
                   options: Vec<(String, String)>,
-                  chosen: String,
+                  get: fn(&PortfolioView) -> String,
                   set: fn(&mut PortfolioView, String)| {
+        let chosen = get(&current);
         let go = go.clone();
         let on_change = move |event| {
             let value = event_target_value(&event);
@@ -186,7 +187,12 @@ fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> i
         view! {
             <label class="filter">
                 <span class="filter__label">{label}</span>
-                <select class="filter__select" name=name on:change=on_change>
+                <select
+                    class="filter__select"
+                    name=name
+                    prop:value=move || view.with(get)
+                    on:change=on_change
+                >
                     {(!any.is_empty())
                         .then(|| view! { <option value="" selected=chosen.is_empty()>{any}</option> })}
                     {options
@@ -212,27 +218,35 @@ fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> i
                     class="toolbar__filter"
                     placeholder="Flag or Service::Method"
                     value=current.q.clone()
+                    prop:value=move || view.with(|v| v.q.clone())
                     on:input=on_search
                 />
             </label>
-            {select("stage", "Stage", "Any stage", stages, current.stage.clone(), |v, s| v.stage = s)}
+            {select("stage", "Stage", "Any stage", stages, |v| v.stage.clone(), |v, s| v.stage = s)}
             {select(
                 "environment",
                 "Environment",
                 "Any environment",
                 environments,
-                current.environment.clone(),
+                |v| v.environment.clone(),
                 |v, s| v.environment = s,
             )}
-            {select("health", "Health", "Any health", healths, current.health.clone(), |v, s| v.health = s)}
-            {select("owner", "Owner", "Anyone", owners, current.owner.clone(), |v, s| v.owner = s)}
-            {select("service", "Service", "Any service", services, current.service.clone(), |v, s| v.service = s)}
+            {select("health", "Health", "Any health", healths, |v| v.health.clone(), |v, s| v.health = s)}
+            {select("owner", "Owner", "Anyone", owners, |v| v.owner.clone(), |v, s| v.owner = s)}
+            {select(
+                "service",
+                "Service",
+                "Any service",
+                services,
+                |v| v.service.clone(),
+                |v, s| v.service = s,
+            )}
             {select(
                 "sort",
                 "Order",
                 "",
                 sorts,
-                current.sort.as_str().to_owned(),
+                |v| v.sort.as_str().to_owned(),
                 |v, s| v.sort = s.parse().unwrap_or_default(),
             )}
             <noscript>

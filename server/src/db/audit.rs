@@ -66,3 +66,66 @@ pub async fn fetch_for_subject(
     .fetch_all(executor)
     .await
 }
+
+/// How many times each of `actions` was recorded about each of `subjects`.
+pub async fn count_actions(
+    executor: impl PgExecutor<'_>,
+    subjects: &[String],
+    actions: &[&str],
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let actions: Vec<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+    let rows = sqlx::query!(
+        // language=PostgreSQL
+        r#"SELECT subject, action, count(*) AS "count!"
+           FROM audit_log
+           WHERE subject = ANY($1) AND action = ANY($2)
+           GROUP BY subject, action"#,
+        subjects,
+        &actions
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.subject, row.action, row.count))
+        .collect())
+}
+
+/// What to search the log for; `None` matches anything. `action` matches an action or every
+/// action under it (`migration` matches `migration.advanced`).
+pub struct AuditSearch<'a> {
+    pub subject: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+/// Entries matching `search`, newest first.
+pub async fn search(
+    executor: impl PgExecutor<'_>,
+    search: &AuditSearch<'_>,
+) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        AuditRecord,
+        // language=PostgreSQL
+        r#"SELECT id, at, actor, action, subject, after
+           FROM audit_log
+           WHERE ($1::text IS NULL OR subject = $1)
+             AND ($2::text IS NULL OR lower(actor) = lower($2))
+             AND ($3::text IS NULL OR action = $3 OR action LIKE $3 || '.%')
+             AND ($4::timestamptz IS NULL OR at >= $4)
+             AND ($5::timestamptz IS NULL OR at < $5)
+           ORDER BY at DESC, id DESC
+           LIMIT $6"#,
+        search.subject,
+        search.actor,
+        search.action,
+        search.from,
+        search.until,
+        search.limit
+    )
+    .fetch_all(executor)
+    .await
+}

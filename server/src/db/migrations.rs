@@ -66,6 +66,24 @@ pub async fn fetch_in_flight(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow
     .await
 }
 
+/// Every migration that is over: completed, or stopped by the kill switch and not resumed
+/// (rolled back).
+pub async fn fetch_finished(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow>, sqlx::Error> {
+    sqlx::query_as!(
+        MigrationRow,
+        // language=PostgreSQL
+        r#"SELECT m.id, m.flag_name, m.grpc_service, m.grpc_method, m.gitaly_version,
+                  m.gitlab_version, m.routes, m.acceptance_issue, m.conversation_issue, m.owner,
+                  m.plan, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
+                  false AS "flag_change_pending!"
+           FROM migrations m
+           WHERE m.completed_at IS NOT NULL OR m.status = 'disabled'
+           ORDER BY m.flag_name"#
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// One migration by its flag.
 pub async fn fetch_by_flag(
     db: impl PgExecutor<'_>,

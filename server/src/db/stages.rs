@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
 pub struct StageRow {
+    pub migration_id: i64,
     pub stage_index: i32,
     pub stage_key: String,
     pub started_at: DateTime<Utc>,
@@ -35,20 +36,20 @@ pub struct NewCheckIn<'a> {
     pub note: Option<&'a str>,
 }
 
-/// Every stage visit of a migration, oldest first.
+/// Every stage visit of these migrations, oldest first.
 pub async fn fetch_stages(
     db: impl PgExecutor<'_>,
-    migration_id: i64,
+    migration_ids: &[i64],
 ) -> Result<Vec<StageRow>, sqlx::Error> {
     sqlx::query_as!(
         StageRow,
         // language=PostgreSQL
-        r#"SELECT stage_index, stage_key, started_at, started_by, ended_at, ended_by,
+        r#"SELECT migration_id, stage_index, stage_key, started_at, started_by, ended_at, ended_by,
                   override_by, override_reason, override_at
            FROM migration_stages
-           WHERE migration_id = $1
+           WHERE migration_id = ANY($1)
            ORDER BY started_at, id"#,
-        migration_id
+        migration_ids
     )
     .fetch_all(db)
     .await

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use app::{
     api::{
-        migration::MigrationDetail,
+        audit::AuditQuery,
+        history::{HistoryColumn, HistoryRow},
+        migration::{AuditRow, MigrationDetail},
         migration_form::{EditableMigration, MigrationForm},
         portfolio::Portfolio,
         services::MigrationService,
@@ -26,7 +28,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::{
     clock::Clock,
-    db::{self, audit::AuditEntry, migrations::MigrationRow},
+    db::{self, audit::AuditEntry, flag_changes::FlagChangeRow, migrations::MigrationRow},
     error::Error,
 };
 use deployments::Deployments;
@@ -126,7 +128,17 @@ impl PgMigrationService {
                 "backend": record::MANUAL_BACKEND,
             })),
         };
-        db::audit::insert_audit(tx, &entry, now).await?;
+        db::audit::insert_audit(&mut *tx, &entry, now).await?;
+        // Running the stage's line is what its "Flag enabled" / "Flag percentage set" item asks:
+        // the confirmation ticks it, by the person who ran it.
+        if let Some(item) = flag_item_done_by(&loaded, &applied) {
+            let action = Action::CheckIn {
+                item,
+                outcome: rollout::CheckOutcome::Checked,
+                note: Some(applied.command.clone()),
+            };
+            self.apply_in(tx, actor, flag, None, action, now).await?;
+        }
         Ok(())
     }
 
@@ -217,6 +229,22 @@ impl PgMigrationService {
     }
 }
 
+/// The current stage's unticked flag item, when `applied` is the flag change that stage makes.
+fn flag_item_done_by(loaded: &Loaded, applied: &FlagChangeRow) -> Option<rollout::CheckItem> {
+    use rollout::CheckItem;
+    let stage = loaded.state.current_stage(&loaded.migration.plan)?;
+    let (environment, value) = stage.flag()?;
+    if environment.as_str() != applied.environment || record::stored_value(value) != applied.value {
+        return None;
+    }
+    stage
+        .checklist
+        .iter()
+        .copied()
+        .filter(|item| matches!(item, CheckItem::FlagEnabled | CheckItem::PercentageSet))
+        .find(|item| !loaded.state.check_ins().iter().any(|c| c.item == *item))
+}
+
 async fn lock(tx: &mut PgConnection, flag: &str) -> Result<Loaded, Error> {
     let row = db::migrations::lock_by_flag(tx, flag)
         .await?
@@ -305,8 +333,9 @@ impl MigrationService for PgMigrationService {
             .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
         let loaded = stored::load(row).map_err(Error::from)?;
         let (id, subject) = (loaded.row.id, subject(flag));
+        let ids = [id];
         let (stages, pending, audit) = tokio::try_join!(
-            db::stages::fetch_stages(&self.pool, id),
+            db::stages::fetch_stages(&self.pool, &ids),
             db::flag_changes::fetch_pending(&self.pool, id),
             db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
         )
@@ -407,6 +436,47 @@ impl MigrationService for PgMigrationService {
             .await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn history(&self) -> Result<Vec<HistoryRow>, AppError> {
+        let rows = db::migrations::fetch_finished(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        let loaded = rows
+            .into_iter()
+            .map(stored::load)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::from)?;
+        let ids: Vec<i64> = loaded.iter().map(|l| l.row.id).collect();
+        let subjects: Vec<String> = loaded.iter().map(|l| subject(&l.row.flag_name)).collect();
+        let (stages, counts) = tokio::try_join!(
+            db::stages::fetch_stages(&self.pool, &ids),
+            db::audit::count_actions(&self.pool, &subjects, view::HISTORY_COUNTED),
+        )
+        .map_err(Error::from)?;
+        let mut rows: Vec<HistoryRow> = loaded
+            .iter()
+            .map(|l| view::history_row(l, &stages, &counts))
+            .collect();
+        HistoryColumn::Ended.sort(&mut rows);
+        Ok(rows)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, AppError> {
+        let search = db::audit::AuditSearch {
+            subject: query.subject.as_deref(),
+            actor: query.actor.as_deref(),
+            action: query.action.as_deref(),
+            from: query.from,
+            until: query.until,
+            limit: query.limit,
+        };
+        let records = db::audit::search(&self.pool, &search)
+            .await
+            .map_err(Error::from)?;
+        Ok(records.into_iter().map(view::audit_row).collect())
     }
 
     #[tracing::instrument(skip(self), fields(actor = %actor.username))]

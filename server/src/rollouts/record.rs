@@ -130,7 +130,7 @@ impl Recorder<'_> {
 }
 
 /// A flag value as the Features API takes it: `true`, `false` or the percentage.
-fn stored_value(value: FlagValue) -> String {
+pub fn stored_value(value: FlagValue) -> String {
     match value {
         FlagValue::On => "true".to_owned(),
         FlagValue::Off => "false".to_owned(),

@@ -2,6 +2,7 @@
 //! migration's detail. Every judgement (health, blockers, clocks, links) is the domain's.
 
 use app::api::{
+    history::{HistoryRow, Outcome, StageTime},
     migration::{
         AuditRow, Blocker, CheckInView, ChecklistRow, CurrentStage, MigrationDetail, Override,
         PendingFlagChange, StageVisit, TimelineStage, VersionsNeeded,
@@ -258,6 +259,75 @@ fn pending(row: FlagChangeRow) -> Option<PendingFlagChange> {
         requested_by: row.requested_by,
         requested_at: row.requested_at,
     })
+}
+
+/// The audit actions the history counts: pauses and kills (rollbacks).
+pub const HISTORY_COUNTED: &[&str] = &["migration.paused", "migration.disabled"];
+
+/// A finished migration's history, from its stage rows (of every migration; this one's are
+/// picked out) and the counts of [`HISTORY_COUNTED`] actions.
+pub fn history_row(
+    loaded: &Loaded,
+    stages: &[StageRow],
+    counts: &[(String, String, i64)],
+) -> HistoryRow {
+    let (plan, state, row) = (&loaded.migration.plan, &loaded.state, &loaded.row);
+    let visits: Vec<&StageRow> = stages.iter().filter(|s| s.migration_id == row.id).collect();
+    let plan_stage = |visit: &StageRow| plan.stage_by_key(&visit.stage_key).map(|(_, s)| s);
+    let first_entry = |wanted: &dyn Fn(&Stage) -> bool| {
+        visits
+            .iter()
+            .filter(|v| plan_stage(v).is_some_and(wanted))
+            .map(|v| v.started_at)
+            .min()
+    };
+    let production = first_entry(&|s| s.production_percent().is_some());
+    let full = first_entry(&|s| s.production_percent() == Some(100));
+    let count = |action: &str| {
+        let subject = crate::rollouts::record::subject(&row.flag_name);
+        counts
+            .iter()
+            .find(|(s, a, _)| *s == subject && a == action)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    let (outcome, ended_at) = match state.kill() {
+        Some(kill) if state.status() == Status::Disabled => (Outcome::RolledBack, kill.at),
+        _ => (Outcome::Completed, row.updated_at),
+    };
+    let stage_times = plan
+        .stages()
+        .iter()
+        .filter_map(|stage| {
+            let ran: Vec<&&StageRow> = visits
+                .iter()
+                .filter(|v| v.stage_key == stage.key.as_str())
+                .collect();
+            (!ran.is_empty()).then(|| StageTime {
+                key: stage.key.to_string(),
+                name: stage.name.clone(),
+                actual_seconds: ran
+                    .iter()
+                    .map(|v| (v.ended_at.unwrap_or(ended_at) - v.started_at).num_seconds())
+                    .sum(),
+                required_seconds: stage.soak.num_seconds(),
+            })
+        })
+        .collect();
+    HistoryRow {
+        flag: row.flag_name.clone(),
+        method: format!("{}::{}", row.grpc_service, row.grpc_method),
+        owner: row.owner.clone(),
+        outcome,
+        started_at: visits.first().map_or(row.created_at, |v| v.started_at),
+        ended_at,
+        lead_time_seconds: production
+            .zip(full)
+            .map(|(from, to)| (to - from).num_seconds()),
+        stages: stage_times,
+        pauses: count("migration.paused"),
+        rollbacks: count("migration.disabled"),
+        overrides: visits.iter().filter(|v| v.override_by.is_some()).count() as i64,
+    }
 }
 
 pub fn audit_row(record: AuditRecord) -> AuditRow {

@@ -22,6 +22,11 @@ pub fn summary(action: &str, after: Option<&Value>) -> String {
                 .unwrap_or("the flag change");
             format!("confirmed running {command}")
         }
+        "user.created" => "added the user".to_owned(),
+        "user.roles_changed" => "changed the user's roles".to_owned(),
+        "user.deactivated" => "deactivated the user".to_owned(),
+        "token.created" => "made an API token".to_owned(),
+        "token.revoked" => "revoked an API token".to_owned(),
         other => other.replace(['.', '_'], " "),
     }
 }
@@ -45,7 +50,7 @@ pub fn describe(event: &Event) -> String {
     match event {
         Event::Started { stage } => format!("started at {}", stage.name),
         Event::CheckedIn { check_in, .. } => match check_in.outcome {
-            CheckOutcome::Checked => format!("checked “{}”", check_in.item.label()),
+            CheckOutcome::Checked => format!("ticked “{}”", check_in.item.label()),
             CheckOutcome::Continue => with_reason(
                 "answered “Continue?” with continue".to_owned(),
                 check_in.note.as_deref(),

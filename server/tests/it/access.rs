@@ -32,6 +32,12 @@ const MATRIX: &[Row] = &[
     ),
     ("sign_out", &[], Allowed::Anyone),
     ("list_migrations", &[], Allowed::With(Permission::Read)),
+    ("get_history", &[], Allowed::With(Permission::Export)),
+    (
+        "search_audit",
+        &[("filter[migration]", "")],
+        Allowed::With(Permission::Read),
+    ),
     (
         "get_migration",
         &[("flag", "gitaly_nothing")],

@@ -26,6 +26,8 @@ pub struct Spawn {
     pub sso: bool,
     /// `RAMPART_PUBLIC_URL`, when people are to reach it elsewhere (behind https, say).
     pub public_url: Option<String>,
+    /// `RAMPART_TEST_CLOCK`: [`TestApp::advance_clock`] moves Rampart's clock.
+    pub test_clock: bool,
 }
 
 /// The OpenID provider `make test` starts (end2end/oidc/provider.mjs).
@@ -89,6 +91,7 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
         "RAMPART_DEMO_DATA" => Some(options.demo_data.to_string()),
         "RAMPART_DEMO_PASSWORD" => Some(PASSWORD.to_string()),
         "RAMPART_DB_ACQUIRE_TIMEOUT_MS" => Some("1000".to_string()),
+        "RAMPART_TEST_CLOCK" => Some(options.test_clock.to_string()),
         _ => None,
     })
     .expect("a valid test configuration");
@@ -201,6 +204,21 @@ impl TestApp {
             .send()
             .await
             .expect("the request is answered")
+    }
+
+    /// Moves the app's clock forward (it needs `Spawn { test_clock: true, .. }`).
+    pub async fn advance_clock(&self, minutes: i64) {
+        let response = self
+            .client
+            .post(format!("{}/test/clock?minutes={minutes}", self.address))
+            .send()
+            .await
+            .expect("the request is answered");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::OK,
+            "the test clock moves"
+        );
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -11,5 +11,7 @@ mod config;
 mod demo;
 mod health;
 mod pages;
+mod reports;
+mod rollouts;
 mod secrets;
 mod sso;

@@ -836,7 +836,7 @@ fn the_soak_refusal_reads_as_a_sentence() {
     let refusal = run.refused(&alice(), advance());
     assert_eq!(
         refusal.to_string(),
-        "Stage ‘Low impact 5 %’ needs 2 h of soak watched every 20 min; 40 min is watched so far. A release manager may override the soak with a reason."
+        "Stage ‘Low impact 5 %’ needs 2 h of soak watched every 20 min; 40 min is watched so far, 1 h 20 min left. A release manager may override the soak with a reason."
     );
 }
 
@@ -1048,7 +1048,7 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
             run.ok(&alice(), check_in(CheckItem::GrafanaChecked));
             run.refused(&alice(), advance())
         },
-        "Stage ‘Staging trial’ needs 15 min of soak watched every 5 min; 4 min is watched so far.",
+        "Stage ‘Staging trial’ needs 15 min of soak watched every 5 min; 4 min is watched so far, 11 min left.",
     );
     push(
         "soak_not_watched",
