@@ -233,10 +233,7 @@ impl<'a> Rehearsal<'a> {
     }
 
     async fn loaded(&mut self) -> Result<stored::Loaded, Error> {
-        let row = db::migrations::fetch_by_flag(&mut *self.tx, self.demo.flag)
-            .await?
-            .ok_or_else(|| Error::Demo(format!("{} vanished", self.demo.flag)))?;
-        Ok(stored::load(row)?)
+        self.service.read_in(self.tx, self.demo.flag).await
     }
 
     async fn stage_index(&mut self) -> Result<usize, Error> {

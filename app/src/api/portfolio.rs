@@ -55,7 +55,6 @@ impl PortfolioRow {
 pub struct TrialMark {
     /// "dev", "stg", "5%".
     pub label: String,
-    pub name: String,
     pub place: Place,
 }
 

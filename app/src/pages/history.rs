@@ -66,6 +66,8 @@ fn HistoryBody(rows: Vec<HistoryRow>, sort: Memo<HistoryColumn>) -> impl IntoVie
     view! {
         <p class="summary">{summary}</p>
         <LeadTimeChart rows=chart_rows />
+        // Focusable, so a keyboard can scroll it when it is wider than the screen.
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Finished migrations">
         <table class="history">
             <thead>
                 <tr>
@@ -87,6 +89,7 @@ fn HistoryBody(rows: Vec<HistoryRow>, sort: Memo<HistoryColumn>) -> impl IntoVie
                 {move || sorted().into_iter().map(|row| view! { <HistoryLine row /> }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
     .into_any()
 }

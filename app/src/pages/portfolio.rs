@@ -320,16 +320,16 @@ fn TrialTimeline(row: PortfolioRow) -> impl IntoView {
                 .trials
                 .into_iter()
                 .map(|mark| {
-                    let (class, state) = match mark.place {
-                        Place::Passed => ("trial trial--passed", "passed"),
-                        Place::Current => ("trial trial--current", "current"),
-                        Place::Ahead => ("trial", "ahead"),
+                    let class = match mark.place {
+                        Place::Passed => "trial trial--passed",
+                        Place::Current => "trial trial--current",
+                        Place::Ahead => "trial",
                     };
                     let current = mark.place == Place::Current;
                     // A <progress>, not a styled width: the page's CSP allows no inline styles.
                     let percent = format!("{:.0}", soak * 100.0);
                     view! {
-                        <li class=class title=format!("{} ({state})", mark.name)>
+                        <li class=class aria-current=current.then_some("step")>
                             {mark.label}
                             {current
                                 .then(|| {

@@ -17,7 +17,7 @@ pub struct MigrationRow {
     pub acceptance_issue: String,
     pub conversation_issue: i64,
     pub owner: String,
-    pub plan: Value,
+    pub plan_id: i64,
     pub state: Value,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -38,7 +38,7 @@ pub struct MigrationFields {
     pub acceptance_issue: String,
     pub conversation_issue: i64,
     pub owner: String,
-    pub plan: Value,
+    pub plan_id: i64,
 }
 
 /// The stage machine's state and its copies in columns.
@@ -55,7 +55,7 @@ pub async fn fetch_in_flight(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow
         // language=PostgreSQL
         r#"SELECT m.id, m.flag_name, m.grpc_service, m.grpc_method, m.gitaly_version,
                   m.gitlab_version, m.routes, m.acceptance_issue, m.conversation_issue, m.owner,
-                  m.plan, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
+                  m.plan_id, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
                   EXISTS (SELECT 1 FROM flag_changes c
                           WHERE c.migration_id = m.id AND c.status = 'pending') AS "flag_change_pending!"
            FROM migrations m
@@ -74,7 +74,7 @@ pub async fn fetch_finished(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow>
         // language=PostgreSQL
         r#"SELECT m.id, m.flag_name, m.grpc_service, m.grpc_method, m.gitaly_version,
                   m.gitlab_version, m.routes, m.acceptance_issue, m.conversation_issue, m.owner,
-                  m.plan, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
+                  m.plan_id, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
                   false AS "flag_change_pending!"
            FROM migrations m
            WHERE m.completed_at IS NOT NULL OR m.status = 'disabled'
@@ -94,7 +94,7 @@ pub async fn fetch_by_flag(
         // language=PostgreSQL
         r#"SELECT m.id, m.flag_name, m.grpc_service, m.grpc_method, m.gitaly_version,
                   m.gitlab_version, m.routes, m.acceptance_issue, m.conversation_issue, m.owner,
-                  m.plan, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
+                  m.plan_id, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
                   EXISTS (SELECT 1 FROM flag_changes c
                           WHERE c.migration_id = m.id AND c.status = 'pending') AS "flag_change_pending!"
            FROM migrations m
@@ -135,7 +135,7 @@ pub async fn insert_migration(
         // language=PostgreSQL
         r#"INSERT INTO migrations (flag_name, grpc_service, grpc_method, gitaly_version,
                                    gitlab_version, routes, acceptance_issue, conversation_issue,
-                                   owner, plan, state, status, stage_key,
+                                   owner, plan_id, state, status, stage_key,
                                    created_at, created_by, updated_at, updated_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14, $15)
            ON CONFLICT (flag_name) DO NOTHING
@@ -149,7 +149,7 @@ pub async fn insert_migration(
         fields.acceptance_issue,
         fields.conversation_issue,
         fields.owner,
-        fields.plan,
+        fields.plan_id,
         state.state,
         state.status,
         state.stage_key,
@@ -172,7 +172,7 @@ pub async fn update_fields(
         // language=PostgreSQL
         r#"UPDATE migrations
            SET grpc_service = $2, grpc_method = $3, gitaly_version = $4, gitlab_version = $5,
-               routes = $6, acceptance_issue = $7, conversation_issue = $8, owner = $9, plan = $10,
+               routes = $6, acceptance_issue = $7, conversation_issue = $8, owner = $9, plan_id = $10,
                version = version + 1, updated_at = $11, updated_by = $12
            WHERE id = $1"#,
         id,
@@ -184,7 +184,7 @@ pub async fn update_fields(
         fields.acceptance_issue,
         fields.conversation_issue,
         fields.owner,
-        fields.plan,
+        fields.plan_id,
         at,
         by,
     )

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod flag_changes;
 pub mod migrations;
+pub mod plans;
 pub mod sessions;
 pub mod stages;
 pub mod tokens;

@@ -3,6 +3,7 @@
 //! entries in one transaction, refusing an edit made on an older version.
 
 pub mod deployments;
+pub mod plans;
 pub mod record;
 pub mod stored;
 pub mod view;
@@ -24,7 +25,7 @@ use app::{
 };
 use chrono::{DateTime, Utc};
 use rollout::{Action, LinkConfig, MigrationState, versions_needed_to_advance};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::{
     clock::Clock,
@@ -32,6 +33,7 @@ use crate::{
     error::Error,
 };
 use deployments::Deployments;
+use plans::Plans;
 use record::{Recorder, subject};
 use stored::{Loaded, StateColumns};
 
@@ -43,6 +45,7 @@ pub struct PgMigrationService {
     clock: Arc<dyn Clock>,
     links: Arc<LinkConfig>,
     deployments: Arc<dyn Deployments>,
+    plans: Plans,
 }
 
 impl PgMigrationService {
@@ -57,6 +60,7 @@ impl PgMigrationService {
             clock,
             links,
             deployments,
+            plans: Plans::default(),
         }
     }
 
@@ -71,7 +75,7 @@ impl PgMigrationService {
         action: Action,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let loaded = lock(tx, flag).await?;
+        let loaded = self.lock(tx, flag).await?;
         check_version(&loaded.row, version)?;
         if matches!(action, Action::Advance { .. }) && loaded.row.flag_change_pending {
             // The stage was entered on paper only until its flag change is made.
@@ -109,7 +113,7 @@ impl PgMigrationService {
         change: i64,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let loaded = lock(tx, flag).await?;
+        let loaded = self.lock(tx, flag).await?;
         let applied = db::flag_changes::mark_applied(tx, loaded.row.id, change, &actor.username, now)
             .await?
             .ok_or_else(|| AppError::Conflict {
@@ -140,6 +144,53 @@ impl PgMigrationService {
             self.apply_in(tx, actor, flag, None, action, now).await?;
         }
         Ok(())
+    }
+
+    /// The migration of `flag`, locked until `tx` ends.
+    async fn lock(&self, tx: &mut PgConnection, flag: &str) -> Result<Loaded, Error> {
+        let row = db::migrations::lock_by_flag(tx, flag)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
+        self.load(tx, row).await
+    }
+
+    /// The migration of `row`, with its plan.
+    async fn load(&self, db: impl PgExecutor<'_>, row: MigrationRow) -> Result<Loaded, Error> {
+        let plans = self.plans.get(db, &[row.plan_id]).await?;
+        Ok(stored::load(row, &plans)?)
+    }
+
+    /// The migration of `flag` as `tx` sees it (the demo data reads what it just wrote).
+    pub async fn read_in(&self, tx: &mut PgConnection, flag: &str) -> Result<Loaded, Error> {
+        let row = db::migrations::fetch_by_flag(&mut *tx, flag)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
+        self.load(tx, row).await
+    }
+
+    /// The migration of `flag`, unlocked, for reading.
+    async fn read(&self, flag: &str) -> Result<Loaded, Error> {
+        let row = db::migrations::fetch_by_flag(&self.pool, flag)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
+        self.load(&self.pool, row).await
+    }
+
+    /// Every row of `rows` with its plan; an unreadable one is logged and left out, so it cannot
+    /// hide the others.
+    async fn load_all(&self, rows: Vec<MigrationRow>) -> Result<Vec<Loaded>, Error> {
+        let ids: Vec<i64> = rows.iter().map(|row| row.plan_id).collect();
+        let plans = self.plans.get(&self.pool, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match stored::load(row, &plans) {
+                Ok(loaded) => Some(loaded),
+                Err(error) => {
+                    tracing::error!(%error, "a migration is left out");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// An advance (or resume) that brings no versions gets the environment's, where Rampart can
@@ -179,7 +230,8 @@ impl PgMigrationService {
     ) -> Result<String, Error> {
         let (identity, plan) = form.parse()?;
         let owner = self.owner(tx, form, actor).await?;
-        let fields = stored::fields(&identity, &plan, &owner)?;
+        let plan_id = self.plans.store(tx, &plan).await?;
+        let fields = stored::fields(&identity, plan_id, &owner);
         let state = StateColumns::of(&MigrationState::new())?;
         let inserted = db::migrations::insert_migration(
             &mut *tx,
@@ -245,13 +297,6 @@ fn flag_item_done_by(loaded: &Loaded, applied: &FlagChangeRow) -> Option<rollout
         .find(|item| !loaded.state.check_ins().iter().any(|c| c.item == *item))
 }
 
-async fn lock(tx: &mut PgConnection, flag: &str) -> Result<Loaded, Error> {
-    let row = db::migrations::lock_by_flag(tx, flag)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
-    Ok(stored::load(row)?)
-}
-
 /// Refuses a change made on an older version, saying who changed it since and when.
 fn check_version(row: &MigrationRow, seen: Option<i64>) -> Result<(), AppError> {
     match seen {
@@ -310,16 +355,11 @@ impl MigrationService for PgMigrationService {
         let rows = db::migrations::fetch_in_flight(&self.pool)
             .await
             .map_err(Error::from)?;
-        let rows = rows
-            .into_iter()
-            .filter_map(|row| match stored::load(row) {
-                Ok(loaded) => Some(view::portfolio_row(&loaded, now)),
-                // One unreadable row must not hide the others; the log says which.
-                Err(error) => {
-                    tracing::error!(%error, "a migration is left off the portfolio");
-                    None
-                }
-            })
+        let rows = self
+            .load_all(rows)
+            .await?
+            .iter()
+            .map(|loaded| view::portfolio_row(loaded, now))
             .collect();
         Ok(Portfolio { as_of: now, rows })
     }
@@ -327,11 +367,7 @@ impl MigrationService for PgMigrationService {
     #[tracing::instrument(skip(self))]
     async fn detail(&self, flag: &str) -> Result<MigrationDetail, AppError> {
         let now = self.clock.now();
-        let row = db::migrations::fetch_by_flag(&self.pool, flag)
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
-        let loaded = stored::load(row).map_err(Error::from)?;
+        let loaded = self.read(flag).await?;
         let (id, subject) = (loaded.row.id, subject(flag));
         let ids = [id];
         let (stages, pending, audit) = tokio::try_join!(
@@ -354,11 +390,7 @@ impl MigrationService for PgMigrationService {
     }
 
     async fn form(&self, flag: &str) -> Result<EditableMigration, AppError> {
-        let row = db::migrations::fetch_by_flag(&self.pool, flag)
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| AppError::not_found(format!("migration {flag}")))?;
-        let loaded = stored::load(row).map_err(Error::from)?;
+        let loaded = self.read(flag).await?;
         Ok(EditableMigration {
             version: loaded.row.version,
             form: form_of(&loaded),
@@ -386,7 +418,7 @@ impl MigrationService for PgMigrationService {
         let now = self.clock.now();
         let (identity, plan) = form.parse()?;
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        let loaded = lock(&mut tx, flag).await?;
+        let loaded = self.lock(&mut tx, flag).await?;
         check_version(&loaded.row, Some(version))?;
         if identity.feature_flag != loaded.migration.identity.feature_flag {
             return Err(AppError::invalid(
@@ -404,7 +436,8 @@ impl MigrationService for PgMigrationService {
             ));
         }
         let owner = self.owner(&mut tx, form, actor).await?;
-        let fields = stored::fields(&identity, &plan, &owner).map_err(Error::from)?;
+        let plan_id = self.plans.store(&mut tx, &plan).await?;
+        let fields = stored::fields(&identity, plan_id, &owner);
         db::migrations::update_fields(&mut tx, loaded.row.id, &fields, &actor.username, now)
             .await
             .map_err(Error::from)?;
@@ -443,11 +476,7 @@ impl MigrationService for PgMigrationService {
         let rows = db::migrations::fetch_finished(&self.pool)
             .await
             .map_err(Error::from)?;
-        let loaded = rows
-            .into_iter()
-            .map(stored::load)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Error::from)?;
+        let loaded = self.load_all(rows).await?;
         let ids: Vec<i64> = loaded.iter().map(|l| l.row.id).collect();
         let subjects: Vec<String> = loaded.iter().map(|l| subject(&l.row.flag_name)).collect();
         let (stages, counts) = tokio::try_join!(

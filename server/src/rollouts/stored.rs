@@ -1,6 +1,9 @@
 //! Between the `migrations` row and the domain: identity, plan and state read back through the
 //! domain's parsers, and written from the domain's types.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rollout::{Migration, MigrationIdentity, MigrationState, Plan, RawIdentity};
 
 use crate::db::migrations::{MigrationFields, MigrationRow, StoredState};
@@ -17,11 +20,10 @@ pub struct Loaded {
 pub enum Unreadable {
     #[error("the stored identity of {flag} does not parse: {errors}")]
     Identity { flag: String, errors: String },
-    #[error("the stored plan of {flag} does not parse: {error}")]
-    Plan {
-        flag: String,
-        error: serde_json::Error,
-    },
+    #[error("stored plan {id} does not parse: {error}")]
+    Plan { id: i64, error: serde_json::Error },
+    #[error("the plan of {flag} is missing")]
+    PlanMissing { flag: String },
     #[error("the stored state of {flag} does not parse: {error}")]
     State {
         flag: String,
@@ -29,7 +31,8 @@ pub enum Unreadable {
     },
 }
 
-pub fn load(row: MigrationRow) -> Result<Loaded, Unreadable> {
+/// The migration of `row`, with its plan from `plans` (by the row's `plan_id`).
+pub fn load(mut row: MigrationRow, plans: &HashMap<i64, Arc<Plan>>) -> Result<Loaded, Unreadable> {
     let raw = RawIdentity {
         feature_flag: row.flag_name.clone(),
         grpc_method: format!("{}::{}", row.grpc_service, row.grpc_method),
@@ -39,18 +42,19 @@ pub fn load(row: MigrationRow) -> Result<Loaded, Unreadable> {
         acceptance_issue: row.acceptance_issue.clone(),
         conversation: row.conversation_issue.to_string(),
     };
+    // The row keeps everything but the state's JSON, which becomes the state.
+    let state = row.state.take();
     let flag = || row.flag_name.clone();
     let identity = MigrationIdentity::parse(&raw).map_err(|errors| Unreadable::Identity {
         flag: flag(),
         errors: errors.to_string(),
     })?;
-    let plan: Plan =
-        serde_json::from_value(row.plan.clone()).map_err(|error| Unreadable::Plan {
-            flag: flag(),
-            error,
-        })?;
+    let plan = plans
+        .get(&row.plan_id)
+        .map(|plan| Plan::clone(plan))
+        .ok_or_else(|| Unreadable::PlanMissing { flag: flag() })?;
     let state: MigrationState =
-        serde_json::from_value(row.state.clone()).map_err(|error| Unreadable::State {
+        serde_json::from_value(state).map_err(|error| Unreadable::State {
             flag: flag(),
             error,
         })?;
@@ -61,12 +65,8 @@ pub fn load(row: MigrationRow) -> Result<Loaded, Unreadable> {
     })
 }
 
-pub fn fields(
-    identity: &MigrationIdentity,
-    plan: &Plan,
-    owner: &str,
-) -> Result<MigrationFields, serde_json::Error> {
-    Ok(MigrationFields {
+pub fn fields(identity: &MigrationIdentity, plan_id: i64, owner: &str) -> MigrationFields {
+    MigrationFields {
         flag_name: identity.feature_flag.to_string(),
         grpc_service: identity.grpc_method.service().to_owned(),
         grpc_method: identity.grpc_method.method().to_owned(),
@@ -76,8 +76,8 @@ pub fn fields(
         acceptance_issue: identity.acceptance_issue.url().to_owned(),
         conversation_issue: i64::try_from(identity.conversation.number()).unwrap_or(i64::MAX),
         owner: owner.to_owned(),
-        plan: serde_json::to_value(plan)?,
-    })
+        plan_id,
+    }
 }
 
 /// The state as JSON, with its status and stage key for the columns that copy them.

@@ -40,7 +40,6 @@ pub fn portfolio_row(loaded: &Loaded, now: DateTime<Utc>) -> PortfolioRow {
             .filter_map(|(index, stage)| {
                 Some(TrialMark {
                     label: short_label(stage)?,
-                    name: stage.name.clone(),
                     place: place(index, state),
                 })
             })
