@@ -38,6 +38,9 @@ pub struct MigrationDetail {
     pub pending_changes: Vec<PendingFlagChange>,
     /// Newest first.
     pub audit: Vec<AuditRow>,
+    /// The acceptance issue's text: the template filled in for this migration and its plan, to
+    /// open the issue that tracks the rollout.
+    pub acceptance_issue_text: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,

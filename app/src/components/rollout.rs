@@ -44,8 +44,19 @@ pub fn ServingNow(serving: Option<(Environment, FlagValue)>, status: Status) -> 
 /// A ChatOps line to run, in a box with a copy button and the channel to run it in.
 #[component]
 pub fn CommandBox(#[prop(into)] command: String, #[prop(into)] channel: String) -> impl IntoView {
+    view! {
+        <div class="command">
+            <code class="command__line">{command.clone()}</code>
+            <CopyButton text=command />
+        </div>
+        <p class="muted">"in " {channel}</p>
+    }
+}
+
+/// Copies `text` to the clipboard, and says so.
+#[component]
+pub fn CopyButton(#[prop(into)] text: String) -> impl IntoView {
     let copied = RwSignal::new(false);
-    let text = command.clone();
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(window) = web_sys::window() {
@@ -56,13 +67,9 @@ pub fn CommandBox(#[prop(into)] command: String, #[prop(into)] channel: String) 
         let _ = &text;
     };
     view! {
-        <div class="command">
-            <code class="command__line">{command}</code>
-            <button class="command__copy" type="button" on:click=copy>
-                {move || if copied.get() { "copied" } else { "copy" }}
-            </button>
-        </div>
-        <p class="muted">"in " {channel}</p>
+        <button class="command__copy" type="button" on:click=copy>
+            {move || if copied.get() { "copied" } else { "copy" }}
+        </button>
     }
 }
 

@@ -15,7 +15,7 @@ use crate::api::migration::{
     get_migration,
 };
 use crate::components::audit::AuditTrail;
-use crate::components::rollout::{CheckClock, CommandBox, HealthDot, ServingNow};
+use crate::components::rollout::{CheckClock, CommandBox, CopyButton, HealthDot, ServingNow};
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::components::time::{Ago, When, ticking_now};
 use crate::components::timeline::StageTimeline;
@@ -175,6 +175,16 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                     }
                 }}
                 <Details detail=detail.clone() />
+                <details class="panel issue-text">
+                    <summary class="panel__title">"Acceptance issue text"</summary>
+                    <p class="muted">
+                        "The acceptance-testing template filled in for this migration and its plan: paste it into a new issue, labelled as its last line says."
+                    </p>
+                    <div class="issue-text__box">
+                        <pre class="issue-text__body" tabindex="0">{detail.acceptance_issue_text.clone()}</pre>
+                        <CopyButton text=detail.acceptance_issue_text.clone() />
+                    </div>
+                </details>
             </div>
             <aside class="detail-body__side">
                 <FlagChanges

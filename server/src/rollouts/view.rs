@@ -12,8 +12,8 @@ use app::api::{
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
     Cadence, CheckIn, CheckItem, DeployedVersions, Environment, FlagValue, LinkConfig,
-    MigrationState, Plan, Stage, StageClock, Status, advance_blockers, flag_command, health,
-    item_link, overview_links, trial_environment, versions_needed_to_advance,
+    MigrationState, Plan, Stage, StageClock, Status, acceptance_issue, advance_blockers,
+    flag_command, health, item_link, overview_links, trial_environment, versions_needed_to_advance,
 };
 
 use crate::db::{audit::AuditRecord, flag_changes::FlagChangeRow, stages::StageRow};
@@ -156,6 +156,7 @@ pub fn detail(
         current: current_stage(loaded, parts.deployed, links, now),
         pending_changes: parts.pending.into_iter().filter_map(pending).collect(),
         audit: parts.audit.into_iter().map(audit_row).collect(),
+        acceptance_issue_text: acceptance_issue(&migration.identity, plan, links),
         created_at: row.created_at,
         updated_at: row.updated_at,
         updated_by: row.updated_by.clone(),

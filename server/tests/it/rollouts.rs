@@ -193,6 +193,9 @@ async fn a_migration_walks_through_development_and_staging_with_the_manual_flag_
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused["Refused"]["code"], "flag_change_pending");
     confirm_pending(&app).await;
+    let issue = now["acceptance_issue_text"].as_str().unwrap();
+    assert!(issue.starts_with("~Conversation: #567\n"), "{issue}");
+    assert!(issue.contains(&format!("`{FLAG}`")), "{issue}");
     let flag_item = detail(&app).await["current"]["checklist"]
         .as_array()
         .unwrap()
