@@ -153,3 +153,67 @@ async fn a_failed_load_shows_a_safe_message_with_status_500() {
     assert!(!html.contains("does not exist"), "{html}");
     assert!(!html.to_lowercase().contains("sqlx"), "{html}");
 }
+
+#[tokio::test]
+async fn a_migration_page_reads_without_javascript_and_an_unknown_one_is_404() {
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
+    app.sign_in_as("vicky", &[Role::Viewer]).await;
+    let response = app.get("/migrations/gitaly_find_commit_v2").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    for expected in [
+        "Stage timeline",
+        "Low impact 5 %",
+        "Grafana feature status dashboard checked",
+        "Acceptance issue #",
+        "/chatops run feature set gitaly_find_commit_v2 50",
+    ] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+
+    let missing = app.get("/migrations/gitaly_no_such_flag").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap()
+            .contains("Migration gitaly_no_such_flag was not found.")
+    );
+}
+
+#[tokio::test]
+async fn the_history_and_audit_pages_read_without_javascript() {
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
+    app.sign_in_as("mo", &[Role::Manager]).await;
+    let history = app
+        .get("/history?sort=lead_time")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        history.contains("gitaly_commit_is_ancestor_graph"),
+        "{history}"
+    );
+    assert!(history.contains("Lead time, first production percentage to 100 %"));
+    let audit = app
+        .get("/audit?migration=gitaly_find_branch_v2&action=migration.completed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("completed the migration"), "{audit}");
+    assert!(
+        !audit.contains("gitaly_raw_blame_incremental"),
+        "only the one migration"
+    );
+}
