@@ -167,3 +167,23 @@ test('two people editing one migration: the second save is refused, and keeps wh
   await expect(second.getByLabel('Required Gitaly version')).toHaveValue('v16.4.0');
   await expect(second.getByLabel('Required GitLab version')).toHaveValue('v16.3');
 });
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the form adds a migration, and a bad field comes back with its message', async ({ page }) => {
+    const flag = 'gitaly_e2e_no_script';
+    await signIn(page, 'erin', CLOCK_URL);
+    await page.goto(`${CLOCK_URL}/migrations/new`);
+    await fillForm(page, flag, 'not a method');
+    await page.getByRole('button', { name: 'Add migration' }).click();
+    await expect(page.locator('#field-grpc_method-error')).toContainText('gRPC method');
+    await expect(page).toHaveURL(/\/migrations\/new/);
+
+    await fillForm(page, flag, 'CommitService::FindCommit');
+    await page.getByRole('button', { name: 'Add migration' }).click();
+    await expect(page).toHaveURL(`${CLOCK_URL}/migrations/${flag}`);
+    await expect(page.getByRole('heading', { name: flag })).toBeVisible();
+    await expect(page.locator('.timeline')).toContainText('Preparation');
+  });
+});
