@@ -43,12 +43,21 @@ async fn call(app: &TestApp, endpoint: &str, args: &[(&str, &str)]) -> (StatusCo
     )
 }
 
-async fn create(app: &TestApp, fields: &[(String, String)]) -> (StatusCode, Value) {
+/// As [`call`], with owned `(name, value)` pairs such as [`form`] makes.
+async fn call_fields(
+    app: &TestApp,
+    endpoint: &str,
+    fields: &[(String, String)],
+) -> (StatusCode, Value) {
     let args: Vec<(&str, &str)> = fields
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    call(app, "create_migration", &args).await
+    call(app, endpoint, &args).await
+}
+
+async fn create(app: &TestApp, fields: &[(String, String)]) -> (StatusCode, Value) {
+    call_fields(app, "create_migration", fields).await
 }
 
 async fn detail(app: &TestApp) -> Value {
@@ -112,6 +121,28 @@ async fn confirm_pending(app: &TestApp) {
     }
 }
 
+async fn start(app: &TestApp) {
+    let v = version(app).await;
+    let (status, body) = call(app, "start_migration", &[("flag", FLAG), ("version", &v)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Saves `fields` as an edit made on `version`; the flag names the migration and is not a field.
+async fn update(
+    app: &TestApp,
+    mut fields: Vec<(String, String)>,
+    version: String,
+) -> (StatusCode, Value) {
+    fields.retain(|(name, _)| name != "form[feature_flag]");
+    fields.push(("flag".to_owned(), FLAG.to_owned()));
+    fields.push(("version".to_owned(), version));
+    let args: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    call(app, "update_migration", &args).await
+}
+
 async fn engineer_app() -> TestApp {
     let app = spawn_app_with(Spawn {
         test_clock: true,
@@ -160,13 +191,7 @@ async fn a_bad_form_names_every_bad_field_and_saves_nothing() {
 async fn a_migration_walks_through_development_and_staging_with_the_manual_flag_backend() {
     let app = engineer_app().await;
     assert_eq!(create(&app, &form(FLAG, "v16.3.2")).await.0, StatusCode::OK);
-    let v = version(&app).await;
-    assert_eq!(
-        call(&app, "start_migration", &[("flag", FLAG), ("version", &v)])
-            .await
-            .0,
-        StatusCode::OK
-    );
+    start(&app).await;
     tick_all(&app).await;
 
     // Entering the development trial needs the versions deployed there; the manual backend
@@ -313,24 +338,9 @@ async fn a_save_made_on_an_older_version_is_refused_with_who_changed_it() {
     let app = engineer_app().await;
     assert_eq!(create(&app, &form(FLAG, "v16.3.2")).await.0, StatusCode::OK);
     let seen = version(&app).await;
-    let edit = |gitaly: &'static str, version: String| {
-        let mut args = form(FLAG, gitaly);
-        args.retain(|(name, _)| name != "form[feature_flag]");
-        args.push(("flag".to_owned(), FLAG.to_owned()));
-        args.push(("version".to_owned(), version));
-        args
-    };
-    let send = |args: Vec<(String, String)>| {
-        let app = &app;
-        async move {
-            let args: Vec<(&str, &str)> =
-                args.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            call(app, "update_migration", &args).await
-        }
-    };
-    let (status, body) = send(edit("v16.4.0", seen.clone())).await;
+    let (status, body) = update(&app, form(FLAG, "v16.4.0"), seen.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, conflict) = send(edit("v16.5.0", seen)).await;
+    let (status, conflict) = update(&app, form(FLAG, "v16.5.0"), seen).await;
     assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
     let message = conflict["Conflict"]["message"].as_str().unwrap();
     assert!(message.contains("was changed by erin at"), "{message}");
@@ -350,21 +360,14 @@ async fn a_save_made_on_an_older_version_is_refused_with_who_changed_it() {
 async fn the_production_steps_can_change_while_the_migration_is_before_production() {
     let app = engineer_app().await;
     assert_eq!(create(&app, &form(FLAG, "v16.3.2")).await.0, StatusCode::OK);
-    let v = version(&app).await;
-    assert_eq!(
-        call(&app, "start_migration", &[("flag", FLAG), ("version", &v)])
-            .await
-            .0,
-        StatusCode::OK
-    );
-    // Fine: production steps come after Preparation.
-    let mut args = form(FLAG, "v16.3.2");
-    args.retain(|(name, _)| name != "form[feature_flag]" && name != "form[production_steps]");
-    args.push(("form[production_steps]".to_owned(), "1, 10, 100".to_owned()));
-    args.push(("flag".to_owned(), FLAG.to_owned()));
-    args.push(("version".to_owned(), version(&app).await));
-    let refs: Vec<(&str, &str)> = args.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let (status, body) = call(&app, "update_migration", &refs).await;
+    start(&app).await;
+    let mut fields = form(FLAG, "v16.3.2");
+    for (name, value) in &mut fields {
+        if name == "form[production_steps]" {
+            *value = "1, 10, 100".to_owned();
+        }
+    }
+    let (status, body) = update(&app, fields, version(&app).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let steps: Vec<String> = detail(&app).await["stages"]
         .as_array()
