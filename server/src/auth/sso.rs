@@ -150,6 +150,10 @@ pub enum SsoError {
     ExchangeFailed(String),
     #[error("the provider's ID token was not accepted: {0}")]
     InvalidIdToken(String),
+    #[error(
+        "the provider's username {0:?} cannot be a Rampart username (a letter or digit, then letters, digits, '.', '_' and '-', at most 64); ask an admin"
+    )]
+    UnusableUsername(String),
 }
 
 /// The OpenID client: one HTTP client, which follows no redirects (the library's advice against
@@ -303,16 +307,30 @@ fn identity_of(
         .preferred_username()
         .map_or(subject, |name| name.as_str())
         .to_owned();
-    let display_name = claims
-        .name()
-        .and_then(|name| name.get(None))
-        .map_or_else(|| username.clone(), |name| name.as_str().to_owned());
+    if super::users::check_username(&username).is_err() {
+        return Err(SsoError::UnusableUsername(username));
+    }
+    let name = claims.name().and_then(|name| name.get(None));
+    let display_name = display_name(name.map(|name| name.as_str()), &username);
     Ok(SsoIdentity {
         subject: format!("{}|{subject}", claims.issuer().as_str()),
         username,
         display_name,
         groups: claims.additional_claims().groups.clone(),
     })
+}
+
+/// Longer names are cut here: the accounts table keeps at most this many characters.
+const DISPLAY_NAME_CHARS: usize = 200;
+
+/// The provider's name for the person as Rampart keeps it: trimmed, cut to
+/// [`DISPLAY_NAME_CHARS`], and the username when the provider sends no name (or a blank one).
+fn display_name(name: Option<&str>, username: &str) -> String {
+    let name = name
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .unwrap_or(username);
+    name.chars().take(DISPLAY_NAME_CHARS).collect()
 }
 
 /// The provider's own words for a refused code exchange, and the cause, for the log.
@@ -328,6 +346,18 @@ fn token_error<E: std::error::Error>(error: &E) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_the_accounts_table_cannot_hold_is_made_one_it_can() {
+        assert_eq!(display_name(Some("  Ana Kovač "), "ana"), "Ana Kovač");
+        assert_eq!(display_name(Some("   "), "ana"), "ana");
+        assert_eq!(display_name(None, "ana"), "ana");
+        let long = "é".repeat(300);
+        assert_eq!(
+            display_name(Some(&long), "ana").chars().count(),
+            DISPLAY_NAME_CHARS
+        );
+    }
 
     #[test]
     fn a_failed_code_exchange_keeps_its_detail_off_the_page() {

@@ -57,7 +57,7 @@ async fn keep_an_admin(tx: &mut sqlx::PgConnection, id: i64) -> Result<(), AppEr
 
 /// A username as the database accepts it: a letter or digit, then letters, digits, '.', '_'
 /// and '-', at most 64 in all.
-fn check_username(username: &str) -> Result<(), AppError> {
+pub(crate) fn check_username(username: &str) -> Result<(), AppError> {
     let mut chars = username.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))

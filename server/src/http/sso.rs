@@ -276,6 +276,7 @@ fn sso_failure(sso: &Sso, error: &SsoError) -> Response {
         SsoError::Refused(_) | SsoError::ExchangeFailed(_) | SsoError::InvalidIdToken(_) => {
             StatusCode::UNAUTHORIZED
         }
+        SsoError::UnusableUsername(_) => StatusCode::FORBIDDEN,
     };
     // The page gets the error's words; the log also gets the detail behind them.
     tracing::warn!(%error, detail = ?error, "single sign-on failed");
