@@ -13,5 +13,7 @@ export async function signIn(page: Page, username: string, baseUrl: string = DEM
 
 /** The app marks the document once the browser has taken over from the server's HTML. */
 export async function hydrated(page: Page) {
-  await expect(page.locator('body[data-hydrated]')).toHaveCount(1);
+  // The debug wasm compiles and hydrates in a few seconds, more while the other worker and three
+  // servers share the two cores: wait for it longer than for an element. It must still happen.
+  await expect(page.locator('body[data-hydrated]')).toHaveCount(1, { timeout: 20_000 });
 }
