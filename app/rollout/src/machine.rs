@@ -108,7 +108,8 @@ impl Status {
         self.into()
     }
 
-    pub(crate) fn phrase(self) -> &'static str {
+    /// "not started", "paused": the status in words.
+    pub fn phrase(self) -> &'static str {
         match self {
             Status::NotStarted => "not started",
             Status::Active => "active",

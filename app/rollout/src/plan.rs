@@ -513,6 +513,15 @@ impl Stage {
         }
     }
 
+    /// The checklist item that records this stage's flag being set: "Flag enabled" or "Flag
+    /// percentage set"; `None` for a stage that sets no flag.
+    pub fn flag_item(&self) -> Option<CheckItem> {
+        self.checklist
+            .iter()
+            .copied()
+            .find(|item| matches!(item, CheckItem::FlagEnabled | CheckItem::PercentageSet))
+    }
+
     pub fn requires_infrastructure_issue(&self) -> bool {
         self.checklist
             .contains(&CheckItem::InfrastructureIssueCreated)

@@ -19,13 +19,7 @@ pub fn HealthDot(health: Health) -> impl IntoView {
 /// Where the trial runs and how much it serves: "prod 5 %", "staging on", "paused".
 #[component]
 pub fn ServingNow(serving: Option<(Environment, FlagValue)>, status: Status) -> impl IntoView {
-    let held = match status {
-        Status::Paused => Some("paused"),
-        Status::Disabled => Some("disabled"),
-        Status::NotStarted => Some("not started"),
-        Status::Completed => Some("completed"),
-        Status::Active => None,
-    };
+    let held = (status != Status::Active).then(|| status.phrase());
     let place = match serving {
         Some((environment, value)) => view! {
             <span class=format!("env env--{}", environment.as_str())>{environment.label()}</span>

@@ -283,18 +283,13 @@ impl PgMigrationService {
 
 /// The current stage's unticked flag item, when `applied` is the flag change that stage makes.
 fn flag_item_done_by(loaded: &Loaded, applied: &FlagChangeRow) -> Option<rollout::CheckItem> {
-    use rollout::CheckItem;
     let stage = loaded.state.current_stage(&loaded.migration.plan)?;
     let (environment, value) = stage.flag()?;
-    if environment.as_str() != applied.environment || record::stored_value(value) != applied.value {
-        return None;
-    }
-    stage
-        .checklist
-        .iter()
-        .copied()
-        .filter(|item| matches!(item, CheckItem::FlagEnabled | CheckItem::PercentageSet))
-        .find(|item| !loaded.state.check_ins().iter().any(|c| c.item == *item))
+    let this_change =
+        environment.as_str() == applied.environment && record::stored_value(value) == applied.value;
+    let item = stage.flag_item().filter(|_| this_change)?;
+    let ticked = loaded.state.check_ins().iter().any(|c| c.item == item);
+    (!ticked).then_some(item)
 }
 
 /// Refuses a change made on an older version, saying who changed it since and when.

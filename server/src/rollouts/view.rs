@@ -11,9 +11,9 @@ use app::api::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
-    Cadence, CheckIn, CheckItem, DeployedVersions, Environment, FlagValue, LinkConfig,
-    MigrationState, Plan, Stage, StageClock, Status, acceptance_issue, advance_blockers,
-    flag_command, health, item_link, overview_links, trial_environment, versions_needed_to_advance,
+    CheckIn, CheckItem, DeployedVersions, Environment, FlagValue, LinkConfig, MigrationState, Plan,
+    Stage, StageClock, Status, acceptance_issue, advance_blockers, flag_command, health, item_link,
+    overview_links, trial_environment, versions_needed_to_advance,
 };
 
 use crate::db::{audit::AuditRecord, flag_changes::FlagChangeRow, stages::StageRow};
@@ -92,7 +92,8 @@ fn place(index: usize, state: &MigrationState) -> Place {
 fn check_due(stage: Option<&Stage>, clock: Option<&StageClock>) -> Option<CheckDue> {
     Some(CheckDue {
         at: clock?.next_look_due?,
-        can_be_late: stage?.cadence != Cadence::Once,
+        // A cadence with an interval repeats, and so can fall behind; a single look cannot.
+        can_be_late: stage?.cadence.interval().is_some(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Audit entries in words, for the pages and exports: "advanced from Staging trial to Production
 //! version check".
 
-use rollout::{CheckOutcome, Event, FlagValue};
+use rollout::{CheckOutcome, Event};
 use serde_json::Value;
 
 /// What an audit entry says happened. Stage-machine events are stored as the event itself;
@@ -28,14 +28,6 @@ pub fn summary(action: &str, after: Option<&Value>) -> String {
         "token.created" => "made an API token".to_owned(),
         "token.revoked" => "revoked an API token".to_owned(),
         other => other.replace(['.', '_'], " "),
-    }
-}
-
-fn setting(value: FlagValue) -> String {
-    match value {
-        FlagValue::On => "on".to_owned(),
-        FlagValue::Off => "off".to_owned(),
-        FlagValue::Percent(percent) => format!("{percent} %"),
     }
 }
 
@@ -95,8 +87,7 @@ pub fn describe(event: &Event) -> String {
         }
         Event::Completed => "completed the migration".to_owned(),
         Event::FlagChange { environment, value } => format!(
-            "asked for the flag to be set {} in {}",
-            setting(*value),
+            "asked for the flag to be set {value} in {}",
             environment.label()
         ),
     }
