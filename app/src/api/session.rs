@@ -60,7 +60,16 @@ pub fn current_user() -> Option<CurrentUser> {
 /// Anonymous callers get 401, signed-in ones without the permission 403.
 #[cfg(feature = "ssr")]
 pub fn require(permission: Permission) -> Result<CurrentUser, AppError> {
-    match current_user() {
+    authorize(current_user(), permission)
+}
+
+/// `user`, if they may do `permission`: 401 for nobody, 403 for someone without it. [`require`]
+/// for server functions; plain axum handlers (downloads) pass the user they were given.
+pub fn authorize(
+    user: Option<CurrentUser>,
+    permission: Permission,
+) -> Result<CurrentUser, AppError> {
+    match user {
         None => Err(AppError::Unauthorized),
         Some(user) if user.may(permission) => Ok(user),
         Some(_) => Err(AppError::Forbidden),

@@ -9,7 +9,7 @@ use app::{
         audit::AuditFilter,
         history::{HistoryColumn, csv_line, history_csv},
         migration::AuditRow,
-        session::CurrentUser,
+        session::{CurrentUser, authorize},
     },
     error::AppError,
 };
@@ -27,11 +27,7 @@ use crate::state::AppState;
 const EXPORT_LIMIT: i64 = 100_000;
 
 fn require(user: Option<Extension<CurrentUser>>, permission: Permission) -> Result<(), AppError> {
-    match user {
-        None => Err(AppError::Unauthorized),
-        Some(Extension(user)) if user.may(permission) => Ok(()),
-        Some(_) => Err(AppError::Forbidden),
-    }
+    authorize(user.map(|Extension(user)| user), permission).map(|_| ())
 }
 
 fn refusal(error: &AppError) -> Response {
