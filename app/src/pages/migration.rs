@@ -295,7 +295,8 @@ fn CurrentStagePanel(
         .collect_view();
     let due = current.next_check;
     let look_flag = flag.clone();
-    let soak = current.soak.map(|soak| {
+    // A stopped trial's soak and checks mean nothing until it is resumed.
+    let soak = current.soak.filter(|_| running).map(|soak| {
         let percent = format!("{:.0}", soak.progress * 100.0);
         view! {
             <div class="soak">
@@ -314,23 +315,28 @@ fn CurrentStagePanel(
             </h2>
             <p class="muted">"Since " <When at=current.started_at /></p>
             {soak}
-            <div class="clock">
-                <span>"Next check: " <CheckClock due now /></span>
-                {(running && due.is_some_and(|d| d.can_be_late))
-                    .then(|| {
-                        view! {
-                            // A look at the dashboards counts for the cadence; the checklist
-                            // records each only once.
-                            <ActionForm action=actions.check_in attr:class="clock__look">
-                                <input type="hidden" name="flag" value=look_flag />
-                                <input type="hidden" name="item" value="grafana_checked" />
-                                <button class="button button--small" type="submit">
-                                    "I looked at the dashboards"
-                                </button>
-                            </ActionForm>
-                        }
-                    })}
-            </div>
+            {running
+                .then(|| {
+                    view! {
+                    <div class="clock">
+                        <span>"Next check: " <CheckClock due now /></span>
+                        {(due.is_some_and(|d| d.can_be_late))
+                            .then(|| {
+                                view! {
+                                    // A look at the dashboards counts for the cadence; the checklist
+                                    // records each only once.
+                                    <ActionForm action=actions.check_in attr:class="clock__look">
+                                        <input type="hidden" name="flag" value=look_flag />
+                                        <input type="hidden" name="item" value="grafana_checked" />
+                                        <button class="button button--small" type="submit">
+                                            "I looked at the dashboards"
+                                        </button>
+                                    </ActionForm>
+                                }
+                            })}
+                    </div>
+                    }
+                })}
             <ul class="checklist">{checklist}</ul>
             {current
                 .decision_question
@@ -422,6 +428,7 @@ fn AdvancePanel(
     };
     let blockers = current.blockers.clone();
     let blocked = !blockers.is_empty();
+    let running = matches!(status, Status::Active | Status::Paused);
     let versions = current.versions_needed.clone();
     view! {
         <div class="advance">
@@ -443,42 +450,48 @@ fn AdvancePanel(
                         </ul>
                     }
                 })}
-            <ActionForm action=actions.advance attr:class="advance__form">
-                <input type="hidden" name="flag" value=flag />
-                <input type="hidden" name="version" value=version />
-                {versions
-                    .map(|needed| {
-                        view! {
-                            <fieldset class="advance__versions">
-                                <legend>
-                                    {format!("Versions deployed in {}", needed.environment.label())}
-                                </legend>
-                                <label class="field">
-                                    <span class="field__label">"Gitaly"</span>
-                                    <input
-                                        class="field__input"
-                                        name="gitaly_version"
-                                        value=needed.gitaly.unwrap_or_default()
-                                        placeholder="v18.6.1"
-                                    />
-                                </label>
-                                <label class="field">
-                                    <span class="field__label">"GitLab"</span>
-                                    <input
-                                        class="field__input"
-                                        name="gitlab_version"
-                                        value=needed.gitlab.unwrap_or_default()
-                                        placeholder="18.6.1-ee"
-                                    />
-                                </label>
-                            </fieldset>
-                        }
-                    })}
-                // Not disabled when blocked: pressing it says why, in the domain's words.
-                <button class="button" class:button--primary=!blocked type="submit">
-                    {format!("Advance to {next}")}
-                </button>
-            </ActionForm>
+            // Only a running migration advances; otherwise the blocker above says why.
+            {running
+                .then(|| {
+                    view! {
+                    <ActionForm action=actions.advance attr:class="advance__form">
+                        <input type="hidden" name="flag" value=flag />
+                        <input type="hidden" name="version" value=version />
+                        {versions
+                            .map(|needed| {
+                                view! {
+                                    <fieldset class="advance__versions">
+                                        <legend>
+                                            {format!("Versions deployed in {}", needed.environment.label())}
+                                        </legend>
+                                        <label class="field">
+                                            <span class="field__label">"Gitaly"</span>
+                                            <input
+                                                class="field__input"
+                                                name="gitaly_version"
+                                                value=needed.gitaly.unwrap_or_default()
+                                                placeholder="v18.6.1"
+                                            />
+                                        </label>
+                                        <label class="field">
+                                            <span class="field__label">"GitLab"</span>
+                                            <input
+                                                class="field__input"
+                                                name="gitlab_version"
+                                                value=needed.gitlab.unwrap_or_default()
+                                                placeholder="18.6.1-ee"
+                                            />
+                                        </label>
+                                    </fieldset>
+                                }
+                            })}
+                        // Not disabled when blocked: pressing it says why, in the domain's words.
+                        <button class="button" class:button--primary=!blocked type="submit">
+                            {format!("Advance to {next}")}
+                        </button>
+                    </ActionForm>
+                    }
+                })}
         </div>
     }
     .into_any()
