@@ -37,6 +37,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Single sign-on, when `RAMPART_OIDC_ISSUER` is set (see [`Config::sso`]).
     pub sso: Option<crate::auth::sso::SsoConfig>,
+    /// Where each environment's flags are set (see [`Vars::flags`]).
+    pub flags: crate::flags::FlagsConfig,
     /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
     /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
     pub test_clock: bool,
@@ -87,6 +89,7 @@ impl Config {
             demo_password: vars.get("RAMPART_DEMO_PASSWORD").map(SecretString::from),
             trust_forwarded_for: vars.flag("RAMPART_TRUST_FORWARDED_FOR", false)?,
             sso: vars.sso()?,
+            flags: vars.flags()?,
             test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }
@@ -98,6 +101,33 @@ impl Config {
 }
 
 struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+/// The names of one environment's flag-backend variables.
+struct EnvironmentVars {
+    kind: &'static str,
+    gitlab_url: &'static str,
+    gitlab_token: &'static str,
+    unleash_url: &'static str,
+    unleash_token: &'static str,
+    unleash_project: &'static str,
+    unleash_environment: &'static str,
+    default_environment: &'static str,
+}
+
+macro_rules! environment_vars {
+    ($upper:literal, $lower:literal) => {
+        EnvironmentVars {
+            kind: concat!("RAMPART_FLAGS_", $upper),
+            gitlab_url: concat!("RAMPART_GITLAB_", $upper, "_URL"),
+            gitlab_token: concat!("RAMPART_GITLAB_", $upper, "_TOKEN"),
+            unleash_url: concat!("RAMPART_UNLEASH_", $upper, "_URL"),
+            unleash_token: concat!("RAMPART_UNLEASH_", $upper, "_TOKEN"),
+            unleash_project: concat!("RAMPART_UNLEASH_", $upper, "_PROJECT"),
+            unleash_environment: concat!("RAMPART_UNLEASH_", $upper, "_ENVIRONMENT"),
+            default_environment: $lower,
+        }
+    };
+}
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     /// The value, or `None` when unset or blank (an empty variable means "use the default").
@@ -212,6 +242,72 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 .map(str::to_string)
                 .collect(),
         }))
+    }
+
+    /// `RAMPART_FLAGS_<ENVIRONMENT>` (DEVELOPMENT, STAGING, PRODUCTION): `manual`, `local`,
+    /// `gitlab` or `unleash`; by default `local` in demo mode and `manual` otherwise. GitLab needs
+    /// `RAMPART_GITLAB_<ENVIRONMENT>_URL` and `_TOKEN` (an admin's); Unleash needs
+    /// `RAMPART_UNLEASH_<ENVIRONMENT>_URL` and `_TOKEN` (an admin API token), and takes `_PROJECT`
+    /// (default `default`) and `_ENVIRONMENT` (default the environment's name in lower case).
+    /// `RAMPART_FLAG_TIMEOUT_MS`: how long a backend may take to answer (default 5000).
+    fn flags(&self) -> Result<crate::flags::FlagsConfig, ConfigError> {
+        use crate::flags::{BackendConfig, FlagsConfig};
+        let demo = self.flag("RAMPART_DEMO_DATA", false)?;
+        let backend = |names: &EnvironmentVars| -> Result<BackendConfig, ConfigError> {
+            let default = if demo { "local" } else { "manual" };
+            let required = |name: &'static str| {
+                self.get(name).ok_or_else(|| ConfigError {
+                    variable: name,
+                    problem: format!("is not set, but {} needs it", names.kind),
+                })
+            };
+            match self.text(names.kind, default).to_ascii_lowercase().as_str() {
+                "manual" => Ok(BackendConfig::Manual),
+                "local" => Ok(BackendConfig::Local),
+                "gitlab" => Ok(BackendConfig::GitLab {
+                    url: self.base_url(names.gitlab_url, &required(names.gitlab_url)?)?,
+                    token: SecretString::from(required(names.gitlab_token)?),
+                }),
+                "unleash" => Ok(BackendConfig::Unleash {
+                    url: self.base_url(names.unleash_url, &required(names.unleash_url)?)?,
+                    token: SecretString::from(required(names.unleash_token)?),
+                    project: self.text(names.unleash_project, "default"),
+                    environment: self.text(names.unleash_environment, names.default_environment),
+                }),
+                other => Err(ConfigError {
+                    variable: names.kind,
+                    problem: format!("is {other:?}, which is not manual, local, gitlab or unleash"),
+                }),
+            }
+        };
+        Ok(FlagsConfig {
+            development: backend(&environment_vars!("DEVELOPMENT", "development"))?,
+            staging: backend(&environment_vars!("STAGING", "staging"))?,
+            production: backend(&environment_vars!("PRODUCTION", "production"))?,
+            timeout: Duration::from_millis(self.bounded(
+                "RAMPART_FLAG_TIMEOUT_MS",
+                5000,
+                100..=120_000,
+            )?),
+        })
+    }
+
+    /// An `http(s)://` address of another system, without a trailing slash.
+    fn base_url(&self, name: &'static str, url: &str) -> Result<String, ConfigError> {
+        let url = url.trim_end_matches('/');
+        match reqwest::Url::parse(url) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+            {
+                Ok(url.to_owned())
+            }
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!(
+                    "is {url:?}, which is not an address such as https://gitlab.example.com"
+                ),
+            }),
+        }
     }
 
     /// `http(s)://host[:port]`, without a trailing slash; by default the listening address.

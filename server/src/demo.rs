@@ -19,6 +19,7 @@ use crate::{
     },
     db::{self, migrations::any_exist, users::count_users},
     error::Error,
+    flags::BackendKind,
     rollouts::{PgMigrationService, stored},
 };
 
@@ -264,12 +265,31 @@ impl<'a> Rehearsal<'a> {
         Ok(())
     }
 
+    /// Applies the flag changes `who` asked for as they were then: by hand with manual flags,
+    /// by Rampart otherwise (the demo's own flag store holds the result).
     async fn confirm_flag_changes(&mut self, who: &CurrentUser) -> Result<(), Error> {
         let id = self.loaded().await?.row.id;
-        for change in db::flag_changes::fetch_pending(&mut *self.tx, id).await? {
+        for change in db::flag_changes::fetch_unsettled(&mut *self.tx, id).await? {
             self.wait(minutes(1));
+            if change.backend == BackendKind::Manual.as_str() {
+                self.service
+                    .confirm_in(self.tx, who, self.demo.flag, change.id, self.at)
+                    .await?;
+                continue;
+            }
+            if change.backend == BackendKind::Local.as_str() {
+                let flag = self.demo.flag;
+                db::local_flags::set(
+                    &mut *self.tx,
+                    flag,
+                    &change.environment,
+                    &change.value,
+                    self.at,
+                )
+                .await?;
+            }
             self.service
-                .confirm_in(self.tx, who, self.demo.flag, change.id, self.at)
+                .settle_in(self.tx, self.demo.flag, change.id, &change.backend, self.at)
                 .await?;
         }
         Ok(())
@@ -377,7 +397,9 @@ impl<'a> Rehearsal<'a> {
             self.act(
                 &engineer,
                 Action::RequestProductionChange {
+                    reason: "the dashboards are quiet at this percentage".to_owned(),
                     infrastructure_issue: issue,
+                    deployed: None,
                 },
             )
             .await?;
@@ -418,10 +440,12 @@ impl<'a> Rehearsal<'a> {
                 self.act(
                     &engineer,
                     Action::RequestProductionChange {
+                        reason: "the dashboards are quiet at this percentage".to_owned(),
                         infrastructure_issue: Some(format!(
                             "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{}",
                             18000 + self.number
                         )),
+                        deployed: None,
                     },
                 )
                 .await?;
@@ -489,7 +513,7 @@ impl<'a> Rehearsal<'a> {
             Ending::FlagChangePending => {
                 // The advance into this stage asked for the flag change; nobody ran it yet.
                 let id = self.loaded().await?.row.id;
-                let pending = db::flag_changes::fetch_pending(&mut *self.tx, id).await?;
+                let pending = db::flag_changes::fetch_unsettled(&mut *self.tx, id).await?;
                 if pending.is_empty() {
                     return Err(Error::Demo(format!(
                         "{}: no pending flag change",

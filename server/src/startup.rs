@@ -17,6 +17,7 @@ use crate::{
     config::Config,
     db, demo,
     error::Error,
+    flags::{FlagBackends, worker::FlagWorker},
     http::{self, metrics::HttpMetrics},
     rollouts::{PgMigrationService, deployments},
     state::AppState,
@@ -31,14 +32,26 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, brings the schema up to date, loads demo data if asked, and binds the listener.
+    /// Connects, brings the schema up to date, loads demo data if asked, starts the flag worker,
+    /// and binds the listener.
     pub async fn build(config: Config) -> Result<Self, Error> {
         let pool = db::pool(&config)?;
         db::SCHEMA.run(&pool).await?;
+        let test_clock = config.test_clock.then(|| Arc::new(ShiftedClock::default()));
+        let clock: Arc<dyn Clock> = match &test_clock {
+            Some(shifted) => shifted.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let backends = FlagBackends::new(&config.flags, &pool).map_err(Error::FlagBackends)?;
+        let migrations = Arc::new(migration_service(
+            &config,
+            pool.clone(),
+            clock.clone(),
+            backends.clone(),
+        ));
         if config.demo_data {
             // The people first: the demo migrations are owned by them.
             demo::create_users_if_none(&pool, config.demo_password.as_ref()).await?;
-            let migrations = migration_service(&config, pool.clone(), Arc::new(SystemClock));
             let added = demo::load_if_empty(&pool, &migrations, chrono::Utc::now()).await?;
             if added > 0 {
                 tracing::info!(added, "loaded demo migrations into the empty database");
@@ -49,11 +62,17 @@ impl Application {
             auth::store::PgSessionStore::new(pool.clone())
                 .sweep(std::time::Duration::from_secs(3600)),
         );
-        Self::build_with_pool(config, pool).await
-    }
+        // Every replica applies flag changes; they share the work through the database.
+        tokio::spawn(
+            FlagWorker {
+                pool: pool.clone(),
+                backends,
+                migrations: migrations.clone(),
+                clock,
+            }
+            .run(),
+        );
 
-    /// Binds and routes over an existing pool without touching the database.
-    pub async fn build_with_pool(config: Config, pool: PgPool) -> Result<Self, Error> {
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(Error::Bind)?;
@@ -62,7 +81,7 @@ impl Application {
             .clone()
             .map(|sso| Sso::new(sso).map(Arc::new).map_err(Error::Sso))
             .transpose()?;
-        let router = router(&config, pool, sso);
+        let router = router(&config, pool, sso, migrations, test_clock);
         Ok(Self { listener, router })
     }
 
@@ -85,7 +104,13 @@ impl Application {
     }
 }
 
-fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
+fn router(
+    config: &Config,
+    pool: PgPool,
+    sso: Option<Arc<Sso>>,
+    migrations: Arc<PgMigrationService>,
+    test_clock: Option<Arc<ShiftedClock>>,
+) -> Router {
     let hashed_names = hash_file_present();
     let leptos_options = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
@@ -94,15 +119,10 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
         .site_addr(config.listen_addr)
         .hash_files(hashed_names)
         .build();
-    let test_clock = config.test_clock.then(|| Arc::new(ShiftedClock::default()));
-    let clock: Arc<dyn Clock> = match &test_clock {
-        Some(shifted) => shifted.clone(),
-        None => Arc::new(SystemClock),
-    };
     // One set of services for the whole process: pages, the REST API and server-sent events
     // use these same instances, through the state.
     let services = Services {
-        migrations: Arc::new(migration_service(config, pool.clone(), clock)),
+        migrations,
         auth: Arc::new(PgAuthService::new(pool.clone())),
         users: Arc::new(PgUserService::new(pool.clone())),
         tokens: Arc::new(PgTokenService::new(pool.clone())),
@@ -193,7 +213,12 @@ fn router(config: &Config, pool: PgPool, sso: Option<Arc<Sso>>) -> Router {
 }
 
 /// Migrations over `pool`, with the template's links, and in demo mode the demo's environments.
-fn migration_service(config: &Config, pool: PgPool, clock: Arc<dyn Clock>) -> PgMigrationService {
+fn migration_service(
+    config: &Config,
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    backends: FlagBackends,
+) -> PgMigrationService {
     let deployments: Arc<dyn deployments::Deployments> = if config.demo_data {
         Arc::new(deployments::Demo)
     } else {
@@ -204,6 +229,7 @@ fn migration_service(config: &Config, pool: PgPool, clock: Arc<dyn Clock>) -> Pg
         clock,
         Arc::new(rollout::LinkConfig::default()),
         deployments,
+        backends,
     )
 }
 

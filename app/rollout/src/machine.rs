@@ -181,10 +181,16 @@ pub struct ProductionChangeRequest {
     /// The stage the change enters.
     pub stage: StageRef,
     pub percent: u8,
+    /// The requester's reason (empty in requests made before reasons were asked for).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infrastructure_issue: Option<InfrastructureIssue>,
+    /// The versions deployed when it was asked for, which met the requirements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<DeployedVersions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
@@ -542,8 +548,15 @@ pub enum Action {
     /// the infrastructure issue's `https://…/issues/N` link. Kept as text here and parsed by
     /// [`apply`], so a bad link is refused with a sentence rather than failing to deserialise.
     RequestProductionChange {
+        /// Why now: what the requester saw that makes the next percentage safe.
+        #[serde(default)]
+        reason: String,
         #[serde(default)]
         infrastructure_issue: Option<String>,
+        /// The versions deployed in production, as evidence: checked now, and used by the
+        /// advance that follows the approval unless it brings its own.
+        #[serde(default)]
+        deployed: Option<DeployedVersions>,
     },
     Approve,
     Reject {
@@ -695,6 +708,8 @@ pub enum Event {
     ProductionChangeRequested {
         stage: StageRef,
         percent: u8,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         infrastructure_issue: Option<InfrastructureIssue>,
     },
@@ -1102,8 +1117,10 @@ pub fn apply(
         Action::AutomatedLook { note } => step.automated_look(note.as_deref())?,
         Action::Advance { deployed } => step.advance(deployed.as_ref())?,
         Action::RequestProductionChange {
+            reason,
             infrastructure_issue,
-        } => step.request(infrastructure_issue.as_deref())?,
+            deployed,
+        } => step.request(reason, infrastructure_issue.as_deref(), deployed.as_ref())?,
         Action::Approve => step.approve()?,
         Action::Reject { reason } => step.reject(reason)?,
         Action::OverrideSoak { reason } => step.override_soak(reason)?,
@@ -1384,6 +1401,12 @@ impl<'a> Step<'a> {
             .ok_or_else(|| Refusal::NoNextStage {
                 stage: stage.reference(position.index),
             })?;
+        // Into production, the versions the approved request showed serve unless new ones came.
+        let requested = position
+            .production_change
+            .as_ref()
+            .and_then(|request| request.deployed.as_ref());
+        let deployed = deployed.or(requested);
         if matches!(stage.kind, StageKind::VersionCheck { .. }) {
             self.check_versions(stage, position.index, VersionGate::Leave, deployed)?;
         }
@@ -1407,7 +1430,12 @@ impl<'a> Step<'a> {
         Ok(())
     }
 
-    fn request(&mut self, infrastructure_issue: Option<&str>) -> Result<(), Refusal> {
+    fn request(
+        &mut self,
+        reason: &str,
+        infrastructure_issue: Option<&str>,
+        deployed: Option<&DeployedVersions>,
+    ) -> Result<(), Refusal> {
         self.require_status(
             ActionKind::RequestProductionChange,
             &[Status::Active, Status::Paused, Status::Disabled],
@@ -1437,6 +1465,9 @@ impl<'a> Step<'a> {
                 requested_by: pending.requested_by.clone(),
             });
         }
+        let reason = non_empty(Some(reason)).ok_or(Refusal::ReasonRequired {
+            action: ActionKind::RequestProductionChange,
+        })?;
         let issue = non_empty(infrastructure_issue)
             .map(|text| InfrastructureIssue::parse(&text))
             .transpose()
@@ -1447,17 +1478,23 @@ impl<'a> Step<'a> {
         if next.requires_infrastructure_issue() && issue.is_none() {
             return Err(Refusal::InfrastructureIssueRequired { stage });
         }
+        if deployed.is_some() {
+            self.check_versions(next, next_index, VersionGate::Enter, deployed)?;
+        }
         position.production_change = Some(ProductionChangeRequest {
             stage: stage.clone(),
             percent,
+            reason: reason.clone(),
             requested_by: self.actor.name(),
             requested_at: self.now,
             infrastructure_issue: issue.clone(),
+            deployed: deployed.cloned(),
             approval: None,
         });
         self.events.push(Event::ProductionChangeRequested {
             stage,
             percent,
+            reason,
             infrastructure_issue: issue,
         });
         self.set_position(position);

@@ -94,11 +94,12 @@ impl MigrationService for Fakes {
     ) -> Result<Vec<crate::api::migration::AuditRow>, AppError> {
         Ok(Vec::new())
     }
-    async fn confirm_flag_change(
+    async fn flag_change(
         &self,
         _actor: &CurrentUser,
         flag: &str,
         _change: i64,
+        _step: crate::api::services::FlagChangeStep,
     ) -> Result<(), AppError> {
         Err(AppError::not_found(format!("migration {flag}")))
     }

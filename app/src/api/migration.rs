@@ -84,6 +84,8 @@ pub struct Override {
 /// The stage the migration is in, and what is left to leave it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CurrentStage {
+    /// The plan's key of the stage: `production_5`.
+    pub key: String,
     pub name: String,
     pub cadence: String,
     pub started_at: DateTime<Utc>,
@@ -134,15 +136,34 @@ pub struct VersionsNeeded {
     pub gitlab: Option<String>,
 }
 
+/// A flag change not applied yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingFlagChange {
     pub id: i64,
     pub environment: Environment,
     pub value: String,
+    /// Its ChatOps equivalent, shown whoever applies it.
     pub command: String,
     pub channel: String,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
+    pub progress: ChangeProgress,
+}
+
+/// Where a flag change not applied yet stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeProgress {
+    /// The manual backend: a person runs the ChatOps line and confirms.
+    ByHand,
+    /// Rampart is applying it through `backend`; `failures` attempts failed so far, the last
+    /// with `last_error`.
+    Applying {
+        backend: String,
+        failures: i32,
+        last_error: Option<String>,
+    },
+    /// The backend could not make it; a person retries it.
+    Failed { backend: String, error: String },
 }
 
 /// One entry of an audit trail.
@@ -237,20 +258,20 @@ pub async fn advance_stage(
     gitaly_version: Option<String>,
     gitlab_version: Option<String>,
 ) -> Result<(), AppError> {
-    let deployed = deployed_versions(
-        gitaly_version.as_deref().unwrap_or_default(),
-        gitlab_version.as_deref().unwrap_or_default(),
-    )?;
+    let deployed = deployed_versions(gitaly_version.as_deref(), gitlab_version.as_deref())?;
     act(&flag, Some(version), rollout::Action::Advance { deployed }).await
 }
 
 /// Both versions, or neither; each checked by the domain's parser.
 pub fn deployed_versions(
-    gitaly: &str,
-    gitlab: &str,
+    gitaly: Option<&str>,
+    gitlab: Option<&str>,
 ) -> Result<Option<rollout::DeployedVersions>, AppError> {
     use std::collections::BTreeMap;
-    let (gitaly, gitlab) = (gitaly.trim(), gitlab.trim());
+    let (gitaly, gitlab) = (
+        gitaly.unwrap_or_default().trim(),
+        gitlab.unwrap_or_default().trim(),
+    );
     if gitaly.is_empty() && gitlab.is_empty() {
         return Ok(None);
     }
@@ -300,13 +321,111 @@ pub async fn complete_migration(flag: String, version: i64) -> Result<(), AppErr
     act(&flag, Some(version), rollout::Action::Complete).await
 }
 
+/// Asks a release manager to move production to the next stage's percentage. The first
+/// production step needs the infrastructure issue's link. The deployed versions are the
+/// evidence that production runs what the migration needs; left blank, Rampart asks production
+/// itself where it can.
+#[server(endpoint = "request_production_change")]
+pub async fn request_production_change(
+    flag: String,
+    version: i64,
+    reason: String,
+    infrastructure_issue: Option<String>,
+    gitaly_version: Option<String>,
+    gitlab_version: Option<String>,
+) -> Result<(), AppError> {
+    let deployed = deployed_versions(gitaly_version.as_deref(), gitlab_version.as_deref())?;
+    let action = rollout::Action::RequestProductionChange {
+        reason,
+        infrastructure_issue,
+        deployed,
+    };
+    act(&flag, Some(version), action).await
+}
+
+/// A release manager who did not ask approves the production change by typing the flag's name;
+/// the change is made at once unless something else still holds the stage.
+#[server(endpoint = "approve_production_change")]
+pub async fn approve_production_change(
+    flag: String,
+    version: i64,
+    typed_flag: String,
+) -> Result<(), AppError> {
+    crate::api::session::require(rollout::Permission::Act(rollout::ActionKind::Approve))?;
+    if typed_flag.trim() != flag {
+        return Err(AppError::invalid(
+            "typed_flag",
+            format!("type the flag's name, {flag}, to approve"),
+        ));
+    }
+    act(&flag, Some(version), rollout::Action::Approve).await
+}
+
+/// A release manager turns the production change down, saying why.
+#[server(endpoint = "reject_production_change")]
+pub async fn reject_production_change(
+    flag: String,
+    version: i64,
+    reason: String,
+) -> Result<(), AppError> {
+    act(&flag, Some(version), rollout::Action::Reject { reason }).await
+}
+
+/// A release manager lets the stage end before its soak, saying why.
+#[server(endpoint = "override_soak")]
+pub async fn override_soak(flag: String, version: i64, reason: String) -> Result<(), AppError> {
+    act(
+        &flag,
+        Some(version),
+        rollout::Action::OverrideSoak { reason },
+    )
+    .await
+}
+
+/// The kill switch: the flag off where the trial runs (or everywhere), at once. It takes no
+/// version: whatever changed since the page was loaded, stopping is right.
+#[server(endpoint = "kill_switch")]
+pub async fn kill_switch(
+    flag: String,
+    reason: String,
+    everywhere: Option<String>,
+) -> Result<(), AppError> {
+    crate::api::session::require(rollout::Permission::Act(rollout::ActionKind::Disable))?;
+    if reason.trim().is_empty() {
+        return Err(AppError::invalid(
+            "reason",
+            "say why the flag is turned off: the people reviewing the kill need it",
+        ));
+    }
+    let action = rollout::Action::Disable {
+        reason: Some(reason),
+        everywhere: everywhere.is_some(),
+    };
+    act(&flag, None, action).await
+}
+
 /// The operator ran a flag change's ChatOps line: Rampart records it as applied.
 #[server(endpoint = "confirm_flag_change")]
 pub async fn confirm_flag_change(flag: String, change: i64) -> Result<(), AppError> {
+    flag_change_step(&flag, change, crate::api::services::FlagChangeStep::Confirm).await
+}
+
+/// A flag change the backend could not make goes back to the worker.
+#[server(endpoint = "retry_flag_change")]
+pub async fn retry_flag_change(flag: String, change: i64) -> Result<(), AppError> {
+    flag_change_step(&flag, change, crate::api::services::FlagChangeStep::Retry).await
+}
+
+#[cfg(feature = "ssr")]
+async fn flag_change_step(
+    flag: &str,
+    change: i64,
+    step: crate::api::services::FlagChangeStep,
+) -> Result<(), AppError> {
     use crate::api::{services::services, session::require};
     let user = require(rollout::Permission::Act(rollout::ActionKind::Advance))?;
     services()?
         .migrations
-        .confirm_flag_change(&user, &flag, change)
+        .flag_change(&user, flag, change, step)
         .await
 }

@@ -46,13 +46,24 @@ pub trait MigrationService: Send + Sync {
     async fn history(&self) -> Result<Vec<HistoryRow>, AppError>;
     /// Audit entries matching `query`, newest first, at most its limit.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, AppError>;
-    /// The manual backend: someone ran a pending flag change's ChatOps line.
-    async fn confirm_flag_change(
+    /// Moves a flag change on by hand: confirms one a person ran (manual backend), or puts one
+    /// that failed back in the queue.
+    async fn flag_change(
         &self,
         actor: &CurrentUser,
         flag: &str,
         change: i64,
+        step: FlagChangeStep,
     ) -> Result<(), AppError>;
+}
+
+/// What a person does to a flag change that is not applied yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagChangeStep {
+    /// "Done: I ran it": the manual backend's change was made by hand.
+    Confirm,
+    /// A change the backend could not make is to be tried again.
+    Retry,
 }
 
 /// Signing in and out. The server's implementation reaches the request's session itself.

@@ -23,7 +23,7 @@ pub struct MigrationRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
-    /// Whether a flag change Rampart asked for is still unconfirmed.
+    /// Whether a flag change Rampart asked for is not applied yet (waiting or failed).
     pub flag_change_pending: bool,
 }
 
@@ -57,7 +57,7 @@ pub async fn fetch_in_flight(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow
                   m.gitlab_version, m.routes, m.acceptance_issue, m.conversation_issue, m.owner,
                   m.plan_id, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
                   EXISTS (SELECT 1 FROM flag_changes c
-                          WHERE c.migration_id = m.id AND c.status = 'pending') AS "flag_change_pending!"
+                          WHERE c.migration_id = m.id AND c.status IN ('pending', 'failed')) AS "flag_change_pending!"
            FROM migrations m
            WHERE m.completed_at IS NULL
            ORDER BY m.created_at, m.flag_name"#
@@ -96,7 +96,7 @@ pub async fn fetch_by_flag(
                   m.gitlab_version, m.routes, m.acceptance_issue, m.conversation_issue, m.owner,
                   m.plan_id, m.state, m.version, m.created_at, m.updated_at, m.updated_by,
                   EXISTS (SELECT 1 FROM flag_changes c
-                          WHERE c.migration_id = m.id AND c.status = 'pending') AS "flag_change_pending!"
+                          WHERE c.migration_id = m.id AND c.status IN ('pending', 'failed')) AS "flag_change_pending!"
            FROM migrations m
            WHERE m.flag_name = $1"#,
         flag

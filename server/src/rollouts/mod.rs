@@ -3,6 +3,7 @@
 //! entries in one transaction, refusing an edit made on an older version.
 
 pub mod deployments;
+pub mod flag_changes;
 pub mod plans;
 pub mod record;
 pub mod stored;
@@ -18,7 +19,7 @@ use app::{
         migration::{AuditRow, MigrationDetail},
         migration_form::{EditableMigration, MigrationForm},
         portfolio::Portfolio,
-        services::MigrationService,
+        services::{FlagChangeStep, MigrationService},
         session::CurrentUser,
     },
     error::AppError,
@@ -29,13 +30,17 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::{
     clock::Clock,
-    db::{self, audit::AuditEntry, flag_changes::FlagChangeRow, migrations::MigrationRow},
+    db::{self, audit::AuditEntry, migrations::MigrationRow},
     error::Error,
+    flags::FlagBackends,
 };
 use deployments::Deployments;
 use plans::Plans;
 use record::{Recorder, subject};
 use stored::{Loaded, StateColumns};
+
+/// The actor of what Rampart's workers do, such as applying flag changes.
+pub const AUTOMATION: &str = "rampart";
 
 /// How many audit entries a migration's page shows; the audit page has them all.
 const AUDIT_SHOWN: i64 = 12;
@@ -45,6 +50,7 @@ pub struct PgMigrationService {
     clock: Arc<dyn Clock>,
     links: Arc<LinkConfig>,
     deployments: Arc<dyn Deployments>,
+    backends: FlagBackends,
     plans: Plans,
 }
 
@@ -54,12 +60,14 @@ impl PgMigrationService {
         clock: Arc<dyn Clock>,
         links: Arc<LinkConfig>,
         deployments: Arc<dyn Deployments>,
+        backends: FlagBackends,
     ) -> Self {
         Self {
             pool,
             clock,
             links,
             deployments,
+            backends,
             plans: Plans::default(),
         }
     }
@@ -81,7 +89,7 @@ impl PgMigrationService {
             // The stage was entered on paper only until its flag change is made.
             return Err(AppError::Refused {
                 code: "flag_change_pending".to_owned(),
-                message: "the flag change Rampart asked for has not been confirmed yet; run its ChatOps line and confirm it first".to_owned(),
+                message: "the last flag change is not applied yet: wait for Rampart to make it, retry it if it failed, or, for flags set by hand, run its ChatOps line and confirm it".to_owned(),
             }
             .into());
         }
@@ -103,47 +111,23 @@ impl PgMigrationService {
         Ok(())
     }
 
-    /// Records that a pending flag change was applied (with the manual backend: someone ran
-    /// its ChatOps line).
-    pub async fn confirm_in(
+    /// Advances if nothing holds the stage: an approved production change is made at once. A
+    /// refusal leaves the approval standing; the requester advances when the rest is done.
+    async fn advance_if_clear(
         &self,
         tx: &mut PgConnection,
         actor: &CurrentUser,
         flag: &str,
-        change: i64,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let loaded = self.lock(tx, flag).await?;
-        let applied = db::flag_changes::mark_applied(tx, loaded.row.id, change, &actor.username, now)
-            .await?
-            .ok_or_else(|| AppError::Conflict {
-                message: "this flag change is no longer waiting: it was confirmed or replaced by a newer one; reload to see it".to_owned(),
-            })?;
-        db::migrations::touch(tx, loaded.row.id, &actor.username, now).await?;
-        let entry = AuditEntry {
-            actor: &actor.username,
-            action: "flag_change.applied",
-            subject: subject(flag),
-            before: None,
-            after: Some(serde_json::json!({
-                "environment": applied.environment,
-                "value": applied.value,
-                "command": applied.command,
-                "backend": record::MANUAL_BACKEND,
-            })),
-        };
-        db::audit::insert_audit(&mut *tx, &entry, now).await?;
-        // Running the stage's line is what its "Flag enabled" / "Flag percentage set" item asks:
-        // the confirmation ticks it, by the person who ran it.
-        if let Some(item) = flag_item_done_by(&loaded, &applied) {
-            let action = Action::CheckIn {
-                item,
-                outcome: rollout::CheckOutcome::Checked,
-                note: Some(applied.command.clone()),
-            };
-            self.apply_in(tx, actor, flag, None, action, now).await?;
+        let advance = Action::Advance { deployed: None };
+        match self.apply_in(tx, actor, flag, None, advance, now).await {
+            Err(Error::App(AppError::Refused { code, .. })) => {
+                tracing::info!(flag, %code, "approved; the change waits for the stage");
+                Ok(())
+            }
+            other => other,
         }
-        Ok(())
     }
 
     /// The migration of `flag`, locked until `tx` ends.
@@ -193,15 +177,27 @@ impl PgMigrationService {
             .collect())
     }
 
-    /// An advance (or resume) that brings no versions gets the environment's, where Rampart can
-    /// tell them; what a person typed always wins.
+    /// An advance (or a production change request) that brings no versions gets the
+    /// environment's, where Rampart can tell them; what a person typed always wins.
     async fn with_deployed_versions(&self, loaded: &Loaded, action: Action) -> Action {
-        let environment = versions_needed_to_advance(&loaded.state, &loaded.migration.plan);
-        match (action, environment) {
-            (Action::Advance { deployed: None }, Some(environment)) => Action::Advance {
+        let Some(environment) = versions_needed_to_advance(&loaded.state, &loaded.migration.plan)
+        else {
+            return action;
+        };
+        match action {
+            Action::Advance { deployed: None } => Action::Advance {
                 deployed: self.deployments.deployed(environment).await,
             },
-            (action, _) => action,
+            Action::RequestProductionChange {
+                reason,
+                infrastructure_issue,
+                deployed: None,
+            } => Action::RequestProductionChange {
+                reason,
+                infrastructure_issue,
+                deployed: self.deployments.deployed(environment).await,
+            },
+            action => action,
         }
     }
 
@@ -215,6 +211,7 @@ impl PgMigrationService {
             migration_id: loaded.row.id,
             migration: &loaded.migration,
             links: &self.links,
+            backends: &self.backends,
             actor,
             at,
         }
@@ -279,17 +276,6 @@ impl PgMigrationService {
             ),
         }
     }
-}
-
-/// The current stage's unticked flag item, when `applied` is the flag change that stage makes.
-fn flag_item_done_by(loaded: &Loaded, applied: &FlagChangeRow) -> Option<rollout::CheckItem> {
-    let stage = loaded.state.current_stage(&loaded.migration.plan)?;
-    let (environment, value) = stage.flag()?;
-    let this_change =
-        environment.as_str() == applied.environment && record::stored_value(value) == applied.value;
-    let item = stage.flag_item().filter(|_| this_change)?;
-    let ticked = loaded.state.check_ins().iter().any(|c| c.item == item);
-    (!ticked).then_some(item)
 }
 
 /// Refuses a change made on an older version, saying who changed it since and when.
@@ -367,7 +353,7 @@ impl MigrationService for PgMigrationService {
         let ids = [id];
         let (stages, pending, audit) = tokio::try_join!(
             db::stages::fetch_stages(&self.pool, &ids),
-            db::flag_changes::fetch_pending(&self.pool, id),
+            db::flag_changes::fetch_unsettled(&self.pool, id),
             db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
         )
         .map_err(Error::from)?;
@@ -460,8 +446,13 @@ impl MigrationService for PgMigrationService {
         action: Action,
     ) -> Result<(), AppError> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        self.apply_in(&mut tx, actor, flag, version, action, self.clock.now())
+        let now = self.clock.now();
+        let approving = matches!(action, Action::Approve);
+        self.apply_in(&mut tx, actor, flag, version, action, now)
             .await?;
+        if approving {
+            self.advance_if_clear(&mut tx, actor, flag, now).await?;
+        }
         tx.commit().await.map_err(Error::from)?;
         Ok(())
     }
@@ -504,15 +495,19 @@ impl MigrationService for PgMigrationService {
     }
 
     #[tracing::instrument(skip(self), fields(actor = %actor.username))]
-    async fn confirm_flag_change(
+    async fn flag_change(
         &self,
         actor: &CurrentUser,
         flag: &str,
         change: i64,
+        step: FlagChangeStep,
     ) -> Result<(), AppError> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        self.confirm_in(&mut tx, actor, flag, change, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        match step {
+            FlagChangeStep::Confirm => self.confirm_in(&mut tx, actor, flag, change, now).await?,
+            FlagChangeStep::Retry => self.retry_in(&mut tx, actor, flag, change, now).await?,
+        }
         tx.commit().await.map_err(Error::from)?;
         Ok(())
     }

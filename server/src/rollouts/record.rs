@@ -2,7 +2,7 @@
 //! check-ins, flag-change intents and one audit entry per event.
 
 use chrono::{DateTime, Utc};
-use rollout::{Event, FlagValue, LinkConfig, Migration, StageRef, flag_command};
+use rollout::{Event, LinkConfig, Migration, StageRef, flag_command};
 use sqlx::PgConnection;
 
 use crate::db::{
@@ -13,16 +13,15 @@ use crate::db::{
     },
 };
 use crate::error::Error;
-
-/// The backend that applies flag changes until flag control lands: a person runs the ChatOps
-/// line and confirms.
-pub const MANUAL_BACKEND: &str = "manual";
+use crate::flags::{FlagBackends, value_text};
 
 /// What the events are about, and who caused them when.
 pub struct Recorder<'a> {
     pub migration_id: i64,
     pub migration: &'a Migration,
     pub links: &'a LinkConfig,
+    /// Which backend applies each environment's changes.
+    pub backends: &'a FlagBackends,
     pub actor: &'a str,
     pub at: DateTime<Utc>,
 }
@@ -34,8 +33,10 @@ pub fn subject(flag: &str) -> String {
 
 impl Recorder<'_> {
     pub async fn record(&self, tx: &mut PgConnection, events: &[Event]) -> Result<(), Error> {
+        // The kill switch's flag changes go ahead of every other.
+        let urgent = events.iter().any(|e| matches!(e, Event::Disabled { .. }));
         for event in events {
-            self.apply(tx, event).await?;
+            self.apply(tx, event, urgent).await?;
             let action = format!("migration.{}", event_name(event));
             insert_audit(
                 &mut *tx,
@@ -53,7 +54,7 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<(), Error> {
+    async fn apply(&self, tx: &mut PgConnection, event: &Event, urgent: bool) -> Result<(), Error> {
         match event {
             Event::Started { stage }
             | Event::Advanced { to: stage, .. }
@@ -90,10 +91,11 @@ impl Recorder<'_> {
                     &NewFlagChange {
                         migration_id: self.migration_id,
                         environment: environment.as_str(),
-                        value: &stored_value(*value),
+                        value: &value_text(*value),
                         command: &line.command,
                         channel: &line.channel.name,
-                        backend: MANUAL_BACKEND,
+                        backend: self.backends.kind(*environment).as_str(),
+                        urgent,
                     },
                     self.actor,
                     self.at,
@@ -126,15 +128,6 @@ impl Recorder<'_> {
         };
         enter_stage(tx, &entered, self.actor, self.at).await?;
         Ok(())
-    }
-}
-
-/// A flag value as the Features API takes it: `true`, `false` or the percentage.
-pub fn stored_value(value: FlagValue) -> String {
-    match value {
-        FlagValue::On => "true".to_owned(),
-        FlagValue::Off => "false".to_owned(),
-        FlagValue::Percent(percent) => percent.to_string(),
     }
 }
 

@@ -4,8 +4,8 @@
 use app::api::{
     history::{HistoryRow, Outcome, StageTime},
     migration::{
-        AuditRow, Blocker, CheckInView, ChecklistRow, CurrentStage, MigrationDetail, Override,
-        PendingFlagChange, StageVisit, TimelineStage, VersionsNeeded,
+        AuditRow, Blocker, ChangeProgress, CheckInView, ChecklistRow, CurrentStage,
+        MigrationDetail, Override, PendingFlagChange, StageVisit, TimelineStage, VersionsNeeded,
     },
     portfolio::{CheckDue, Place, PortfolioRow, SoakProgress, TrialMark},
 };
@@ -16,7 +16,7 @@ use rollout::{
     overview_links, trial_environment, versions_needed_to_advance,
 };
 
-use crate::db::{audit::AuditRecord, flag_changes::FlagChangeRow, stages::StageRow};
+use crate::db::{audit::AuditRecord, flag_changes::UnsettledChange, stages::StageRow};
 use crate::rollouts::{stored::Loaded, words};
 
 pub fn portfolio_row(loaded: &Loaded, now: DateTime<Utc>) -> PortfolioRow {
@@ -107,7 +107,7 @@ fn soak_progress(clock: &StageClock) -> Option<SoakProgress> {
 /// What the detail page needs besides the migration itself.
 pub struct DetailParts {
     pub stages: Vec<StageRow>,
-    pub pending: Vec<FlagChangeRow>,
+    pub pending: Vec<UnsettledChange>,
     pub audit: Vec<AuditRecord>,
     /// The versions deployed where advancing needs them, when Rampart can tell.
     pub deployed: Option<DeployedVersions>,
@@ -211,6 +211,7 @@ fn current_stage(
         .collect();
     let asks_decision = stage.checklist.contains(&CheckItem::ContinueDecision);
     Some(CurrentStage {
+        key: stage.key.to_string(),
         name: stage.name.clone(),
         cadence: stage.cadence.to_string(),
         started_at: clock.started_at,
@@ -250,7 +251,19 @@ fn check_in_view(check_in: &CheckIn) -> CheckInView {
     }
 }
 
-fn pending(row: FlagChangeRow) -> Option<PendingFlagChange> {
+fn pending(row: UnsettledChange) -> Option<PendingFlagChange> {
+    let progress = match (row.status.as_str(), row.backend.as_str()) {
+        (_, "manual") => ChangeProgress::ByHand,
+        ("failed", _) => ChangeProgress::Failed {
+            backend: backend_label(&row.backend),
+            error: row.error.unwrap_or_default(),
+        },
+        _ => ChangeProgress::Applying {
+            backend: backend_label(&row.backend),
+            failures: row.attempts,
+            last_error: row.error,
+        },
+    };
     Some(PendingFlagChange {
         id: row.id,
         environment: row.environment.parse().ok()?,
@@ -259,7 +272,19 @@ fn pending(row: FlagChangeRow) -> Option<PendingFlagChange> {
         channel: row.channel,
         requested_by: row.requested_by,
         requested_at: row.requested_at,
+        progress,
     })
+}
+
+/// How a backend is named to people.
+fn backend_label(backend: &str) -> String {
+    match backend {
+        "gitlab" => "GitLab",
+        "unleash" => "Unleash",
+        "local" => "Rampart's local flag store",
+        other => other,
+    }
+    .to_owned()
 }
 
 /// The audit actions the history counts: pauses and kills (rollbacks).

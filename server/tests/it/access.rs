@@ -88,6 +88,52 @@ const MATRIX: &[Row] = &[
         Allowed::With(Permission::Act(ActionKind::Advance)),
     ),
     (
+        "request_production_change",
+        &[
+            ("flag", "gitaly_nothing"),
+            ("version", "1"),
+            ("reason", "quiet"),
+        ],
+        Allowed::With(Permission::Act(ActionKind::RequestProductionChange)),
+    ),
+    (
+        "approve_production_change",
+        &[
+            ("flag", "gitaly_nothing"),
+            ("version", "1"),
+            ("typed_flag", "gitaly_nothing"),
+        ],
+        Allowed::With(Permission::Act(ActionKind::Approve)),
+    ),
+    (
+        "reject_production_change",
+        &[
+            ("flag", "gitaly_nothing"),
+            ("version", "1"),
+            ("reason", "no"),
+        ],
+        Allowed::With(Permission::Act(ActionKind::Reject)),
+    ),
+    (
+        "override_soak",
+        &[
+            ("flag", "gitaly_nothing"),
+            ("version", "1"),
+            ("reason", "seen"),
+        ],
+        Allowed::With(Permission::Act(ActionKind::OverrideSoak)),
+    ),
+    (
+        "kill_switch",
+        &[("flag", "gitaly_nothing"), ("reason", "errors")],
+        Allowed::With(Permission::Act(ActionKind::Disable)),
+    ),
+    (
+        "retry_flag_change",
+        &[("flag", "gitaly_nothing"), ("change", "1")],
+        Allowed::With(Permission::Act(ActionKind::Advance)),
+    ),
+    (
         "create_migration",
         &[
             ("form[feature_flag]", "bad flag"),

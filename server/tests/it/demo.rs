@@ -6,6 +6,7 @@ use app::api::services::MigrationService;
 use rollout::{Health, LinkConfig, Status};
 use server::{
     clock::SystemClock,
+    flags::FlagBackends,
     rollouts::{PgMigrationService, deployments},
 };
 
@@ -17,6 +18,7 @@ fn service(pool: &sqlx::PgPool) -> PgMigrationService {
         Arc::new(SystemClock),
         Arc::new(LinkConfig::default()),
         Arc::new(deployments::Demo),
+        FlagBackends::manual(),
     )
 }
 

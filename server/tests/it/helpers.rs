@@ -15,6 +15,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub database: String,
+    pub database_url: String,
     maintenance_url: String,
 }
 
@@ -28,6 +29,10 @@ pub struct Spawn {
     pub public_url: Option<String>,
     /// `RAMPART_TEST_CLOCK`: [`TestApp::advance_clock`] moves Rampart's clock.
     pub test_clock: bool,
+    /// More variables, such as the flag backends'.
+    pub env: Vec<(&'static str, String)>,
+    /// Another replica over this app's database rather than a database of its own.
+    pub replica_of: Option<(String, String)>,
 }
 
 /// The OpenID provider `make test` starts (end2end/oidc/provider.mjs).
@@ -69,7 +74,10 @@ fn show_logs() {
 pub async fn spawn_app_with(options: Spawn) -> TestApp {
     show_logs();
     let maintenance_url = maintenance_url();
-    let (database, database_url) = create_database().await;
+    let (database, database_url) = match options.replica_of.clone() {
+        Some(existing) => existing,
+        None => create_database().await,
+    };
 
     let addr = if options.sso {
         format!("127.0.0.1:{}", free_port())
@@ -77,7 +85,12 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
         "127.0.0.1:0".to_string()
     };
     let issuer = options.sso.then(oidc_issuer);
+    let extra = |name: &str| {
+        let found = options.env.iter().find(|(n, _)| *n == name);
+        found.map(|(_, value)| value.clone())
+    };
     let config = Config::from_lookup(|name| match name {
+        name if extra(name).is_some() => extra(name),
         "DATABASE_URL" => Some(database_url.clone()),
         "RAMPART_ADDR" => Some(addr.clone()),
         "RAMPART_OIDC_ISSUER" => issuer.clone(),
@@ -108,6 +121,7 @@ pub async fn spawn_app_with(options: Spawn) -> TestApp {
             .await
             .expect("connect to the test database"),
         database,
+        database_url,
         maintenance_url,
     }
 }

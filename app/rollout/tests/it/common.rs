@@ -193,7 +193,9 @@ impl Run {
             self.ok(
                 &alice(),
                 Action::RequestProductionChange {
+                    reason: "the dashboards are quiet".to_owned(),
                     infrastructure_issue: issue,
+                    deployed: None,
                 },
             );
             self.ok(&carol(), Action::Approve);

@@ -8,9 +8,9 @@ use crate::common::{Run, alice, bob, carol, dave, good_versions, old_versions, v
 use chrono::{TimeDelta, TimeZone, Utc};
 use rollout::refusal::RefusalCode;
 use rollout::{
-    Action, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue, MigrationState, Plan,
-    Refusal, Role, StageRef, StateError, Status, VersionGate, advance_blockers, apply,
-    reentry_stage, serving_percentage,
+    Action, ActionKind, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue,
+    MigrationState, Plan, Refusal, Role, StageRef, StateError, Status, VersionGate,
+    advance_blockers, apply, reentry_stage, serving_percentage,
 };
 use strum::IntoEnumIterator;
 
@@ -43,7 +43,9 @@ fn advance() -> Action {
 
 fn request(issue: Option<&str>) -> Action {
     Action::RequestProductionChange {
+        reason: "the dashboards are quiet".to_owned(),
         infrastructure_issue: issue.map(str::to_owned),
+        deployed: None,
     }
 }
 
@@ -795,6 +797,57 @@ fn soak_override_lets_a_stage_end_early() {
         run.refused(&alice(), advance()),
         Refusal::SoakNotWatched { .. }
     ));
+}
+
+#[test]
+fn a_production_change_request_says_why() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(5);
+    run.soak_and_check(&alice());
+    let unexplained = Action::RequestProductionChange {
+        reason: "  ".to_owned(),
+        infrastructure_issue: None,
+        deployed: None,
+    };
+    assert!(matches!(
+        run.refused(&alice(), unexplained),
+        Refusal::ReasonRequired {
+            action: ActionKind::RequestProductionChange
+        }
+    ));
+    let requested = run.ok(&alice(), request(None));
+    assert!(matches!(
+        requested.events.as_slice(),
+        [Event::ProductionChangeRequested { reason, percent: 50, .. }] if reason == "the dashboards are quiet"
+    ));
+    assert_eq!(
+        run.state.production_change().map(|r| r.reason.as_str()),
+        Some("the dashboards are quiet")
+    );
+}
+
+#[test]
+fn a_request_checks_the_versions_it_shows_and_its_advance_uses_them() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(5);
+    run.soak_and_check(&alice());
+    let with = |deployed| Action::RequestProductionChange {
+        reason: "quiet".to_owned(),
+        infrastructure_issue: None,
+        deployed: Some(deployed),
+    };
+    assert!(matches!(
+        run.refused(&alice(), with(old_versions())),
+        Refusal::VersionsBelowRequired { .. }
+    ));
+    run.ok(&alice(), with(good_versions()));
+    run.ok(&carol(), Action::Approve);
+    // The approver brings no versions: the request's serve.
+    run.ok(&carol(), Action::Advance { deployed: None });
+    assert_eq!(
+        run.state.stage_key().map(|k| k.as_str().to_owned()),
+        Some("production_50".to_owned())
+    );
 }
 
 #[test]

@@ -290,11 +290,13 @@ impl World {
                 deployed: v.deployed(),
             },
             Gen::Request { infra } => Action::RequestProductionChange {
+                reason: "quiet".to_owned(),
                 infrastructure_issue: match infra {
                     0 => None,
                     1 => Some("gitlab-com/infrastructure#7".to_owned()),
                     _ => Some("https://gitlab.com/gitlab-com/infrastructure/issues/7".to_owned()),
                 },
+                deployed: None,
             },
             Gen::Approve | Gen::ApproveOwn => Action::Approve,
             Gen::Reject { reason } => Action::Reject {
@@ -627,9 +629,11 @@ impl World {
                     None => Some(Ok((
                         alice,
                         Action::RequestProductionChange {
+                            reason: "quiet".to_owned(),
                             infrastructure_issue: Some(
                                 "https://gitlab.com/gitlab-com/infrastructure/issues/7".into(),
                             ),
+                            deployed: None,
                         },
                     ))),
                     Some(request) if request.approval.is_none() => {
@@ -732,9 +736,11 @@ impl World {
                     return Some(Ok((
                         requester,
                         Action::RequestProductionChange {
+                            reason: "quiet".to_owned(),
                             infrastructure_issue: Some(
                                 "https://gitlab.com/gitlab-com/infrastructure/issues/7".into(),
                             ),
+                            deployed: None,
                         },
                     )));
                 }
@@ -1156,7 +1162,7 @@ proptest! {
         if let Some(next) = run.migration.plan.stage(stage_index + 1)
             && next.production_percent().is_some()
         {
-            run.ok(&alice, Action::RequestProductionChange { infrastructure_issue: None });
+            run.ok(&alice, Action::RequestProductionChange { reason: "quiet".to_owned(), infrastructure_issue: None, deployed: None });
             run.ok(&crate::common::carol(), Action::Approve);
         }
         let guardrail = Actor::new("guardrail", Role::Engineer);

@@ -1,0 +1,163 @@
+//! A flag change after its intent was written: applied (by a person with the manual backend, or
+//! by the flag worker through a backend), failed, or put back in the queue. Each is recorded on
+//! the migration with an audit entry, in the caller's transaction.
+
+use app::{api::session::CurrentUser, error::AppError};
+use chrono::{DateTime, Utc};
+use rollout::Action;
+use sqlx::PgConnection;
+
+use super::{AUTOMATION, PgMigrationService, record::subject, stored::Loaded};
+use crate::{
+    db::{self, audit::AuditEntry, flag_changes::FlagChangeRow},
+    error::Error,
+    flags::{BackendKind, value_text},
+};
+
+/// Rampart itself, as the actor of what its workers do (applying flag changes). Usernames are
+/// checked when people are added, and none may take this one.
+pub fn automation() -> CurrentUser {
+    CurrentUser {
+        id: 0,
+        username: AUTOMATION.to_owned(),
+        display_name: "Rampart".to_owned(),
+        roles: rollout::Roles::from(rollout::Role::Engineer),
+    }
+}
+
+impl PgMigrationService {
+    /// Records that a pending flag change was applied with the manual backend: someone ran its
+    /// ChatOps line.
+    pub async fn confirm_in(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        flag: &str,
+        change: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.settle_as(tx, actor, flag, change, BackendKind::Manual.as_str(), now)
+            .await
+    }
+
+    /// Records that a backend applied a pending flag change: the flag worker's half of
+    /// [`PgMigrationService::confirm_in`].
+    pub async fn settle_in(
+        &self,
+        tx: &mut PgConnection,
+        flag: &str,
+        change: i64,
+        backend: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        self.settle_as(tx, &automation(), flag, change, backend, now)
+            .await
+    }
+
+    async fn settle_as(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        flag: &str,
+        change: i64,
+        backend: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let loaded = self.lock(tx, flag).await?;
+        let applied =
+            db::flag_changes::mark_applied(tx, loaded.row.id, change, backend, &actor.username, now)
+                .await?
+                .ok_or_else(|| AppError::Conflict {
+                    message: "this flag change is no longer waiting for a person: it was applied, replaced by a newer one, or is Rampart's to make; reload to see it".to_owned(),
+                })?;
+        let after = serde_json::json!({
+            "environment": applied.environment,
+            "value": applied.value,
+            "command": applied.command,
+            "backend": backend,
+        });
+        note(tx, &loaded, actor, "flag_change.applied", after, now).await?;
+        // Setting the stage's flag is what its "Flag enabled" / "Flag percentage set" item asks:
+        // the change ticks it, by whoever made it.
+        if let Some(item) = flag_item_done_by(&loaded, &applied) {
+            let action = Action::CheckIn {
+                item,
+                outcome: rollout::CheckOutcome::Checked,
+                note: Some(applied.command.clone()),
+            };
+            self.apply_in(tx, actor, flag, None, action, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Records that the backend could not apply a change: it waits for a person to retry it,
+    /// and nothing advances meanwhile.
+    pub async fn fail_in(
+        &self,
+        tx: &mut PgConnection,
+        flag: &str,
+        change: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let loaded = self.lock(tx, flag).await?;
+        let actor = automation();
+        db::flag_changes::mark_failed(tx, change, reason, &actor.username, now).await?;
+        let after = serde_json::json!({ "change": change, "error": reason });
+        note(tx, &loaded, &actor, "flag_change.failed", after, now).await
+    }
+
+    /// Puts a failed flag change back in the worker's queue.
+    pub async fn retry_in(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        flag: &str,
+        change: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let loaded = self.lock(tx, flag).await?;
+        let retried = db::flag_changes::retry(tx, loaded.row.id, change)
+            .await?
+            .ok_or_else(|| AppError::Conflict {
+                message: "this flag change has not failed: it is being applied, was applied, or was replaced by a newer one; reload to see it".to_owned(),
+            })?;
+        let after = serde_json::json!({
+            "environment": retried.environment,
+            "value": retried.value,
+        });
+        note(tx, &loaded, actor, "flag_change.retried", after, now).await
+    }
+}
+
+/// Marks the migration changed by `actor` and writes the audit entry.
+async fn note(
+    tx: &mut PgConnection,
+    loaded: &Loaded,
+    actor: &CurrentUser,
+    action: &str,
+    after: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    db::migrations::touch(tx, loaded.row.id, &actor.username, now).await?;
+    let entry = AuditEntry {
+        actor: &actor.username,
+        action,
+        subject: subject(&loaded.row.flag_name),
+        before: None,
+        after: Some(after),
+    };
+    db::audit::insert_audit(&mut *tx, &entry, now).await?;
+    Ok(())
+}
+
+/// The current stage's unticked flag item, when `applied` is the flag change that stage makes.
+fn flag_item_done_by(loaded: &Loaded, applied: &FlagChangeRow) -> Option<rollout::CheckItem> {
+    let stage = loaded.state.current_stage(&loaded.migration.plan)?;
+    let (environment, value) = stage.flag()?;
+    let this_change =
+        environment.as_str() == applied.environment && value_text(value) == applied.value;
+    let item = stage.flag_item().filter(|_| this_change)?;
+    let ticked = loaded.state.check_ins().iter().any(|c| c.item == item);
+    (!ticked).then_some(item)
+}

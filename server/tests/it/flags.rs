@@ -1,0 +1,426 @@
+//! Flag control against GitLab's Features API (a contract fake per environment): the walk from
+//! development to 100 % with production approvals and the kill switch; faults (errors, lost
+//! answers, refusals); two replicas sharing the work; and four eyes under a rush of approvals.
+
+use reqwest::StatusCode;
+use rollout::Role;
+use serde_json::Value;
+
+use crate::drive::{Driver, signed_in};
+use crate::gitlab_fake::{Faults, GitLabFake, RunningGitLab, TOKEN};
+use crate::helpers::{Spawn, TestApp, spawn_app_with};
+
+/// One GitLab per environment, as dev.gitlab.org, staging and gitlab.com are.
+struct GitLabs {
+    development: RunningGitLab,
+    staging: RunningGitLab,
+    production: RunningGitLab,
+}
+
+impl GitLabs {
+    async fn start() -> GitLabs {
+        GitLabs {
+            development: GitLabFake::start().await,
+            staging: GitLabFake::start().await,
+            production: GitLabFake::start().await,
+        }
+    }
+
+    /// The variables that point Rampart at them, with a backend timeout of `timeout_ms`.
+    fn env(&self, timeout_ms: u32) -> Vec<(&'static str, String)> {
+        vec![
+            ("RAMPART_FLAGS_DEVELOPMENT", "gitlab".to_owned()),
+            (
+                "RAMPART_GITLAB_DEVELOPMENT_URL",
+                self.development.url.clone(),
+            ),
+            ("RAMPART_GITLAB_DEVELOPMENT_TOKEN", TOKEN.to_owned()),
+            ("RAMPART_FLAGS_STAGING", "gitlab".to_owned()),
+            ("RAMPART_GITLAB_STAGING_URL", self.staging.url.clone()),
+            ("RAMPART_GITLAB_STAGING_TOKEN", TOKEN.to_owned()),
+            ("RAMPART_FLAGS_PRODUCTION", "gitlab".to_owned()),
+            ("RAMPART_GITLAB_PRODUCTION_URL", self.production.url.clone()),
+            ("RAMPART_GITLAB_PRODUCTION_TOKEN", TOKEN.to_owned()),
+            ("RAMPART_FLAG_TIMEOUT_MS", timeout_ms.to_string()),
+        ]
+    }
+
+    /// `(development, staging, production)` as the fakes serve the flag.
+    fn values(&self, flag: &str) -> (String, String, String) {
+        (
+            self.development.fake.value(flag),
+            self.staging.fake.value(flag),
+            self.production.fake.value(flag),
+        )
+    }
+
+    fn all(&self) -> [&GitLabFake; 3] {
+        [
+            &self.development.fake,
+            &self.staging.fake,
+            &self.production.fake,
+        ]
+    }
+}
+
+async fn app_over(gitlabs: &GitLabs, timeout_ms: u32) -> TestApp {
+    spawn_app_with(Spawn {
+        env: gitlabs.env(timeout_ms),
+        ..Spawn::default()
+    })
+    .await
+}
+
+fn values(d: &str, s: &str, p: &str) -> (String, String, String) {
+    (d.to_owned(), s.to_owned(), p.to_owned())
+}
+
+async fn audit(app: &TestApp, flag: &str) -> Vec<(String, String, Value)> {
+    sqlx::query_as("SELECT actor, action, after FROM audit_log WHERE subject = $1 ORDER BY id")
+        .bind(format!("migration:{flag}"))
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_migration_walks_from_development_to_100_percent_through_gitlab_and_is_killed() {
+    let gitlabs = GitLabs::start().await;
+    let app = app_over(&gitlabs, 2000).await;
+    let flag = "gitaly_walk_gitlab";
+    let drive = Driver::new(&app, flag).await;
+    drive.create_and_start().await;
+
+    let expected = [
+        ("development", values("true", "false", "false")),
+        ("staging", values("true", "true", "false")),
+        ("production_check", values("true", "true", "false")),
+        ("production_1", values("true", "true", "1")),
+        ("production_5", values("true", "true", "5")),
+        ("production_50", values("true", "true", "50")),
+        ("production_100", values("true", "true", "true")),
+    ];
+    for (stage, flags) in expected {
+        if stage == "production_50" {
+            // Someone fully enabled the flag by hand: GitLab refuses a percentage on it, so
+            // Rampart disables it first, as a person at the prompt would.
+            gitlabs.production.fake.set_by_hand(flag, "true");
+        }
+        drive.step().await;
+        assert_eq!(drive.stage().await, stage);
+        assert_eq!(gitlabs.values(flag), flags, "at {stage}");
+    }
+    assert_eq!(
+        gitlabs.production.fake.writes(),
+        [
+            (flag.to_owned(), "1".to_owned()),
+            (flag.to_owned(), "5".to_owned()),
+            (flag.to_owned(), "false".to_owned()),
+            (flag.to_owned(), "50".to_owned()),
+            (flag.to_owned(), "true".to_owned()),
+        ],
+        "each change once, and the disable GitLab asks for before a percentage"
+    );
+
+    // The kill switch needs no approval and no version, and goes out at once.
+    let (status, body) = drive
+        .call(
+            &drive.engineer,
+            "kill_switch",
+            &[("flag", flag), ("reason", "error rate 4 % on the new path")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    drive.settled().await;
+    assert_eq!(gitlabs.values(flag), values("true", "true", "false"));
+    assert_eq!(drive.detail().await["status"], "disabled");
+
+    let entries = audit(&app, flag).await;
+    let applied: Vec<&(String, String, Value)> = entries
+        .iter()
+        .filter(|(_, action, _)| action == "flag_change.applied")
+        .collect();
+    assert_eq!(applied.len(), 7, "{entries:?}");
+    assert!(
+        applied
+            .iter()
+            .all(|(actor, _, after)| actor == "rampart" && after["backend"] == "gitlab"),
+        "{applied:?}"
+    );
+    // The approvals name their release manager.
+    assert!(
+        entries.iter().any(|(actor, action, _)| actor == "rita"
+            && action == "migration.production_change_approved")
+    );
+}
+
+#[tokio::test]
+async fn errors_and_lost_answers_still_apply_each_change_exactly_once() {
+    let gitlabs = GitLabs::start().await;
+    let app = app_over(&gitlabs, 300).await;
+    let flag = "gitaly_walk_faults";
+    let drive = Driver::new(&app, flag).await;
+    drive.create_and_start().await;
+    for fake in gitlabs.all() {
+        fake.set_faults(Faults {
+            errors_in_ten: 3,
+            ..Faults::default()
+        });
+    }
+    for _ in 0..4 {
+        drive.step().await;
+    }
+    assert_eq!(drive.stage().await, "production_1");
+    assert_eq!(gitlabs.values(flag), values("true", "true", "1"));
+
+    // The next write lands but its answer never comes back, as if Rampart died mid-apply: the
+    // retry finds the flag already set and records it without writing again.
+    gitlabs.production.fake.set_faults(Faults {
+        lose_write_answers: true,
+        ..Faults::default()
+    });
+    drive.step().await;
+    assert_eq!(drive.stage().await, "production_5");
+    for (fake, expected) in
+        gitlabs
+            .all()
+            .into_iter()
+            .zip([vec!["true"], vec!["true"], vec!["1", "5"]])
+    {
+        let writes: Vec<String> = fake.writes().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(writes, expected);
+    }
+    let detail = drive.detail().await;
+    assert_eq!(detail["pending_changes"], Value::Array(vec![]), "{detail}");
+}
+
+#[tokio::test]
+async fn a_refused_change_is_marked_failed_with_gitlabs_answer_and_blocks_advancing() {
+    let gitlabs = GitLabs::start().await;
+    let mut env = gitlabs.env(2000);
+    env.retain(|(name, _)| *name != "RAMPART_GITLAB_DEVELOPMENT_TOKEN");
+    env.push((
+        "RAMPART_GITLAB_DEVELOPMENT_TOKEN",
+        "a-revoked-token".to_owned(),
+    ));
+    let app = spawn_app_with(Spawn {
+        env,
+        ..Spawn::default()
+    })
+    .await;
+    let flag = "gitaly_walk_refused";
+    let drive = Driver::new(&app, flag).await;
+    drive.create_and_start().await;
+    drive.step().await;
+
+    let detail = drive.settled().await;
+    let changes = detail["pending_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{detail}");
+    let failed = &changes[0]["progress"]["Failed"];
+    assert_eq!(failed["backend"], "GitLab");
+    assert!(
+        failed["error"].as_str().unwrap().contains("401"),
+        "{failed}"
+    );
+    assert!(
+        !failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("a-revoked-token"),
+        "the token stays on the server"
+    );
+    drive.finish_stage().await;
+    let version = drive.version().await;
+    let (status, refused) = drive
+        .call(
+            &drive.engineer,
+            "advance_stage",
+            &[("flag", flag), ("version", &version)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["Refused"]["code"], "flag_change_pending");
+
+    // Retrying puts it back in the queue; GitLab refuses again, and it says so again.
+    let id = changes[0]["id"].to_string();
+    drive
+        .ok(
+            &drive.engineer,
+            "retry_flag_change",
+            &[("flag", flag), ("change", &id)],
+        )
+        .await;
+    let detail = drive.settled().await;
+    assert!(
+        detail["pending_changes"][0]["progress"]["Failed"].is_object(),
+        "{detail}"
+    );
+    let actions: Vec<String> = audit(&app, flag)
+        .await
+        .into_iter()
+        .map(|(_, action, _)| action)
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "flag_change.failed")
+            .count(),
+        2
+    );
+    assert!(actions.iter().any(|a| a == "flag_change.retried"));
+}
+
+#[tokio::test]
+async fn two_replicas_apply_a_burst_of_changes_each_exactly_once() {
+    let gitlabs = GitLabs::start().await;
+    let first = app_over(&gitlabs, 2000).await;
+    let second = spawn_app_with(Spawn {
+        env: gitlabs.env(2000),
+        replica_of: Some((first.database.clone(), first.database_url.clone())),
+        ..Spawn::default()
+    })
+    .await;
+    let flags: Vec<String> = (0..12).map(|n| format!("gitaly_burst_{n}")).collect();
+    // Half the migrations are driven through each replica, at once; sessions live in the
+    // database, so one sign-in serves both.
+    let people = Driver::new(&first, "gitaly_nothing").await;
+    let drives: Vec<Driver> = flags
+        .iter()
+        .enumerate()
+        .map(|(n, flag)| people.other(if n % 2 == 0 { &first } else { &second }, flag))
+        .collect();
+    futures_util::future::join_all(drives.iter().map(|drive| drive.create_and_start())).await;
+    futures_util::future::join_all(drives.iter().map(|drive| drive.step())).await;
+
+    let mut writes = gitlabs.development.fake.writes();
+    writes.sort();
+    let mut expected: Vec<(String, String)> = flags
+        .iter()
+        .map(|flag| (flag.clone(), "true".to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(writes, expected, "each flag written once, by one replica");
+    let applied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM flag_changes WHERE status = 'applied' AND environment = 'development'",
+    )
+    .fetch_one(&first.pool)
+    .await
+    .unwrap();
+    assert_eq!(applied, 12);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_approvals_make_one_change_and_only_another_release_manager_approves() {
+    let gitlabs = GitLabs::start().await;
+    let app = app_over(&gitlabs, 2000).await;
+    let flag = "gitaly_walk_approvals";
+    let drive = Driver::new(&app, flag).await;
+    drive.create_and_start().await;
+    for _ in 0..3 {
+        drive.step().await;
+    }
+    assert_eq!(drive.stage().await, "production_check");
+    drive.finish_stage().await;
+    drive.request().await;
+
+    // Not the requester, even as a release manager; not a viewer or an engineer.
+    let requester_too = signed_in(&app, "rex", &[Role::Engineer, Role::ReleaseManager]).await;
+    let version = drive.version().await;
+    let (status, body) = drive
+        .call(
+            &requester_too,
+            "request_production_change",
+            &[("flag", flag), ("version", &version), ("reason", "again")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["Refused"]["code"], "request_already_pending");
+    let (status, body) = drive.approve_as(&drive.engineer).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "erin asked, and is no release manager: {body}"
+    );
+    let viewer = signed_in(&app, "vic", &[Role::Viewer]).await;
+    assert_eq!(drive.approve_as(&viewer).await.0, StatusCode::FORBIDDEN);
+    let other = signed_in(&app, "ruth", &[Role::ReleaseManager]).await;
+    let (status, body) = drive.approve_as(&other).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // …that was a release manager who did not ask: the change is made.
+    drive.settled().await;
+    assert_eq!(drive.stage().await, "production_1");
+
+    // The next request, approved by fifty at once: one wins, and one change is made.
+    drive.finish_stage().await;
+    let version = drive.version().await;
+    drive
+        .ok(
+            &requester_too,
+            "request_production_change",
+            &[
+                ("flag", flag),
+                ("version", &version),
+                ("reason", "quiet at 1 %"),
+                ("gitaly_version", "16.3.2"),
+                ("gitlab_version", "16.3.0-ee"),
+            ],
+        )
+        .await;
+    let (status, body) = drive.approve_as(&requester_too).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["Refused"]["code"], "self_approval");
+    let names: Vec<String> = (0..5).map(|n| format!("rm{n}")).collect();
+    let approvers = futures_util::future::join_all(
+        names
+            .iter()
+            .map(|name| signed_in(&app, name, &[Role::ReleaseManager])),
+    )
+    .await;
+    let version = drive.version().await;
+    let args = [
+        ("flag", flag),
+        ("version", version.as_str()),
+        ("typed_flag", flag),
+    ];
+    let attempts = (0..50).map(|n| {
+        let who = &approvers[n % approvers.len()];
+        drive.call(who, "approve_production_change", &args)
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let won = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "the others lose to the version check: {answers:?}"
+    );
+    drive.settled().await;
+    assert_eq!(drive.stage().await, "production_5");
+    assert_eq!(
+        gitlabs.production.fake.writes(),
+        [
+            (flag.to_owned(), "1".to_owned()),
+            (flag.to_owned(), "5".to_owned())
+        ]
+    );
+
+    // A wrongly typed name approves nothing.
+    drive.finish_stage().await;
+    drive.request().await;
+    let version = drive.version().await;
+    let (status, body) = drive
+        .call(
+            &approvers[0],
+            "approve_production_change",
+            &[
+                ("flag", flag),
+                ("version", &version),
+                ("typed_flag", "gitaly_other"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("type the flag's name"), "{body}");
+    assert_eq!(drive.stage().await, "production_5", "nothing approved");
+}
