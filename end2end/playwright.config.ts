@@ -16,7 +16,7 @@ export const CLOCK_URL = 'http://127.0.0.1:3202';
 export const PASSWORD = 'e2e-password-not-secret';
 const OIDC_ISSUER = process.env.RAMPART_TEST_OIDC_ISSUER;
 
-function rampart(url: string, database: string, demoData: boolean, testClock = false) {
+function rampart(url: string, database: string, demoData: boolean, testClock = false, env: Record<string, string> = {}) {
   return {
     command: server,
     url: `${url}/readyz`,
@@ -41,6 +41,7 @@ function rampart(url: string, database: string, demoData: boolean, testClock = f
         RAMPART_OIDC_SCOPES: 'profile groups',
       }),
       RUST_LOG: 'warn',
+      ...env,
     },
   };
 }
@@ -72,6 +73,7 @@ export default defineConfig({
   webServer: [
     rampart(DEMO_URL, 'rampart_e2e_demo', true),
     rampart(EMPTY_URL, 'rampart_e2e_empty', false),
-    rampart(CLOCK_URL, 'rampart_e2e_clock', false, true),
+    // Development and staging flags by hand, production's by Rampart itself.
+    rampart(CLOCK_URL, 'rampart_e2e_clock', false, true, { RAMPART_FLAGS_PRODUCTION: 'local' }),
   ],
 });

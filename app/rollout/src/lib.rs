@@ -88,7 +88,8 @@ pub use links::{
 pub use machine::{
     Action, ActionKind, Actor, Approval, Event, FlagStates, Kill, Migration, MigrationState,
     ProductionChangeRequest, SoakOverride, StagePosition, Status, Transition, advance_blockers,
-    apply, reentry_stage, serving_percentage, trial_environment, versions_needed_to_advance,
+    apply, may_approve, reentry_stage, serving_percentage, trial_environment,
+    versions_needed_to_advance,
 };
 pub use plan::{
     Cadence, EmptyLogWindow, Environment, FlagValue, LogWindow, MID_IMPACT_CADENCE, Plan,

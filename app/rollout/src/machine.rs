@@ -69,6 +69,15 @@ fn same_person(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
+/// Whether `actor` may approve a production change `requested_by` asked for: a release manager
+/// (or above), and not the requester.
+pub fn may_approve(actor: &Actor, requested_by: &str) -> bool {
+    actor
+        .roles
+        .allows(crate::Permission::Act(ActionKind::Approve))
+        && !same_person(&actor.username, requested_by)
+}
+
 /// A migration as the machine needs it: who it is (for version requirements and routes) and its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Migration {
@@ -191,6 +200,10 @@ pub struct ProductionChangeRequest {
     /// The versions deployed when it was asked for, which met the requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed: Option<DeployedVersions>,
+    /// What the stage still asked when the request was made, in the domain's sentences; empty
+    /// when the soak, the checks and the decision were all done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outstanding: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
@@ -944,6 +957,18 @@ fn production_blockers(
     blockers
 }
 
+/// Whether `refusal` is the four-eyes gate itself rather than something the stage still asks.
+fn is_production_gate(refusal: &Refusal) -> bool {
+    matches!(
+        refusal,
+        Refusal::ProductionChangeNotRequested { .. }
+            | Refusal::ProductionChangeNotApproved { .. }
+            | Refusal::SelfApproval { .. }
+            | Refusal::ApproverNotReleaseManager { .. }
+            | Refusal::InfrastructureIssueRequired { .. }
+    )
+}
+
 /// Where `Resume` takes a killed migration (see [`Action::Resume`]), or with `at_last_healthy`
 /// where `ResumeAtLastHealthy` does; the refusal when there is no such stage. For a migration
 /// killed while nothing served, its current stage: it carries on where it was.
@@ -1459,6 +1484,17 @@ impl<'a> Step<'a> {
                 next_stage: next.map(|s| s.reference(next_index)),
             });
         };
+        // What the release manager judges: what the stage still asked when the request was made
+        // (soak, checks, the decision), besides the approval itself.
+        let outstanding = if self.state.status == Status::Disabled {
+            Vec::new()
+        } else {
+            advance_blockers(&self.state, self.migration, self.now)
+                .into_iter()
+                .filter(|refusal| !is_production_gate(refusal))
+                .map(|refusal| refusal.to_string())
+                .collect()
+        };
         if let Some(pending) = &position.production_change {
             return Err(Refusal::RequestAlreadyPending {
                 percent: pending.percent,
@@ -1489,6 +1525,7 @@ impl<'a> Step<'a> {
             requested_at: self.now,
             infrastructure_issue: issue.clone(),
             deployed: deployed.cloned(),
+            outstanding,
             approval: None,
         });
         self.events.push(Event::ProductionChangeRequested {

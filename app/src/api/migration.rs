@@ -44,6 +44,19 @@ pub struct MigrationDetail {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// What the person reading may do here (the server checks again on every action).
+    pub viewer: ViewerRights,
+}
+
+/// What the signed-in person may do on a migration's page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerRights {
+    /// Check in, advance, request production changes, use the kill switch.
+    pub act: bool,
+    /// Approve or reject the production change asked for: a release manager who did not ask.
+    pub approve: bool,
+    /// Let a stage end before its soak: a release manager.
+    pub override_soak: bool,
 }
 
 impl MigrationDetail {
@@ -103,6 +116,36 @@ pub struct CurrentStage {
     pub versions_needed: Option<VersionsNeeded>,
     /// The ChatOps line advancing will ask someone to run, if the next stage changes the flag.
     pub next_flag_change: Option<ChatOpsCommand>,
+    /// The production change asked for, while it waits or once approved.
+    pub production_request: Option<ProductionRequestView>,
+    /// When the next stage changes production: what asking for it takes.
+    pub next_production: Option<NextProduction>,
+}
+
+/// A production change asked for, as the release manager judges it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductionRequestView {
+    pub stage: String,
+    pub percent: u8,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub infrastructure_issue: Option<String>,
+    /// "Gitaly v16.3.2, GitLab 16.3.0-ee", as shown with the request.
+    pub deployed: Option<String>,
+    /// What the stage still asked when the request was made, in the domain's sentences.
+    pub outstanding: Vec<String>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// What asking for the next production step takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextProduction {
+    pub stage: String,
+    pub percent: u8,
+    /// The template's "create issue" link, when this step needs the infrastructure issue.
+    pub infrastructure_issue: Option<Link>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,8 +224,20 @@ pub struct AuditRow {
 #[server(endpoint = "get_migration")]
 pub async fn get_migration(flag: String) -> Result<MigrationDetail, AppError> {
     use crate::api::{services::services, session::require};
-    require(rollout::Permission::Read)?;
-    services()?.migrations.detail(&flag).await
+    let user = require(rollout::Permission::Read)?;
+    let mut detail = services()?.migrations.detail(&flag).await?;
+    let request = detail
+        .current
+        .as_ref()
+        .and_then(|c| c.production_request.as_ref());
+    detail.viewer = ViewerRights {
+        act: user.may(rollout::Permission::Act(rollout::ActionKind::Advance)),
+        approve: request.is_some_and(|r| {
+            r.approved_by.is_none() && rollout::may_approve(&user.actor(), &r.requested_by)
+        }),
+        override_soak: user.may(rollout::Permission::Act(rollout::ActionKind::OverrideSoak)),
+    };
+    Ok(detail)
 }
 
 /// Runs a stage-machine action as the signed-in user. The machine checks the role itself; the

@@ -9,13 +9,20 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use rollout::{CheckOutcome, Status};
 
+mod flag_changes;
+mod production;
+
+use flag_changes::FlagChanges;
+use production::{KillSwitch, OverrideSoakForm, RequestCard, RequestForm};
+
 use crate::api::migration::{
-    AdvanceStage, CompleteMigration, ConfirmFlagChange, CurrentStage, Decide, MigrationDetail,
-    PauseMigration, PendingFlagChange, RecordCheckIn, ResumeMigration, StartMigration,
-    get_migration,
+    AdvanceStage, ApproveProductionChange, CompleteMigration, ConfirmFlagChange, CurrentStage,
+    Decide, KillSwitch, MigrationDetail, OverrideSoak, PauseMigration, RecordCheckIn,
+    RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange,
+    StartMigration, VersionsNeeded, ViewerRights, get_migration,
 };
 use crate::components::audit::AuditTrail;
-use crate::components::rollout::{CheckClock, CommandBox, CopyButton, HealthDot, ServingNow};
+use crate::components::rollout::{CheckClock, CopyButton, HealthDot, ServingNow};
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::components::time::{Ago, When, ticking_now};
 use crate::components::timeline::StageTimeline;
@@ -24,7 +31,7 @@ use crate::error::AppError;
 /// Every action of the page, so that one finishing reads the migration again and one failing
 /// says why.
 #[derive(Clone, Copy)]
-struct Actions {
+pub(crate) struct Actions {
     check_in: ServerAction<RecordCheckIn>,
     decide: ServerAction<Decide>,
     advance: ServerAction<AdvanceStage>,
@@ -33,7 +40,16 @@ struct Actions {
     resume: ServerAction<ResumeMigration>,
     complete: ServerAction<CompleteMigration>,
     confirm: ServerAction<ConfirmFlagChange>,
+    retry: ServerAction<RetryFlagChange>,
+    request: ServerAction<RequestProductionChange>,
+    approve: ServerAction<ApproveProductionChange>,
+    reject: ServerAction<RejectProductionChange>,
+    override_soak: ServerAction<OverrideSoak>,
+    kill: ServerAction<KillSwitch>,
 }
+
+/// Each action's last result, reduced to what the page needs: nothing yet, done, or why not.
+type Outcome = Option<Result<(), AppError>>;
 
 impl Actions {
     fn new() -> Actions {
@@ -46,36 +62,59 @@ impl Actions {
             resume: ServerAction::new(),
             complete: ServerAction::new(),
             confirm: ServerAction::new(),
+            retry: ServerAction::new(),
+            request: ServerAction::new(),
+            approve: ServerAction::new(),
+            reject: ServerAction::new(),
+            override_soak: ServerAction::new(),
+            kill: ServerAction::new(),
         }
     }
 
-    /// Changes whenever any action finishes.
-    fn versions(&self) -> [usize; 8] {
+    /// Every action's version and last outcome, read reactively.
+    fn each(&self) -> [(usize, Outcome); 14] {
+        fn read<A>(action: ServerAction<A>) -> (usize, Outcome)
+        where
+            A: leptos::server_fn::ServerFn<Output = (), Error = AppError>
+                + Clone
+                + Send
+                + Sync
+                + 'static,
+        {
+            (action.version().get(), action.value().get())
+        }
         [
-            self.check_in.version().get(),
-            self.decide.version().get(),
-            self.advance.version().get(),
-            self.start.version().get(),
-            self.pause.version().get(),
-            self.resume.version().get(),
-            self.complete.version().get(),
-            self.confirm.version().get(),
+            read(self.check_in),
+            read(self.decide),
+            read(self.advance),
+            read(self.start),
+            read(self.pause),
+            read(self.resume),
+            read(self.complete),
+            read(self.confirm),
+            read(self.retry),
+            read(self.request),
+            read(self.approve),
+            read(self.reject),
+            read(self.override_soak),
+            read(self.kill),
         ]
+    }
+
+    /// Changes whenever any action finishes.
+    fn versions(&self) -> Vec<usize> {
+        self.each()
+            .into_iter()
+            .map(|(version, _)| version)
+            .collect()
     }
 
     /// The failure of the action that finished last, if it failed.
     fn failure(&self) -> Option<AppError> {
-        let results = [
-            self.check_in.value().get(),
-            self.decide.value().get(),
-            self.advance.value().get(),
-            self.start.value().get(),
-            self.pause.value().get(),
-            self.resume.value().get(),
-            self.complete.value().get(),
-            self.confirm.value().get(),
-        ];
-        results.into_iter().flatten().find_map(Result::err)
+        self.each()
+            .into_iter()
+            .filter_map(|(_, outcome)| outcome)
+            .find_map(Result::err)
     }
 }
 
@@ -142,6 +181,8 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                     "Edit"
                 </a>
                 <StatusActions flag=flag.clone() version status=detail.status actions />
+                {(matches!(detail.status, Status::Active | Status::Paused) && detail.viewer.act)
+                    .then(|| view! { <KillSwitch flag=flag.clone() actions /> })}
             </div>
         </header>
         {failure}
@@ -156,6 +197,7 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                                 flag=flag.clone()
                                 version
                                 status=detail.status
+                                viewer=detail.viewer
                                 actions
                                 now
                             />
@@ -247,6 +289,7 @@ fn CurrentStagePanel(
     flag: String,
     version: i64,
     status: Status,
+    viewer: ViewerRights,
     actions: Actions,
     now: Signal<DateTime<Utc>>,
 ) -> impl IntoView {
@@ -354,7 +397,7 @@ fn CurrentStagePanel(
                         />
                     }
                 })}
-            <AdvancePanel current=current.clone() flag=flag.clone() version status actions />
+            <AdvancePanel current=current.clone() flag=flag.clone() version status viewer actions now />
         </section>
     }
 }
@@ -404,14 +447,17 @@ fn DecisionForm(
     }
 }
 
-/// What keeps the stage, in the domain's words; or the advance form when nothing does.
+/// What keeps the stage, in the domain's words; and the way on: the advance form, or for a
+/// production step the request, its approval, then the advance.
 #[component]
 fn AdvancePanel(
     current: CurrentStage,
     flag: String,
     version: i64,
     status: Status,
+    viewer: ViewerRights,
     actions: Actions,
+    now: Signal<DateTime<Utc>>,
 ) -> impl IntoView {
     let Some(next) = current.next_stage.clone() else {
         return match status {
@@ -429,10 +475,44 @@ fn AdvancePanel(
     let blockers = current.blockers.clone();
     let blocked = !blockers.is_empty();
     let running = matches!(status, Status::Active | Status::Paused);
-    let versions = current.versions_needed.clone();
+    let soak_holds = blockers.iter().any(|b| b.code.starts_with("soak"));
+    let request = current.production_request.clone();
+    let approved = request.as_ref().is_some_and(|r| r.approved_by.is_some());
+    let (title, form_flag, card_flag) = (format!("Next: {next}"), flag.clone(), flag.clone());
+    // Into production: ask first; once approved, the advance is the last step.
+    let way_on = match (current.next_production.clone(), request) {
+        (Some(production), None) if running && viewer.act => view! {
+            <RequestForm
+                next=production
+                versions=current.versions_needed.clone()
+                flag=flag.clone()
+                version
+                actions
+            />
+        }
+        .into_any(),
+        (_, Some(request)) if !approved => view! {
+            <RequestCard request viewer flag=flag.clone() version actions now />
+        }
+        .into_any(),
+        (_, request) if running && viewer.act => view! {
+            {request.map(|request| view! { <RequestCard request viewer flag=card_flag version actions now /> })}
+            <ActionForm action=actions.advance attr:class="advance__form">
+                <input type="hidden" name="flag" value=form_flag />
+                <input type="hidden" name="version" value=version />
+                {current.versions_needed.clone().map(|needed| view! { <VersionFields needed /> })}
+                // Not disabled when blocked: pressing it says why, in the domain's words.
+                <button class="button" class:button--primary=!blocked type="submit">
+                    {format!("Advance to {next}")}
+                </button>
+            </ActionForm>
+        }
+        .into_any(),
+        _ => ().into_any(),
+    };
     view! {
         <div class="advance">
-            <h3 class="advance__title">{format!("Next: {next}")}</h3>
+            <h3 class="advance__title">{title}</h3>
             {blocked
                 .then(|| {
                     view! {
@@ -450,101 +530,39 @@ fn AdvancePanel(
                         </ul>
                     }
                 })}
-            // Only a running migration advances; otherwise the blocker above says why.
-            {running
-                .then(|| {
-                    view! {
-                    <ActionForm action=actions.advance attr:class="advance__form">
-                        <input type="hidden" name="flag" value=flag />
-                        <input type="hidden" name="version" value=version />
-                        {versions
-                            .map(|needed| {
-                                view! {
-                                    <fieldset class="advance__versions">
-                                        <legend>
-                                            {format!("Versions deployed in {}", needed.environment.label())}
-                                        </legend>
-                                        <label class="field">
-                                            <span class="field__label">"Gitaly"</span>
-                                            <input
-                                                class="field__input"
-                                                name="gitaly_version"
-                                                value=needed.gitaly.unwrap_or_default()
-                                                placeholder="v18.6.1"
-                                            />
-                                        </label>
-                                        <label class="field">
-                                            <span class="field__label">"GitLab"</span>
-                                            <input
-                                                class="field__input"
-                                                name="gitlab_version"
-                                                value=needed.gitlab.unwrap_or_default()
-                                                placeholder="18.6.1-ee"
-                                            />
-                                        </label>
-                                    </fieldset>
-                                }
-                            })}
-                        // Not disabled when blocked: pressing it says why, in the domain's words.
-                        <button class="button" class:button--primary=!blocked type="submit">
-                            {format!("Advance to {next}")}
-                        </button>
-                    </ActionForm>
-                    }
-                })}
+            {(soak_holds && running && viewer.override_soak)
+                .then(|| view! { <OverrideSoakForm flag=flag.clone() version actions /> })}
+            {way_on}
         </div>
     }
     .into_any()
 }
 
-/// Flag changes waiting for someone to run them, and the one the next stage will ask for.
+/// The versions deployed where the next stage runs, prefilled with what Rampart knows.
 #[component]
-fn FlagChanges(
-    pending: Vec<PendingFlagChange>,
-    next: Option<rollout::ChatOpsCommand>,
-    flag: String,
-    actions: Actions,
-    now: Signal<DateTime<Utc>>,
-) -> impl IntoView {
-    let waiting = !pending.is_empty();
+fn VersionFields(needed: VersionsNeeded) -> impl IntoView {
     view! {
-        <section class="panel" aria-labelledby="flag-changes">
-            <h2 class="panel__title" id="flag-changes">
-                {if waiting { "Flag change to run" } else { "Next flag change" }}
-            </h2>
-            {pending
-                .into_iter()
-                .map(|change| {
-                    let flag = flag.clone();
-                    view! {
-                        <div class="flag-change">
-                            <CommandBox command=change.command.clone() channel=change.channel.clone() />
-                            <p class="muted">
-                                {format!("Asked for by {} ", change.requested_by)}
-                                <Ago at=change.requested_at now />
-                                ". Run it, then confirm here."
-                            </p>
-                            <ActionForm action=actions.confirm>
-                                <input type="hidden" name="flag" value=flag />
-                                <input type="hidden" name="change" value=change.id />
-                                <button class="button button--primary" type="submit">
-                                    "Done: I ran it"
-                                </button>
-                            </ActionForm>
-                        </div>
-                    }
-                })
-                .collect_view()}
-            {(!waiting)
-                .then(|| match next {
-                    Some(next) => view! {
-                        <CommandBox command=next.command.clone() channel=next.channel.name.clone() />
-                        <p class="muted">"Rampart asks for it when the migration advances."</p>
-                    }
-                    .into_any(),
-                    None => view! { <p class="muted">"The next stage changes no flag."</p> }.into_any(),
-                })}
-        </section>
+        <fieldset class="advance__versions">
+            <legend>{format!("Versions deployed in {}", needed.environment.label())}</legend>
+            <label class="field">
+                <span class="field__label">"Gitaly"</span>
+                <input
+                    class="field__input"
+                    name="gitaly_version"
+                    value=needed.gitaly.unwrap_or_default()
+                    placeholder="v18.6.1"
+                />
+            </label>
+            <label class="field">
+                <span class="field__label">"GitLab"</span>
+                <input
+                    class="field__input"
+                    name="gitlab_version"
+                    value=needed.gitlab.unwrap_or_default()
+                    placeholder="18.6.1-ee"
+                />
+            </label>
+        </fieldset>
     }
 }
 

@@ -5,15 +5,16 @@ use app::api::{
     history::{HistoryRow, Outcome, StageTime},
     migration::{
         AuditRow, Blocker, ChangeProgress, CheckInView, ChecklistRow, CurrentStage,
-        MigrationDetail, Override, PendingFlagChange, StageVisit, TimelineStage, VersionsNeeded,
+        MigrationDetail, NextProduction, Override, PendingFlagChange, ProductionRequestView,
+        StageVisit, TimelineStage, VersionsNeeded, ViewerRights,
     },
     portfolio::{CheckDue, Place, PortfolioRow, SoakProgress, TrialMark},
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
     CheckIn, CheckItem, DeployedVersions, Environment, FlagValue, LinkConfig, MigrationState, Plan,
-    Stage, StageClock, Status, acceptance_issue, advance_blockers, flag_command, health, item_link,
-    overview_links, trial_environment, versions_needed_to_advance,
+    ProductionChangeRequest, Stage, StageClock, Status, acceptance_issue, advance_blockers,
+    flag_command, health, item_link, overview_links, trial_environment, versions_needed_to_advance,
 };
 
 use crate::db::{audit::AuditRecord, flag_changes::UnsettledChange, stages::StageRow};
@@ -161,6 +162,7 @@ pub fn detail(
         created_at: row.created_at,
         updated_at: row.updated_at,
         updated_by: row.updated_by.clone(),
+        viewer: ViewerRights::default(),
     }
 }
 
@@ -179,6 +181,29 @@ fn visit(row: &StageRow) -> StageVisit {
         ended_at: row.ended_at,
         ended_by: row.ended_by.clone(),
         soak_override,
+    }
+}
+
+fn production_request(plan: &Plan, request: &ProductionChangeRequest) -> ProductionRequestView {
+    ProductionRequestView {
+        stage: plan
+            .stage(request.stage.index)
+            .map_or_else(|| request.stage.name.clone(), |s| s.name.clone()),
+        percent: request.percent,
+        reason: request.reason.clone(),
+        requested_by: request.requested_by.clone(),
+        requested_at: request.requested_at,
+        infrastructure_issue: request
+            .infrastructure_issue
+            .as_ref()
+            .map(|issue| issue.url().to_owned()),
+        deployed: request
+            .deployed
+            .as_ref()
+            .map(|d| format!("Gitaly {}, GitLab {}", d.gitaly, d.gitlab)),
+        outstanding: request.outstanding.clone(),
+        approved_by: request.approval.as_ref().map(|a| a.by.clone()),
+        approved_at: request.approval.as_ref().map(|a| a.at),
     }
 }
 
@@ -236,6 +261,27 @@ fn current_stage(
                 gitlab: deployed.as_ref().map(|d| d.gitlab.to_string()),
             }
         }),
+        production_request: state
+            .production_change()
+            .map(|request| production_request(plan, request)),
+        next_production: next.and_then(|next| {
+            let percent = next.production_percent()?;
+            Some(NextProduction {
+                stage: next.name.clone(),
+                percent,
+                infrastructure_issue: next
+                    .requires_infrastructure_issue()
+                    .then(|| {
+                        item_link(
+                            &migration.identity,
+                            next,
+                            CheckItem::InfrastructureIssueCreated,
+                            links,
+                        )
+                    })
+                    .flatten(),
+            })
+        }),
         next_flag_change: next.and_then(Stage::flag).map(|(environment, value)| {
             flag_command(&migration.identity.feature_flag, environment, value, links)
         }),
@@ -255,11 +301,11 @@ fn pending(row: UnsettledChange) -> Option<PendingFlagChange> {
     let progress = match (row.status.as_str(), row.backend.as_str()) {
         (_, "manual") => ChangeProgress::ByHand,
         ("failed", _) => ChangeProgress::Failed {
-            backend: backend_label(&row.backend),
+            backend: words::backend_name(&row.backend).to_owned(),
             error: row.error.unwrap_or_default(),
         },
         _ => ChangeProgress::Applying {
-            backend: backend_label(&row.backend),
+            backend: words::backend_name(&row.backend).to_owned(),
             failures: row.attempts,
             last_error: row.error,
         },
@@ -274,17 +320,6 @@ fn pending(row: UnsettledChange) -> Option<PendingFlagChange> {
         requested_at: row.requested_at,
         progress,
     })
-}
-
-/// How a backend is named to people.
-fn backend_label(backend: &str) -> String {
-    match backend {
-        "gitlab" => "GitLab",
-        "unleash" => "Unleash",
-        "local" => "Rampart's local flag store",
-        other => other,
-    }
-    .to_owned()
 }
 
 /// The audit actions the history counts: pauses and kills (rollbacks).

@@ -16,18 +16,38 @@ pub fn summary(action: &str, after: Option<&Value>) -> String {
         "migration.created" => "added the migration".to_owned(),
         "migration.updated" => "edited the migration's details or plan".to_owned(),
         "flag_change.applied" => {
-            let command = after
-                .and_then(|v| v.get("command"))
-                .and_then(Value::as_str)
-                .unwrap_or("the flag change");
-            format!("confirmed running {command}")
+            let field = |name| after.and_then(|v| v.get(name)).and_then(Value::as_str);
+            let command = field("command").unwrap_or("the flag change");
+            match field("backend") {
+                None | Some("manual") => format!("confirmed running {command}"),
+                Some(backend) => format!("made {command} through {}", backend_name(backend)),
+            }
         }
+        "flag_change.failed" => {
+            let error = after.and_then(|v| v.get("error")).and_then(Value::as_str);
+            format!(
+                "could not make a flag change: {}",
+                error.unwrap_or("no reason given")
+            )
+        }
+        "flag_change.retried" => "asked for a failed flag change to be tried again".to_owned(),
         "user.created" => "added the user".to_owned(),
         "user.roles_changed" => "changed the user's roles".to_owned(),
         "user.deactivated" => "deactivated the user".to_owned(),
         "token.created" => "made an API token".to_owned(),
         "token.revoked" => "revoked an API token".to_owned(),
         other => other.replace(['.', '_'], " "),
+    }
+}
+
+/// How a flag backend is named to people.
+pub fn backend_name(backend: &str) -> &str {
+    match backend {
+        "gitlab" => "GitLab",
+        "unleash" => "Unleash",
+        "local" => "Rampart's local flag store",
+        "manual" => "ChatOps, by hand",
+        other => other,
     }
 }
 
@@ -54,9 +74,12 @@ pub fn describe(event: &Event) -> String {
         },
         Event::AutomatedLook { stage, .. } => format!("looked at {} (automated)", stage.name),
         Event::Advanced { from, to } => format!("advanced from {} to {}", from.name, to.name),
-        Event::ProductionChangeRequested { percent, .. } => {
-            format!("requested production {percent} %")
-        }
+        Event::ProductionChangeRequested {
+            percent, reason, ..
+        } => with_reason(
+            format!("requested production {percent} %"),
+            Some(reason.as_str()).filter(|r| !r.is_empty()),
+        ),
         Event::ProductionChangeApproved {
             percent,
             requested_by,

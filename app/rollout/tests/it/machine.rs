@@ -820,9 +820,20 @@ fn a_production_change_request_says_why() {
         requested.events.as_slice(),
         [Event::ProductionChangeRequested { reason, percent: 50, .. }] if reason == "the dashboards are quiet"
     ));
-    assert_eq!(
-        run.state.production_change().map(|r| r.reason.as_str()),
-        Some("the dashboards are quiet")
+    let request = run.state.production_change().unwrap();
+    assert_eq!(request.reason, "the dashboards are quiet");
+    assert!(request.outstanding.is_empty(), "{:?}", request.outstanding);
+}
+
+#[test]
+fn a_request_made_early_records_what_the_stage_still_asked() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(5);
+    run.ok(&alice(), request(None));
+    let outstanding = &run.state.production_change().unwrap().outstanding;
+    assert!(
+        outstanding.iter().any(|o| o.contains("unchecked items")),
+        "{outstanding:?}"
     );
 }
 
