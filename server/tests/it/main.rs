@@ -18,3 +18,4 @@ mod reports;
 mod rollouts;
 mod secrets;
 mod sso;
+mod unleash;
