@@ -250,6 +250,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     /// `RAMPART_UNLEASH_<ENVIRONMENT>_URL` and `_TOKEN` (an admin API token), and takes `_PROJECT`
     /// (default `default`) and `_ENVIRONMENT` (default the environment's name in lower case).
     /// `RAMPART_FLAG_TIMEOUT_MS`: how long a backend may take to answer (default 5000).
+    /// `RAMPART_FLAG_RECONCILE_SECONDS`: how often the backends are read for drift (default 60).
     fn flags(&self) -> Result<crate::flags::FlagsConfig, ConfigError> {
         use crate::flags::{BackendConfig, FlagsConfig};
         let demo = self.flag("RAMPART_DEMO_DATA", false)?;
@@ -288,6 +289,11 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 "RAMPART_FLAG_TIMEOUT_MS",
                 5000,
                 100..=120_000,
+            )?),
+            reconcile_every: Duration::from_secs(self.bounded(
+                "RAMPART_FLAG_RECONCILE_SECONDS",
+                60,
+                1..=86_400,
             )?),
         })
     }

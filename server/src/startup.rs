@@ -17,7 +17,7 @@ use crate::{
     config::Config,
     db, demo,
     error::Error,
-    flags::{FlagBackends, worker::FlagWorker},
+    flags::{FlagBackends, reconciler::Reconciler, worker::FlagWorker},
     http::{self, metrics::HttpMetrics},
     rollouts::{PgMigrationService, deployments},
     state::AppState,
@@ -66,9 +66,19 @@ impl Application {
         tokio::spawn(
             FlagWorker {
                 pool: pool.clone(),
+                backends: backends.clone(),
+                migrations: migrations.clone(),
+                clock: clock.clone(),
+            }
+            .run(),
+        );
+        tokio::spawn(
+            Reconciler {
+                pool: pool.clone(),
                 backends,
                 migrations: migrations.clone(),
                 clock,
+                interval: config.flags.reconcile_every,
             }
             .run(),
         );

@@ -46,6 +46,20 @@ pub struct MigrationDetail {
     pub updated_by: String,
     /// What the person reading may do here (the server checks again on every action).
     pub viewer: ViewerRights,
+    /// Where a backend holds the flag otherwise than Rampart set it, or could not be read.
+    pub drift: Vec<FlagDrift>,
+}
+
+/// A flag found otherwise than Rampart set it: someone changed it outside Rampart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagDrift {
+    pub environment: Environment,
+    /// What Rampart set, in words: "5 %", "on".
+    pub expected: String,
+    /// What the backend holds; `None` when it could not be read (see `error`).
+    pub observed: Option<String>,
+    pub error: Option<String>,
+    pub observed_at: DateTime<Utc>,
 }
 
 /// What the signed-in person may do on a migration's page.

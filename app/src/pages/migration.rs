@@ -17,7 +17,7 @@ use production::{KillSwitch, OverrideSoakForm, RequestCard, RequestForm};
 
 use crate::api::migration::{
     AdvanceStage, ApproveProductionChange, CompleteMigration, ConfirmFlagChange, CurrentStage,
-    Decide, KillSwitch, MigrationDetail, OverrideSoak, PauseMigration, RecordCheckIn,
+    Decide, FlagDrift, KillSwitch, MigrationDetail, OverrideSoak, PauseMigration, RecordCheckIn,
     RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange,
     StartMigration, VersionsNeeded, ViewerRights, get_migration,
 };
@@ -186,6 +186,7 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
             </div>
         </header>
         {failure}
+        <DriftWarnings drift=detail.drift.clone() now />
         <StageTimeline stages=detail.stages.clone() now />
         <div class="detail-body">
             <div class="detail-body__main">
@@ -246,6 +247,32 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
             </aside>
         </div>
     }
+}
+
+/// Flags found otherwise than Rampart set them, or that could not be read.
+#[component]
+fn DriftWarnings(drift: Vec<FlagDrift>, now: Signal<DateTime<Utc>>) -> impl IntoView {
+    drift
+        .into_iter()
+        .map(|d| {
+            let place = d.environment.label();
+            let what = match (&d.observed, &d.error) {
+                (Some(observed), _) => format!(
+                    "Drift in {place}: the flag is {observed} there, but Rampart set it {}. Someone changed it outside Rampart: set it back, or use the kill switch.",
+                    d.expected,
+                ),
+                (None, error) => format!(
+                    "Rampart could not read the flag in {place}: {}",
+                    error.as_deref().unwrap_or("no answer"),
+                ),
+            };
+            view! {
+                <p class="notice notice--warning drift" role="status">
+                    {what} <span class="muted">" Read " <Ago at=d.observed_at now /> "."</span>
+                </p>
+            }
+        })
+        .collect_view()
 }
 
 /// Start, pause, resume or complete: what the status allows now.

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod flag_changes;
+pub mod flag_observations;
 pub mod local_flags;
 pub mod migrations;
 pub mod plans;

@@ -7,6 +7,7 @@
 
 pub mod gitlab;
 pub mod local;
+pub mod reconciler;
 pub mod unleash;
 pub mod worker;
 
@@ -164,6 +165,8 @@ pub struct FlagsConfig {
     pub staging: BackendConfig,
     pub production: BackendConfig,
     pub timeout: Duration,
+    /// How often the reconciler compares the backends with what Rampart set.
+    pub reconcile_every: Duration,
 }
 
 impl FlagsConfig {

@@ -4,7 +4,7 @@
 
 use app::{api::session::CurrentUser, error::AppError};
 use chrono::{DateTime, Utc};
-use rollout::Action;
+use rollout::{Action, Environment, FlagValue};
 use sqlx::PgConnection;
 
 use super::{AUTOMATION, PgMigrationService, record::subject, stored::Loaded};
@@ -25,7 +25,40 @@ pub fn automation() -> CurrentUser {
     }
 }
 
+/// A migration's flag as Rampart set it, for the reconciler to compare with its backend.
+pub struct ExpectedFlag {
+    pub migration_id: i64,
+    pub flag: String,
+    pub environment: Environment,
+    pub value: FlagValue,
+}
+
 impl PgMigrationService {
+    /// Every flag of every migration in flight as Rampart last set it, except where a change is
+    /// still on its way.
+    pub async fn expected_flags(&self, tx: &mut PgConnection) -> Result<Vec<ExpectedFlag>, Error> {
+        let rows = db::migrations::fetch_in_flight(&mut *tx).await?;
+        let changing = db::flag_observations::fetch_changing(&mut *tx).await?;
+        let loaded = self.load_all(rows).await?;
+        Ok(loaded
+            .iter()
+            .flat_map(|loaded| {
+                let flags = loaded.state.flags();
+                Environment::all().map(move |environment| ExpectedFlag {
+                    migration_id: loaded.row.id,
+                    flag: loaded.row.flag_name.clone(),
+                    environment,
+                    value: flags.get(environment),
+                })
+            })
+            .filter(|expected| {
+                !changing.iter().any(|(id, env)| {
+                    *id == expected.migration_id && env == expected.environment.as_str()
+                })
+            })
+            .collect())
+    }
+
     /// Records that a pending flag change was applied with the manual backend: someone ran its
     /// ChatOps line.
     pub async fn confirm_in(
@@ -70,6 +103,8 @@ impl PgMigrationService {
                 .ok_or_else(|| AppError::Conflict {
                     message: "this flag change is no longer waiting for a person: it was applied, replaced by a newer one, or is Rampart's to make; reload to see it".to_owned(),
                 })?;
+        // What the reconciler saw before this change no longer says anything.
+        db::flag_observations::forget(tx, loaded.row.id, &applied.environment).await?;
         let after = serde_json::json!({
             "environment": applied.environment,
             "value": applied.value,

@@ -351,10 +351,11 @@ impl MigrationService for PgMigrationService {
         let loaded = self.read(flag).await?;
         let (id, subject) = (loaded.row.id, subject(flag));
         let ids = [id];
-        let (stages, pending, audit) = tokio::try_join!(
+        let (stages, pending, audit, observations) = tokio::try_join!(
             db::stages::fetch_stages(&self.pool, &ids),
             db::flag_changes::fetch_unsettled(&self.pool, id),
             db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
+            db::flag_observations::fetch_for(&self.pool, id),
         )
         .map_err(Error::from)?;
         let deployed = match versions_needed_to_advance(&loaded.state, &loaded.migration.plan) {
@@ -365,6 +366,7 @@ impl MigrationService for PgMigrationService {
             stages,
             pending,
             audit,
+            observations,
             deployed,
         };
         Ok(view::detail(&loaded, parts, &self.links, now))

@@ -4,7 +4,7 @@
 use app::api::{
     history::{HistoryRow, Outcome, StageTime},
     migration::{
-        AuditRow, Blocker, ChangeProgress, CheckInView, ChecklistRow, CurrentStage,
+        AuditRow, Blocker, ChangeProgress, CheckInView, ChecklistRow, CurrentStage, FlagDrift,
         MigrationDetail, NextProduction, Override, PendingFlagChange, ProductionRequestView,
         StageVisit, TimelineStage, VersionsNeeded, ViewerRights,
     },
@@ -17,7 +17,11 @@ use rollout::{
     flag_command, health, item_link, overview_links, trial_environment, versions_needed_to_advance,
 };
 
-use crate::db::{audit::AuditRecord, flag_changes::UnsettledChange, stages::StageRow};
+use crate::db::{
+    audit::AuditRecord, flag_changes::UnsettledChange, flag_observations::Observation,
+    stages::StageRow,
+};
+use crate::flags::{parse_value, same_serving};
 use crate::rollouts::{stored::Loaded, words};
 
 pub fn portfolio_row(loaded: &Loaded, now: DateTime<Utc>) -> PortfolioRow {
@@ -110,6 +114,8 @@ pub struct DetailParts {
     pub stages: Vec<StageRow>,
     pub pending: Vec<UnsettledChange>,
     pub audit: Vec<AuditRecord>,
+    /// What the reconciler last read from the backends.
+    pub observations: Vec<Observation>,
     /// The versions deployed where advancing needs them, when Rampart can tell.
     pub deployed: Option<DeployedVersions>,
 }
@@ -140,6 +146,11 @@ pub fn detail(
                 .collect(),
         })
         .collect();
+    let drift = parts
+        .observations
+        .into_iter()
+        .filter_map(|o| drift(o, &parts.pending))
+        .collect();
     MigrationDetail {
         as_of: now,
         version: row.version,
@@ -163,6 +174,7 @@ pub fn detail(
         updated_at: row.updated_at,
         updated_by: row.updated_by.clone(),
         viewer: ViewerRights::default(),
+        drift,
     }
 }
 
@@ -182,6 +194,30 @@ fn visit(row: &StageRow) -> StageVisit {
         ended_by: row.ended_by.clone(),
         soak_override,
     }
+}
+
+/// The observation as a warning, when the backend differs from what Rampart set (or could not
+/// be read) and no change of that environment is under way.
+fn drift(observation: Observation, pending: &[UnsettledChange]) -> Option<FlagDrift> {
+    let environment: Environment = observation.environment.parse().ok()?;
+    if pending
+        .iter()
+        .any(|p| p.environment == observation.environment)
+    {
+        return None;
+    }
+    let expected = parse_value(&observation.expected)?;
+    let observed = observation.observed.as_deref().and_then(parse_value);
+    if observed.is_some_and(|o| same_serving(o, expected)) {
+        return None;
+    }
+    Some(FlagDrift {
+        environment,
+        expected: expected.to_string(),
+        observed: observed.map(|o| o.to_string()),
+        error: observation.error,
+        observed_at: observation.observed_at,
+    })
 }
 
 fn production_request(plan: &Plan, request: &ProductionChangeRequest) -> ProductionRequestView {

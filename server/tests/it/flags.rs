@@ -71,6 +71,31 @@ async fn app_over(gitlabs: &GitLabs, timeout_ms: u32) -> TestApp {
     .await
 }
 
+/// Waits until the migration's page shows `drift` (as `[environment, expected, observed]`).
+async fn drift_becomes(drive: &Driver<'_>, drift: &[[&str; 3]]) {
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        shown = drive.detail().await["drift"].clone();
+        let now: Vec<[&str; 3]> = shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                [
+                    d["environment"].as_str().unwrap_or_default(),
+                    d["expected"].as_str().unwrap_or_default(),
+                    d["observed"].as_str().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        if now == drift {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the page shows drift {shown}, not {drift:?}");
+}
+
 fn values(d: &str, s: &str, p: &str) -> (String, String, String) {
     (d.to_owned(), s.to_owned(), p.to_owned())
 }
@@ -423,4 +448,37 @@ async fn fifty_concurrent_approvals_make_one_change_and_only_another_release_man
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.to_string().contains("type the flag's name"), "{body}");
     assert_eq!(drive.stage().await, "production_5", "nothing approved");
+}
+
+#[tokio::test]
+async fn a_flag_changed_outside_rampart_shows_as_drift_with_both_values_until_it_is_set_back() {
+    let gitlabs = GitLabs::start().await;
+    let mut env = gitlabs.env(2000);
+    env.push(("RAMPART_FLAG_RECONCILE_SECONDS", "1".to_owned()));
+    let app = spawn_app_with(Spawn {
+        env,
+        ..Spawn::default()
+    })
+    .await;
+    let flag = "gitaly_walk_drift";
+    let drive = Driver::new(&app, flag).await;
+    drive.create_and_start().await;
+    drive.step().await;
+    assert_eq!(gitlabs.values(flag), values("true", "false", "false"));
+    drift_becomes(&drive, &[]).await;
+
+    // Someone turns development off by hand, and enables production.
+    gitlabs.development.fake.set_by_hand(flag, "false");
+    gitlabs.production.fake.set_by_hand(flag, "30");
+    drift_becomes(
+        &drive,
+        &[["development", "on", "off"], ["production", "off", "30 %"]],
+    )
+    .await;
+    // Rampart does not undo it by itself: people decide.
+    assert_eq!(gitlabs.values(flag), values("false", "false", "30"));
+
+    gitlabs.development.fake.set_by_hand(flag, "true");
+    gitlabs.production.fake.set_by_hand(flag, "false");
+    drift_becomes(&drive, &[]).await;
 }
