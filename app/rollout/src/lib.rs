@@ -88,7 +88,7 @@ pub use links::{
 pub use machine::{
     Action, ActionKind, Actor, Approval, Event, FlagStates, Kill, Migration, MigrationState,
     ProductionChangeRequest, SoakOverride, StagePosition, Status, Transition, advance_blockers,
-    apply, may_approve, reentry_stage, serving_percentage, trial_environment,
+    apply, may_approve, raises_exposure, reentry_stage, serving_percentage, trial_environment,
     versions_needed_to_advance,
 };
 pub use plan::{

@@ -474,6 +474,17 @@ fn flags_at(plan: &Plan, index: usize) -> FlagStates {
     flags
 }
 
+/// Whether `events` send more calls to the new implementation somewhere than `before` did: what
+/// a change lock forbids (turning a flag down or off is always allowed).
+pub fn raises_exposure(before: FlagStates, events: &[Event]) -> bool {
+    events.iter().any(|event| match event {
+        Event::FlagChange { environment, value } => {
+            value.serving_percentage() > before.get(*environment).serving_percentage()
+        }
+        _ => false,
+    })
+}
+
 /// Where a trial runs with these flags: the furthest environment whose flag is on. `None` when
 /// the flag is off everywhere.
 pub fn trial_environment(flags: FlagStates) -> Option<Environment> {

@@ -94,6 +94,20 @@ impl MigrationService for Fakes {
     ) -> Result<Vec<crate::api::migration::AuditRow>, AppError> {
         Ok(Vec::new())
     }
+    async fn change_lock(&self) -> Result<Option<crate::api::change_lock::ChangeLock>, AppError> {
+        Ok(None)
+    }
+    async fn declare_change_lock(
+        &self,
+        _actor: &CurrentUser,
+        _reason: &str,
+        _hours: u32,
+    ) -> Result<(), AppError> {
+        Ok(())
+    }
+    async fn lift_change_lock(&self, _actor: &CurrentUser) -> Result<(), AppError> {
+        Ok(())
+    }
     async fn flag_change(
         &self,
         _actor: &CurrentUser,

@@ -2,6 +2,7 @@
 //! call it, and let the error's status reach the HTTP response.
 
 pub mod audit;
+pub mod change_lock;
 #[cfg(all(test, feature = "ssr"))]
 pub mod fakes;
 pub mod history;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::api::audit::AuditQuery;
+use crate::api::change_lock::ChangeLock;
 use crate::api::history::HistoryRow;
 use crate::api::migration::{AuditRow, MigrationDetail};
 use crate::api::migration_form::{EditableMigration, MigrationForm};
@@ -46,6 +47,15 @@ pub trait MigrationService: Send + Sync {
     async fn history(&self) -> Result<Vec<HistoryRow>, AppError>;
     /// Audit entries matching `query`, newest first, at most its limit.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, AppError>;
+    /// The change lock holding now, if any.
+    async fn change_lock(&self) -> Result<Option<ChangeLock>, AppError>;
+    async fn declare_change_lock(
+        &self,
+        actor: &CurrentUser,
+        reason: &str,
+        hours: u32,
+    ) -> Result<(), AppError>;
+    async fn lift_change_lock(&self, actor: &CurrentUser) -> Result<(), AppError>;
     /// Moves a flag change on by hand: confirms one a person ran (manual backend), or puts one
     /// that failed back in the queue.
     async fn flag_change(

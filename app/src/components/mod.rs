@@ -1,6 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod audit;
+pub mod change_lock;
 pub mod layout;
 pub mod rollout;
 pub mod status;

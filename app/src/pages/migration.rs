@@ -22,6 +22,7 @@ use crate::api::migration::{
     StartMigration, VersionsNeeded, ViewerRights, get_migration,
 };
 use crate::components::audit::AuditTrail;
+use crate::components::change_lock::ChangeLockBanner;
 use crate::components::rollout::{CheckClock, CopyButton, HealthDot, ServingNow};
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::components::time::{Ago, When, ticking_now};
@@ -186,6 +187,7 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
             </div>
         </header>
         {failure}
+        <ChangeLockBanner />
         <DriftWarnings drift=detail.drift.clone() now />
         <StageTimeline stages=detail.stages.clone() now />
         <div class="detail-body">

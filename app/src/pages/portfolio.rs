@@ -17,6 +17,7 @@ use rollout::{Environment, Health, Status};
 use crate::api::portfolio::{
     Place, Portfolio, PortfolioRow, PortfolioView, SortKey, list_migrations,
 };
+use crate::components::change_lock::ChangeLockBanner;
 use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading};
 use crate::components::time::ticking_now;
@@ -33,6 +34,7 @@ pub fn PortfolioPage() -> impl IntoView {
             <h1>"In-flight migrations"</h1>
             <a class="button button--primary" href="/migrations/new">"New migration"</a>
         </div>
+        <ChangeLockBanner />
         <Suspense fallback=|| view! { <Loading what="migrations" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {

@@ -1,6 +1,7 @@
 //! The Postgres store: the pool, the schema, and one module of queries per domain.
 
 pub mod audit;
+pub mod change_locks;
 pub mod flag_changes;
 pub mod flag_observations;
 pub mod local_flags;

@@ -2,6 +2,7 @@
 //! migration, lets the domain decide, and writes the new state, what happened and the audit
 //! entries in one transaction, refusing an edit made on an older version.
 
+pub mod change_lock;
 pub mod deployments;
 pub mod flag_changes;
 pub mod plans;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use app::{
     api::{
         audit::AuditQuery,
+        change_lock::ChangeLock,
         history::{HistoryColumn, HistoryRow},
         migration::{AuditRow, MigrationDetail},
         migration_form::{EditableMigration, MigrationForm},
@@ -102,6 +104,7 @@ impl PgMigrationService {
             now,
         )
         .map_err(AppError::from)?;
+        change_lock::check(tx, loaded.state.flags(), &transition.events, now).await?;
         let columns = StateColumns::of(&transition.state)?;
         db::migrations::update_state(tx, loaded.row.id, &columns.stored(), &actor.username, now)
             .await?;
@@ -494,6 +497,25 @@ impl MigrationService for PgMigrationService {
             .await
             .map_err(Error::from)?;
         Ok(records.into_iter().map(view::audit_row).collect())
+    }
+
+    async fn change_lock(&self) -> Result<Option<ChangeLock>, AppError> {
+        Ok(self.holding_lock().await?)
+    }
+
+    #[tracing::instrument(skip(self), fields(actor = %actor.username))]
+    async fn declare_change_lock(
+        &self,
+        actor: &CurrentUser,
+        reason: &str,
+        hours: u32,
+    ) -> Result<(), AppError> {
+        Ok(self.declare_lock(actor, reason, hours).await?)
+    }
+
+    #[tracing::instrument(skip(self), fields(actor = %actor.username))]
+    async fn lift_change_lock(&self, actor: &CurrentUser) -> Result<(), AppError> {
+        Ok(self.lift_lock(actor).await?)
     }
 
     #[tracing::instrument(skip(self), fields(actor = %actor.username))]

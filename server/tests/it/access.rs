@@ -169,6 +169,17 @@ const MATRIX: &[Row] = &[
         ],
         Allowed::With(Permission::EditMigrations),
     ),
+    ("get_change_lock", &[], Allowed::With(Permission::Read)),
+    (
+        "declare_change_lock",
+        &[("reason", "matrix"), ("hours", "1")],
+        Allowed::With(Permission::Administer),
+    ),
+    (
+        "lift_change_lock",
+        &[],
+        Allowed::With(Permission::Administer),
+    ),
     ("list_tokens", &[], Allowed::With(Permission::Read)),
     (
         "create_token",

@@ -6,6 +6,7 @@ mod helpers;
 
 mod access;
 mod auth;
+mod change_lock;
 mod cli;
 mod config;
 mod demo;

@@ -10,7 +10,7 @@ use rollout::refusal::RefusalCode;
 use rollout::{
     Action, ActionKind, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue,
     MigrationState, Plan, Refusal, Role, StageRef, StateError, Status, VersionGate,
-    advance_blockers, apply, reentry_stage, serving_percentage,
+    advance_blockers, apply, raises_exposure, reentry_stage, serving_percentage,
 };
 use strum::IntoEnumIterator;
 
@@ -2068,4 +2068,30 @@ fn the_infrastructure_issue_is_parsed_and_the_approver_role_recorded() {
     let mut bad = json;
     bad["position"]["production_change"]["infrastructure_issue"] = "https://x".into();
     assert!(serde_json::from_value::<MigrationState>(bad).is_err());
+}
+
+#[test]
+fn raising_a_flag_is_what_a_change_lock_forbids_and_turning_it_off_is_not() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(4);
+    let before = run.state.flags();
+    let up = run.ok(&alice(), request(None));
+    assert!(
+        !raises_exposure(before, &up.events),
+        "a request changes no flag"
+    );
+    run.soak_and_check(&alice());
+    let before = run.state.flags();
+    let killed = run.ok(&alice(), disable());
+    assert!(!raises_exposure(before, &killed.events));
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(1);
+    let before = run.state.flags();
+    run.check_everything(&alice());
+    let advanced = run.ok(&alice(), advance());
+    assert!(
+        raises_exposure(before, &advanced.events),
+        "{:?}",
+        advanced.events
+    );
 }

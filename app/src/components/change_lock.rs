@@ -1,0 +1,83 @@
+//! The change lock, where people decide on changes: a banner while one holds (its reason and end),
+//! and for admins the form that declares one or lifts it.
+
+use leptos::prelude::*;
+
+use crate::api::change_lock::{
+    ChangeLockStatus, DeclareChangeLock, LiftChangeLock, MAX_LOCK_HOURS, get_change_lock,
+};
+use crate::components::status::{ErrorNotice, sentence};
+use crate::components::time::When;
+
+#[component]
+pub fn ChangeLockBanner() -> impl IntoView {
+    let declare = ServerAction::<DeclareChangeLock>::new();
+    let lift = ServerAction::<LiftChangeLock>::new();
+    let status = Resource::new(
+        move || (declare.version().get(), lift.version().get()),
+        |_| get_change_lock(),
+    );
+    let failure = move || {
+        [declare.value().get(), lift.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
+            .map(|error| view! { <ErrorNotice message=sentence(&error.to_string()) /> })
+    };
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                status
+                    .await
+                    .ok()
+                    .map(|status| view! { <Banner status declare lift /> })
+            })}
+        </Transition>
+        {failure}
+    }
+}
+
+#[component]
+fn Banner(
+    status: ChangeLockStatus,
+    declare: ServerAction<DeclareChangeLock>,
+    lift: ServerAction<LiftChangeLock>,
+) -> impl IntoView {
+    let manage = status.may_manage;
+    match status.lock {
+        Some(lock) => view! {
+            <div class="notice notice--warning change-lock" role="status">
+                <strong>"Changes are locked"</strong>
+                " until " <When at=lock.until />
+                {format!(": {} (declared by {}). No flag is raised meanwhile; turning flags off is allowed.", lock.reason, lock.declared_by)}
+                {manage
+                    .then(|| {
+                        view! {
+                            <ActionForm action=lift attr:class="change-lock__lift">
+                                <button class="button button--small" type="submit">"Lift the lock"</button>
+                            </ActionForm>
+                        }
+                    })}
+            </div>
+        }
+        .into_any(),
+        None if manage => view! {
+            <details class="change-lock change-lock--declare">
+                <summary>"Declare a change lock (admin)"</summary>
+                <ActionForm action=declare attr:class="change-lock__form">
+                    <label class="field">
+                        <span class="field__label">"Why (everyone whose change is refused reads it)"</span>
+                        <input class="field__input" name="reason" required maxlength="300" placeholder="Incident 2026-11-26: elevated error rates on Gitaly" />
+                    </label>
+                    <label class="field">
+                        <span class="field__label">"For how many hours"</span>
+                        <input class="field__input" name="hours" type="number" min="1" max=MAX_LOCK_HOURS required value="4" />
+                    </label>
+                    <button class="button" type="submit">"Lock changes"</button>
+                </ActionForm>
+            </details>
+        }
+        .into_any(),
+        None => ().into_any(),
+    }
+}
