@@ -204,6 +204,9 @@ pub struct ProductionChangeRequest {
     /// when the soak, the checks and the decision were all done.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outstanding: Vec<String>,
+    /// The migration's required versions when it was asked for: an edit of them voids it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<VersionRequirements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
 }
@@ -837,6 +840,7 @@ pub fn advance_blockers(
         next,
         &next.reference(position.index + 1),
         position,
+        migration,
     ));
     blockers
 }
@@ -926,6 +930,7 @@ fn production_blockers(
     next: &Stage,
     next_ref: &StageRef,
     position: &StagePosition,
+    migration: &Migration,
 ) -> Vec<Refusal> {
     let Some(percent) = next.production_percent() else {
         return Vec::new();
@@ -938,6 +943,12 @@ fn production_blockers(
             percent,
         }];
     };
+    if is_outdated(request, migration) {
+        return vec![Refusal::RequestOutdated {
+            percent,
+            requested_by: request.requested_by.clone(),
+        }];
+    }
     let mut blockers = Vec::new();
     match &request.approval {
         None => blockers.push(Refusal::ProductionChangeNotApproved {
@@ -968,6 +979,15 @@ fn production_blockers(
     blockers
 }
 
+/// Whether the migration's required versions changed since `request` was made (a request from
+/// before requirements were recorded is taken as it is).
+fn is_outdated(request: &ProductionChangeRequest, migration: &Migration) -> bool {
+    request
+        .requirements
+        .as_ref()
+        .is_some_and(|then| *then != migration.identity.requirements())
+}
+
 /// Whether `refusal` is the four-eyes gate itself rather than something the stage still asks.
 fn is_production_gate(refusal: &Refusal) -> bool {
     matches!(
@@ -977,6 +997,7 @@ fn is_production_gate(refusal: &Refusal) -> bool {
             | Refusal::SelfApproval { .. }
             | Refusal::ApproverNotReleaseManager { .. }
             | Refusal::InfrastructureIssueRequired { .. }
+            | Refusal::RequestOutdated { .. }
     )
 }
 
@@ -1506,7 +1527,11 @@ impl<'a> Step<'a> {
                 .map(|refusal| refusal.to_string())
                 .collect()
         };
-        if let Some(pending) = &position.production_change {
+        if let Some(pending) = position
+            .production_change
+            .as_ref()
+            .filter(|pending| !is_outdated(pending, self.migration))
+        {
             return Err(Refusal::RequestAlreadyPending {
                 percent: pending.percent,
                 requested_by: pending.requested_by.clone(),
@@ -1537,6 +1562,7 @@ impl<'a> Step<'a> {
             infrastructure_issue: issue.clone(),
             deployed: deployed.cloned(),
             outstanding,
+            requirements: Some(self.migration.identity.requirements()),
             approval: None,
         });
         self.events.push(Event::ProductionChangeRequested {
@@ -1569,6 +1595,12 @@ impl<'a> Step<'a> {
         if same_person(&self.actor.username, &request.requested_by) {
             return Err(Refusal::SelfApproval {
                 username: self.actor.name(),
+            });
+        }
+        if is_outdated(request, self.migration) {
+            return Err(Refusal::RequestOutdated {
+                percent: request.percent,
+                requested_by: request.requested_by.clone(),
             });
         }
         request.approval = Some(Approval {
@@ -1698,9 +1730,10 @@ impl<'a> Step<'a> {
             // choosing the last healthy percentage themselves.
             match &reason {
                 None => {
-                    if let Some(first) = production_blockers(stage, &here, &position)
-                        .into_iter()
-                        .next()
+                    if let Some(first) =
+                        production_blockers(stage, &here, &position, self.migration)
+                            .into_iter()
+                            .next()
                     {
                         return Err(first);
                     }

@@ -194,6 +194,12 @@ pub enum Refusal {
     AlreadyApproved {
         approved_by: String,
     },
+    /// The migration's required versions changed after the request was made: its evidence was
+    /// about another migration.
+    RequestOutdated {
+        percent: u8,
+        requested_by: String,
+    },
     NoProductionChangeAhead {
         next_stage: Option<StageRef>,
     },
@@ -410,6 +416,13 @@ impl fmt::Display for Refusal {
             } => write!(
                 f,
                 "Moving production to {percent} % was already requested by {requested_by}; approve or reject that request first."
+            ),
+            Refusal::RequestOutdated {
+                percent,
+                requested_by,
+            } => write!(
+                f,
+                "The migration was edited after {requested_by} asked for {percent} %: that request judged the old one, so it is void; ask again."
             ),
             Refusal::AlreadyApproved { approved_by } => write!(
                 f,

@@ -94,6 +94,15 @@ impl MigrationService for Fakes {
     ) -> Result<Vec<crate::api::migration::AuditRow>, AppError> {
         Ok(Vec::new())
     }
+    async fn review_kill(
+        &self,
+        _actor: &CurrentUser,
+        flag: &str,
+        _kill: i64,
+        _note: &str,
+    ) -> Result<(), AppError> {
+        Err(AppError::not_found(format!("migration {flag}")))
+    }
     async fn change_lock(&self) -> Result<Option<crate::api::change_lock::ChangeLock>, AppError> {
         Ok(None)
     }

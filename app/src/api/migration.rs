@@ -48,6 +48,27 @@ pub struct MigrationDetail {
     pub viewer: ViewerRights,
     /// Where a backend holds the flag otherwise than Rampart set it, or could not be read.
     pub drift: Vec<FlagDrift>,
+    /// Every kill of the migration, newest first, with its review.
+    pub kills: Vec<KillView>,
+}
+
+/// A kill, and a release manager's review of it afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillView {
+    /// Its audit entry.
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: Option<String>,
+    pub environments: Vec<Environment>,
+    pub review: Option<KillReview>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillReview {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub note: String,
 }
 
 /// A flag found otherwise than Rampart set it: someone changed it outside Rampart.
@@ -69,7 +90,7 @@ pub struct ViewerRights {
     pub act: bool,
     /// Approve or reject the production change asked for: a release manager who did not ask.
     pub approve: bool,
-    /// Let a stage end before its soak: a release manager.
+    /// Let a stage end before its soak, and review kills: a release manager.
     pub override_soak: bool,
 }
 
@@ -471,6 +492,23 @@ pub async fn kill_switch(
         everywhere: everywhere.is_some(),
     };
     act(&flag, None, action).await
+}
+
+/// A release manager reviews a kill afterwards: what happened, and whether it was right.
+#[server(endpoint = "review_kill")]
+pub async fn review_kill(flag: String, kill: i64, note: String) -> Result<(), AppError> {
+    use crate::api::{services::services, session::require};
+    let user = require(rollout::Permission::Act(rollout::ActionKind::OverrideSoak))?;
+    if note.trim().is_empty() {
+        return Err(AppError::invalid(
+            "note",
+            "say what the review found: was the kill right, and what follows",
+        ));
+    }
+    services()?
+        .migrations
+        .review_kill(&user, &flag, kill, note.trim())
+        .await
 }
 
 /// The operator ran a flag change's ChatOps line: Rampart records it as applied.

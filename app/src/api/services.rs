@@ -47,6 +47,14 @@ pub trait MigrationService: Send + Sync {
     async fn history(&self) -> Result<Vec<HistoryRow>, AppError>;
     /// Audit entries matching `query`, newest first, at most its limit.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, AppError>;
+    /// A release manager's review of kill `kill` (its audit entry) of `flag`.
+    async fn review_kill(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        kill: i64,
+        note: &str,
+    ) -> Result<(), AppError>;
     /// The change lock holding now, if any.
     async fn change_lock(&self) -> Result<Option<ChangeLock>, AppError>;
     async fn declare_change_lock(

@@ -13,12 +13,12 @@ mod flag_changes;
 mod production;
 
 use flag_changes::FlagChanges;
-use production::{KillSwitch, OverrideSoakForm, RequestCard, RequestForm};
+use production::{KillSwitch, Kills, OverrideSoakForm, RequestCard, RequestForm};
 
 use crate::api::migration::{
     AdvanceStage, ApproveProductionChange, CompleteMigration, ConfirmFlagChange, CurrentStage,
     Decide, FlagDrift, KillSwitch, MigrationDetail, OverrideSoak, PauseMigration, RecordCheckIn,
-    RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange,
+    RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange, ReviewKill,
     StartMigration, VersionsNeeded, ViewerRights, get_migration,
 };
 use crate::components::audit::AuditTrail;
@@ -47,6 +47,7 @@ pub(crate) struct Actions {
     reject: ServerAction<RejectProductionChange>,
     override_soak: ServerAction<OverrideSoak>,
     kill: ServerAction<KillSwitch>,
+    review: ServerAction<ReviewKill>,
 }
 
 /// Each action's last result, reduced to what the page needs: nothing yet, done, or why not.
@@ -69,11 +70,12 @@ impl Actions {
             reject: ServerAction::new(),
             override_soak: ServerAction::new(),
             kill: ServerAction::new(),
+            review: ServerAction::new(),
         }
     }
 
     /// Every action's version and last outcome, read reactively.
-    fn each(&self) -> [(usize, Outcome); 14] {
+    fn each(&self) -> [(usize, Outcome); 15] {
         fn read<A>(action: ServerAction<A>) -> (usize, Outcome)
         where
             A: leptos::server_fn::ServerFn<Output = (), Error = AppError>
@@ -99,6 +101,7 @@ impl Actions {
             read(self.reject),
             read(self.override_soak),
             read(self.kill),
+            read(self.review),
         ]
     }
 
@@ -239,6 +242,18 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                     actions
                     now
                 />
+                {(!detail.kills.is_empty())
+                    .then(|| {
+                        view! {
+                            <Kills
+                                kills=detail.kills.clone()
+                                flag=flag.clone()
+                                may_review=detail.viewer.override_soak
+                                actions
+                                now
+                            />
+                        }
+                    })}
                 <section class="panel">
                     <h2 class="panel__title">"Audit trail"</h2>
                     <AuditTrail entries=detail.audit.clone() />
@@ -505,7 +520,9 @@ fn AdvancePanel(
     let blocked = !blockers.is_empty();
     let running = matches!(status, Status::Active | Status::Paused);
     let soak_holds = blockers.iter().any(|b| b.code.starts_with("soak"));
-    let request = current.production_request.clone();
+    // A request made before the migration was edited is void: ask again.
+    let void = blockers.iter().any(|b| b.code == "request_outdated");
+    let request = current.production_request.clone().filter(|_| !void);
     let approved = request.as_ref().is_some_and(|r| r.approved_by.is_some());
     let (title, form_flag, card_flag) = (format!("Next: {next}"), flag.clone(), flag.clone());
     // Into production: ask first; once approved, the advance is the last step.

@@ -55,21 +55,9 @@ async fn keep_an_admin(tx: &mut sqlx::PgConnection, id: i64) -> Result<(), AppEr
     Ok(())
 }
 
-/// The actors of what Rampart does by itself, in the audit log: no person may take their names.
-const RESERVED_USERNAMES: [&str; 2] = [crate::rollouts::AUTOMATION, "guardrail"];
-
 /// A username as the database accepts it: a letter or digit, then letters, digits, '.', '_'
-/// and '-', at most 64 in all; and not the name Rampart's own automation acts under.
+/// and '-', at most 64 in all.
 pub(crate) fn check_username(username: &str) -> Result<(), AppError> {
-    if RESERVED_USERNAMES
-        .iter()
-        .any(|reserved| reserved.eq_ignore_ascii_case(username))
-    {
-        return Err(AppError::invalid(
-            "username",
-            format!("{username} is the name Rampart's automation acts under; choose another"),
-        ));
-    }
     let mut chars = username.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))

@@ -14,8 +14,7 @@ use crate::{
     flags::{BackendKind, value_text},
 };
 
-/// Rampart itself, as the actor of what its workers do (applying flag changes). Usernames are
-/// checked when people are added, and none may take this one.
+/// Rampart itself, as the actor of what its workers do (applying flag changes).
 pub fn automation() -> CurrentUser {
     CurrentUser {
         id: 0,

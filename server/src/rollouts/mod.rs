@@ -41,8 +41,9 @@ use plans::Plans;
 use record::{Recorder, subject};
 use stored::{Loaded, StateColumns};
 
-/// The actor of what Rampart's workers do, such as applying flag changes.
-pub const AUTOMATION: &str = "rampart";
+/// The actor of what Rampart's workers do, such as applying flag changes: in brackets, as the
+/// audit log names Rampart itself, so no username can be taken for it.
+pub const AUTOMATION: &str = "[rampart]";
 
 /// How many audit entries a migration's page shows; the audit page has them all.
 const AUDIT_SHOWN: i64 = 12;
@@ -354,11 +355,12 @@ impl MigrationService for PgMigrationService {
         let loaded = self.read(flag).await?;
         let (id, subject) = (loaded.row.id, subject(flag));
         let ids = [id];
-        let (stages, pending, audit, observations) = tokio::try_join!(
+        let (stages, pending, audit, observations, kills) = tokio::try_join!(
             db::stages::fetch_stages(&self.pool, &ids),
             db::flag_changes::fetch_unsettled(&self.pool, id),
             db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
             db::flag_observations::fetch_for(&self.pool, id),
+            db::kill_reviews::fetch_for_subject(&self.pool, &subject),
         )
         .map_err(Error::from)?;
         let deployed = match versions_needed_to_advance(&loaded.state, &loaded.migration.plan) {
@@ -370,6 +372,7 @@ impl MigrationService for PgMigrationService {
             pending,
             audit,
             observations,
+            kills,
             deployed,
         };
         Ok(view::detail(&loaded, parts, &self.links, now))
@@ -497,6 +500,39 @@ impl MigrationService for PgMigrationService {
             .await
             .map_err(Error::from)?;
         Ok(records.into_iter().map(view::audit_row).collect())
+    }
+
+    #[tracing::instrument(skip(self, note), fields(actor = %actor.username))]
+    async fn review_kill(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        kill: i64,
+        note: &str,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let subject = subject(flag);
+        if !db::kill_reviews::insert(&mut tx, &subject, kill, &actor.username, note, now)
+            .await
+            .map_err(Error::from)?
+        {
+            return Err(AppError::Conflict {
+                message: "this kill was reviewed already, or is not one of this migration's; reload to see it".to_owned(),
+            });
+        }
+        let entry = AuditEntry {
+            actor: &actor.username,
+            action: "kill.reviewed",
+            subject,
+            before: None,
+            after: Some(serde_json::json!({ "kill": kill, "note": note })),
+        };
+        db::audit::insert_audit(&mut *tx, &entry, now)
+            .await
+            .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
     }
 
     async fn change_lock(&self) -> Result<Option<ChangeLock>, AppError> {

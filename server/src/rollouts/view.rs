@@ -5,8 +5,8 @@ use app::api::{
     history::{HistoryRow, Outcome, StageTime},
     migration::{
         AuditRow, Blocker, ChangeProgress, CheckInView, ChecklistRow, CurrentStage, FlagDrift,
-        MigrationDetail, NextProduction, Override, PendingFlagChange, ProductionRequestView,
-        StageVisit, TimelineStage, VersionsNeeded, ViewerRights,
+        KillReview, KillView, MigrationDetail, NextProduction, Override, PendingFlagChange,
+        ProductionRequestView, StageVisit, TimelineStage, VersionsNeeded, ViewerRights,
     },
     portfolio::{CheckDue, Place, PortfolioRow, SoakProgress, TrialMark},
 };
@@ -19,7 +19,7 @@ use rollout::{
 
 use crate::db::{
     audit::AuditRecord, flag_changes::UnsettledChange, flag_observations::Observation,
-    stages::StageRow,
+    kill_reviews::KillRow, stages::StageRow,
 };
 use crate::flags::{parse_value, same_serving};
 use crate::rollouts::{stored::Loaded, words};
@@ -116,6 +116,8 @@ pub struct DetailParts {
     pub audit: Vec<AuditRecord>,
     /// What the reconciler last read from the backends.
     pub observations: Vec<Observation>,
+    /// The migration's kills, with their reviews.
+    pub kills: Vec<KillRow>,
     /// The versions deployed where advancing needs them, when Rampart can tell.
     pub deployed: Option<DeployedVersions>,
 }
@@ -175,6 +177,7 @@ pub fn detail(
         updated_by: row.updated_by.clone(),
         viewer: ViewerRights::default(),
         drift,
+        kills: parts.kills.into_iter().map(kill).collect(),
     }
 }
 
@@ -193,6 +196,34 @@ fn visit(row: &StageRow) -> StageVisit {
         ended_at: row.ended_at,
         ended_by: row.ended_by.clone(),
         soak_override,
+    }
+}
+
+fn kill(row: KillRow) -> KillView {
+    let event = row
+        .after
+        .and_then(|after| serde_json::from_value::<rollout::Event>(after).ok());
+    let (reason, environments) = match event {
+        Some(rollout::Event::Disabled {
+            reason,
+            environments,
+        }) => (reason, environments),
+        _ => (None, Vec::new()),
+    };
+    KillView {
+        id: row.id,
+        at: row.at,
+        by: row.actor,
+        reason,
+        environments,
+        review: row
+            .reviewed_by
+            .zip(row.reviewed_at)
+            .map(|(by, at)| KillReview {
+                by,
+                at,
+                note: row.note.unwrap_or_default(),
+            }),
     }
 }
 

@@ -129,6 +129,11 @@ const MATRIX: &[Row] = &[
         Allowed::With(Permission::Act(ActionKind::Disable)),
     ),
     (
+        "review_kill",
+        &[("flag", "gitaly_nothing"), ("kill", "1"), ("note", "fine")],
+        Allowed::With(Permission::Act(ActionKind::OverrideSoak)),
+    ),
+    (
         "retry_flag_change",
         &[("flag", "gitaly_nothing"), ("change", "1")],
         Allowed::With(Permission::Act(ActionKind::Advance)),

@@ -169,7 +169,7 @@ async fn a_migration_walks_from_development_to_100_percent_through_gitlab_and_is
     assert!(
         applied
             .iter()
-            .all(|(actor, _, after)| actor == "rampart" && after["backend"] == "gitlab"),
+            .all(|(actor, _, after)| actor == "[rampart]" && after["backend"] == "gitlab"),
         "{applied:?}"
     );
     // The approvals name their release manager.
@@ -177,6 +177,31 @@ async fn a_migration_walks_from_development_to_100_percent_through_gitlab_and_is
         entries.iter().any(|(actor, action, _)| actor == "rita"
             && action == "migration.production_change_approved")
     );
+
+    // The kill waits for a release manager's review: not an engineer's, and only once.
+    let kills = drive.detail().await["kills"].clone();
+    assert_eq!(kills.as_array().unwrap().len(), 1, "{kills}");
+    assert_eq!(kills[0]["reason"], "error rate 4 % on the new path");
+    assert_eq!(kills[0]["by"], "erin");
+    assert!(kills[0]["review"].is_null());
+    let id = kills[0]["id"].to_string();
+    let review = [
+        ("flag", flag),
+        ("kill", id.as_str()),
+        ("note", "right call: a bad cache key; fix in 16.6"),
+    ];
+    let (status, _) = drive.call(&drive.engineer, "review_kill", &review).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    drive
+        .ok(&drive.release_manager, "review_kill", &review)
+        .await;
+    let (status, _) = drive
+        .call(&drive.release_manager, "review_kill", &review)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let reviewed = &drive.detail().await["kills"][0]["review"];
+    assert_eq!(reviewed["by"], "rita");
+    assert_eq!(reviewed["note"], "right call: a bad cache key; fix in 16.6");
 }
 
 #[tokio::test]
@@ -394,6 +419,23 @@ async fn fifty_concurrent_approvals_make_one_change_and_only_another_release_man
     let (status, body) = drive.approve_as(&requester_too).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["Refused"]["code"], "self_approval");
+    // Nor through a script with rex's API token.
+    let (_, created) = drive
+        .call(&requester_too, "create_token", &[("name", "release bot")])
+        .await;
+    let token = created["token"].as_str().unwrap().to_owned();
+    let version = drive.version().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/approve_production_change", app.address))
+        .bearer_auth(&token)
+        .header("accept", "application/json")
+        .form(&[("flag", flag), ("version", &version), ("typed_flag", flag)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["Refused"]["code"], "self_approval", "{body}");
     let names: Vec<String> = (0..5).map(|n| format!("rm{n}")).collect();
     let approvers = futures_util::future::join_all(
         names

@@ -1295,6 +1295,23 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "Moving production to 1 % was already requested by alice",
     );
     push(
+        "request_outdated",
+        {
+            let mut run = at(3);
+            run.ok(&alice(), request(Some(INFRA)));
+            let mut raw = crate::common::raw_identity();
+            raw.gitaly_version = "v16.3.3".into();
+            run.migration.identity =
+                rollout::MigrationIdentity::parse(&raw).unwrap_or_else(|e| panic!("{e}"));
+            let refused = run.refused(&carol(), Action::Approve);
+            // Asked again, the new request stands in for the void one.
+            run.ok(&bob(), request(Some(INFRA)));
+            run.ok(&carol(), Action::Approve);
+            refused
+        },
+        "the old one, so it is void",
+    );
+    push(
         "already_approved",
         {
             let mut run = at(3);

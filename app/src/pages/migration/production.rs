@@ -1,12 +1,14 @@
 //! The migration page's production controls: asking for the next percentage, a release
 //! manager's approval (by typing the flag's name) or rejection, ending a soak early, and the
-//! kill switch.
+//! kill switch and the review of each kill.
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use super::{Actions, VersionFields};
-use crate::api::migration::{NextProduction, ProductionRequestView, VersionsNeeded, ViewerRights};
+use crate::api::migration::{
+    KillView, NextProduction, ProductionRequestView, VersionsNeeded, ViewerRights,
+};
 use crate::components::time::Ago;
 
 /// The form that asks a release manager for the next production percentage.
@@ -208,6 +210,66 @@ pub fn KillSwitch(flag: String, actions: Actions) -> impl IntoView {
                 <button class="button button--danger" type="submit">"Disable the flag now"</button>
             </ActionForm>
         </details>
+    }
+}
+
+/// Every kill of the migration, and its review: a release manager's afterwards.
+#[component]
+pub fn Kills(
+    kills: Vec<KillView>,
+    flag: String,
+    may_review: bool,
+    actions: Actions,
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="kills">
+            <h2 class="panel__title" id="kills">"Kills"</h2>
+            <ul class="kills">
+                {kills
+                    .into_iter()
+                    .map(|kill| {
+                        let places: Vec<&str> = kill.environments.iter().map(|e| e.label()).collect();
+                        let flag = flag.clone();
+                        let review = match kill.review.clone() {
+                            Some(review) => view! {
+                                <p class="kills__review">
+                                    {format!("Reviewed by {} ", review.by)} <Ago at=review.at now />
+                                    {format!(": {}", review.note)}
+                                </p>
+                            }
+                            .into_any(),
+                            None if may_review => view! {
+                                <ActionForm action=actions.review attr:class="kills__form">
+                                    <input type="hidden" name="flag" value=flag />
+                                    <input type="hidden" name="kill" value=kill.id />
+                                    <label class="field">
+                                        <span class="field__label">"Review: was it right, and what follows?"</span>
+                                        <input class="field__input" name="note" required maxlength="1000" />
+                                    </label>
+                                    <button class="button button--small" type="submit">"Mark reviewed"</button>
+                                </ActionForm>
+                            }
+                            .into_any(),
+                            None => view! {
+                                <p class="kills__review kills__review--due">"Waiting for a release manager's review."</p>
+                            }
+                            .into_any(),
+                        };
+                        view! {
+                            <li class="kills__item">
+                                <p>
+                                    <strong>{format!("{} turned it off in {} ", kill.by, places.join(", "))}</strong>
+                                    <Ago at=kill.at now />
+                                    {kill.reason.map(|reason| format!(": {reason}"))}
+                                </p>
+                                {review}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
     }
 }
 
