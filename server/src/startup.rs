@@ -222,7 +222,8 @@ fn router(
         .with_state(state)
 }
 
-/// Migrations over `pool`, with the template's links, and in demo mode the demo's environments.
+/// Migrations over `pool`, with the template's links, and the deployed versions from each
+/// environment's GitLab (in demo mode, the demo's).
 fn migration_service(
     config: &Config,
     pool: PgPool,
@@ -232,7 +233,7 @@ fn migration_service(
     let deployments: Arc<dyn deployments::Deployments> = if config.demo_data {
         Arc::new(deployments::Demo)
     } else {
-        Arc::new(deployments::Manual)
+        Arc::new(deployments::Live::new(backends.gitlabs()))
     };
     PgMigrationService::new(
         pool,

@@ -212,6 +212,8 @@ pub struct VersionsNeeded {
     /// Deployed versions as last reported by the environment, to prefill the form.
     pub gitaly: Option<String>,
     pub gitlab: Option<String>,
+    /// The dashboards that show them, for whoever types them.
+    pub evidence: Vec<Link>,
 }
 
 /// A flag change not applied yet.

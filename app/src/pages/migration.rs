@@ -590,6 +590,20 @@ fn VersionFields(needed: VersionsNeeded) -> impl IntoView {
     view! {
         <fieldset class="advance__versions">
             <legend>{format!("Versions deployed in {}", needed.environment.label())}</legend>
+            <p class="field__hint advance__evidence">
+                "Read them on "
+                {needed
+                    .evidence
+                    .iter()
+                    .enumerate()
+                    .map(|(n, link)| {
+                        view! {
+                            {(n > 0).then_some(" and ")}
+                            <a href=link.url.clone()>{link.label.clone()}</a>
+                        }
+                    })
+                    .collect_view()}
+            </p>
             <label class="field">
                 <span class="field__label">"Gitaly"</span>
                 <input

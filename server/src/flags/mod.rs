@@ -78,8 +78,39 @@ fn base_url(url: &str) -> reqwest::Url {
         .unwrap_or_else(|_| reqwest::Url::parse("http://invalid").expect("a URL"))
 }
 
-/// Sends `request` to `system`: the answer's status and body, or why there was none.
+/// How many times a read is sent before its failure counts: a read changes nothing, so a
+/// backend that drops one request in a few costs a moment, not a backoff.
+const READ_TRIES: u32 = 3;
+
+/// Sends `request` to `system`: the answer's status and body, or why there was none. A read
+/// (GET) that gets no answer or a 5xx is sent again at once, up to [`READ_TRIES`] times; a write
+/// is sent once, and retrying it is the worker's job, which reads first.
 async fn exchange(
+    system: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, String), BackendError> {
+    let is_read = request
+        .try_clone()
+        .and_then(|copy| copy.build().ok())
+        .is_some_and(|built| built.method() == reqwest::Method::GET);
+    let mut tries = 1;
+    loop {
+        let copy = (is_read && tries < READ_TRIES)
+            .then(|| request.try_clone())
+            .flatten();
+        let Some(this_try) = copy else {
+            return send_once(system, request).await;
+        };
+        match send_once(system, this_try).await {
+            Ok((status, _)) if status.is_server_error() => {}
+            Err(BackendError::Transient(_)) => {}
+            outcome => return outcome,
+        }
+        tries += 1;
+    }
+}
+
+async fn send_once(
     system: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<(reqwest::StatusCode, String), BackendError> {
@@ -192,36 +223,45 @@ struct Route {
     kind: BackendKind,
     /// `None` for manual: nothing applies its changes but a person.
     backend: Option<Arc<dyn FlagBackend>>,
+    /// The same client when the backend is GitLab, which also tells its deployed version.
+    gitlab: Option<Arc<gitlab::GitLabFlags>>,
 }
 
 impl FlagBackends {
     pub fn new(config: &FlagsConfig, pool: &PgPool) -> Result<FlagBackends, reqwest::Error> {
         let route = |environment: Environment| -> Result<Route, reqwest::Error> {
-            let backend: Option<Arc<dyn FlagBackend>> =
-                match config.get(environment) {
-                    BackendConfig::Manual => None,
-                    BackendConfig::Local => {
-                        Some(Arc::new(local::LocalFlags::new(pool.clone(), environment)))
-                    }
-                    BackendConfig::GitLab { url, token } => Some(Arc::new(
-                        gitlab::GitLabFlags::new(url, token.clone(), config.timeout)?,
-                    )),
-                    BackendConfig::Unleash {
-                        url,
-                        token,
-                        project,
-                        environment,
-                    } => Some(Arc::new(unleash::UnleashFlags::new(
+            let mut gitlab = None;
+            let backend: Option<Arc<dyn FlagBackend>> = match config.get(environment) {
+                BackendConfig::Manual => None,
+                BackendConfig::Local => {
+                    Some(Arc::new(local::LocalFlags::new(pool.clone(), environment)))
+                }
+                BackendConfig::GitLab { url, token } => {
+                    let client = Arc::new(gitlab::GitLabFlags::new(
                         url,
                         token.clone(),
-                        project,
-                        environment,
                         config.timeout,
-                    )?)),
-                };
+                    )?);
+                    gitlab = Some(client.clone());
+                    Some(client)
+                }
+                BackendConfig::Unleash {
+                    url,
+                    token,
+                    project,
+                    environment,
+                } => Some(Arc::new(unleash::UnleashFlags::new(
+                    url,
+                    token.clone(),
+                    project,
+                    environment,
+                    config.timeout,
+                )?)),
+            };
             Ok(Route {
                 kind: config.get(environment).kind(),
                 backend,
+                gitlab,
             })
         };
         Ok(FlagBackends {
@@ -236,6 +276,7 @@ impl FlagBackends {
         let route = Route {
             kind: BackendKind::Manual,
             backend: None,
+            gitlab: None,
         };
         FlagBackends {
             development: route.clone(),
@@ -254,6 +295,13 @@ impl FlagBackends {
 
     pub fn kind(&self, environment: Environment) -> BackendKind {
         self.route(environment).kind
+    }
+
+    /// The environments whose flags GitLab holds, with its client: it also tells GitLab's version.
+    pub fn gitlabs(&self) -> Vec<(Environment, Arc<gitlab::GitLabFlags>)> {
+        Environment::all()
+            .filter_map(|e| self.route(e).gitlab.clone().map(|g| (e, g)))
+            .collect()
     }
 
     /// The backend that applies `environment`'s changes; `None` when a person does.

@@ -36,7 +36,7 @@ use crate::{
     error::Error,
     flags::FlagBackends,
 };
-use deployments::Deployments;
+use deployments::{Deployments, KnownVersions};
 use plans::Plans;
 use record::{Recorder, subject};
 use stored::{Loaded, StateColumns};
@@ -190,7 +190,7 @@ impl PgMigrationService {
         };
         match action {
             Action::Advance { deployed: None } => Action::Advance {
-                deployed: self.deployments.deployed(environment).await,
+                deployed: self.deployments.deployed(environment).await.complete(),
             },
             Action::RequestProductionChange {
                 reason,
@@ -199,7 +199,7 @@ impl PgMigrationService {
             } => Action::RequestProductionChange {
                 reason,
                 infrastructure_issue,
-                deployed: self.deployments.deployed(environment).await,
+                deployed: self.deployments.deployed(environment).await.complete(),
             },
             action => action,
         }
@@ -365,7 +365,7 @@ impl MigrationService for PgMigrationService {
         .map_err(Error::from)?;
         let deployed = match versions_needed_to_advance(&loaded.state, &loaded.migration.plan) {
             Some(environment) => self.deployments.deployed(environment).await,
-            None => None,
+            None => KnownVersions::default(),
         };
         let parts = view::DetailParts {
             stages,

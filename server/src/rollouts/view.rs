@@ -12,7 +12,7 @@ use app::api::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
-    CheckIn, CheckItem, DeployedVersions, Environment, FlagValue, LinkConfig, MigrationState, Plan,
+    CheckIn, CheckItem, Environment, FlagValue, LinkConfig, MigrationState, Plan,
     ProductionChangeRequest, Stage, StageClock, Status, acceptance_issue, advance_blockers,
     flag_command, health, item_link, overview_links, trial_environment, versions_needed_to_advance,
 };
@@ -22,7 +22,7 @@ use crate::db::{
     kill_reviews::KillRow, stages::StageRow,
 };
 use crate::flags::{parse_value, same_serving};
-use crate::rollouts::{stored::Loaded, words};
+use crate::rollouts::{deployments::KnownVersions, stored::Loaded, words};
 
 pub fn portfolio_row(loaded: &Loaded, now: DateTime<Utc>) -> PortfolioRow {
     let (plan, state, row) = (&loaded.migration.plan, &loaded.state, &loaded.row);
@@ -118,8 +118,8 @@ pub struct DetailParts {
     pub observations: Vec<Observation>,
     /// The migration's kills, with their reviews.
     pub kills: Vec<KillRow>,
-    /// The versions deployed where advancing needs them, when Rampart can tell.
-    pub deployed: Option<DeployedVersions>,
+    /// The versions deployed where advancing needs them, as far as Rampart can tell.
+    pub deployed: KnownVersions,
 }
 
 pub fn detail(
@@ -276,7 +276,7 @@ fn production_request(plan: &Plan, request: &ProductionChangeRequest) -> Product
 
 fn current_stage(
     loaded: &Loaded,
-    deployed: Option<DeployedVersions>,
+    deployed: KnownVersions,
     links: &LinkConfig,
     now: DateTime<Utc>,
 ) -> Option<CurrentStage> {
@@ -324,8 +324,23 @@ fn current_stage(
         versions_needed: versions_needed_to_advance(state, plan).map(|environment| {
             VersionsNeeded {
                 environment,
-                gitaly: deployed.as_ref().map(|d| d.gitaly.to_string()),
-                gitlab: deployed.as_ref().map(|d| d.gitlab.to_string()),
+                gitaly: deployed.gitaly.as_ref().map(ToString::to_string),
+                gitlab: deployed.gitlab.as_ref().map(ToString::to_string),
+                // Where a person reads them: the stage that runs there (or checks them).
+                evidence: [next, Some(stage)]
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s.environment() == Some(environment))
+                    .map(|s| {
+                        [
+                            CheckItem::GitalyVersionChecked,
+                            CheckItem::GitlabVersionChecked,
+                        ]
+                        .into_iter()
+                        .filter_map(|item| item_link(&migration.identity, s, item, links))
+                        .collect()
+                    })
+                    .unwrap_or_default(),
             }
         }),
         production_request: state

@@ -524,3 +524,106 @@ async fn a_flag_changed_outside_rampart_shows_as_drift_with_both_values_until_it
     gitlabs.production.fake.set_by_hand(flag, "false");
     drift_becomes(&drive, &[]).await;
 }
+
+#[tokio::test]
+async fn the_kill_switch_goes_ahead_of_changes_asked_for_before_it() {
+    let gitlabs = GitLabs::start().await;
+    let app = app_over(&gitlabs, 5000).await;
+    let people = Driver::new(&app, "gitaly_nothing").await;
+    let (first, second, killed) = (
+        people.other(&app, "gitaly_order_first"),
+        people.other(&app, "gitaly_order_second"),
+        people.other(&app, "gitaly_order_killed"),
+    );
+    for drive in [&first, &second, &killed] {
+        drive.create_and_start().await;
+        drive.finish_stage().await;
+    }
+    killed.step().await;
+    assert_eq!(killed.stage().await, "development");
+
+    // GitLab slows down: while the worker makes the first change, a second is asked for, then a
+    // kill. The kill is made next, before the change asked for earlier.
+    gitlabs.development.fake.set_faults(Faults {
+        delay: std::time::Duration::from_millis(300),
+        ..Faults::default()
+    });
+    for drive in [&first, &second] {
+        let version = drive.version().await;
+        drive
+            .ok(
+                &drive.engineer,
+                "advance_stage",
+                &[
+                    ("flag", &drive.flag),
+                    ("version", &version),
+                    ("gitaly_version", "16.3.2"),
+                    ("gitlab_version", "16.3.0-ee"),
+                ],
+            )
+            .await;
+    }
+    killed
+        .ok(
+            &killed.engineer,
+            "kill_switch",
+            &[("flag", "gitaly_order_killed"), ("reason", "errors")],
+        )
+        .await;
+    for drive in [&first, &second, &killed] {
+        drive.settled().await;
+    }
+    let writes: Vec<(String, String)> = gitlabs.development.fake.writes();
+    let order: Vec<&str> = writes
+        .iter()
+        .skip(1)
+        .map(|(flag, _)| flag.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "gitaly_order_first",
+            "gitaly_order_killed",
+            "gitaly_order_second"
+        ],
+        "{writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn gitlabs_own_version_fills_the_version_gate_and_the_dashboards_show_the_rest() {
+    let gitlabs = GitLabs::start().await;
+    let app = app_over(&gitlabs, 2000).await;
+    let drive = Driver::new(&app, "gitaly_version_gate").await;
+    drive.create_and_start().await;
+    drive.finish_stage().await;
+
+    let needed = drive.detail().await["current"]["versions_needed"].clone();
+    assert_eq!(needed["environment"], "development");
+    assert_eq!(needed["gitlab"], "16.5.0-ee", "from GitLab's version API");
+    assert!(
+        needed["gitaly"].is_null(),
+        "no source tells Gitaly's: {needed}"
+    );
+    let evidence: Vec<&str> = needed["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|link| link["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        evidence,
+        ["Gitaly Dev Version Tracker Dashboard", "GitLab Dev /help"]
+    );
+    // Half the versions is no pass: the person advancing types Gitaly's.
+    let version = drive.version().await;
+    let (status, refused) = drive
+        .call(
+            &drive.engineer,
+            "advance_stage",
+            &[("flag", "gitaly_version_gate"), ("version", &version)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["Refused"]["code"], "deployed_versions_unknown");
+}
