@@ -44,7 +44,7 @@ pub fn oidc_issuer() -> String {
 
 /// A free port, for a server whose address must be known before it starts (single sign-on's
 /// callback is registered by address).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -151,6 +151,20 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
+    /// A Rampart running elsewhere (its binary, say) over `database`.
+    pub async fn over(address: &str, database: &str, database_url: &str) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            client: client(),
+            pool: PgPool::connect(database_url)
+                .await
+                .expect("connect to the test database"),
+            database: database.to_owned(),
+            database_url: database_url.to_owned(),
+            maintenance_url: maintenance_url(),
+        }
+    }
+
     /// Adds a password account with these roles.
     pub async fn add_user(&self, username: &str, roles: &[Role]) {
         let account = NewAccount {

@@ -9,6 +9,7 @@ mod auth;
 mod change_lock;
 mod cli;
 mod config;
+mod crash;
 mod demo;
 mod drive;
 mod flags;
