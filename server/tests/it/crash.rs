@@ -74,7 +74,11 @@ async fn a_change_that_landed_before_rampart_died_is_recorded_by_the_next_replic
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(gitlab.fake.value("gitaly_crash"), "true", "the write landed");
+    assert_eq!(
+        gitlab.fake.value("gitaly_crash"),
+        "true",
+        "the write landed"
+    );
     first.kill().expect("the first replica is killed");
     first.wait().expect("and gone");
     gitlab.fake.set_faults(Faults::default());
