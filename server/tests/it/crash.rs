@@ -15,7 +15,7 @@ use crate::helpers::{TestApp, create_database, free_port};
 /// `timeout_ms` for GitLab; returns it once it answers `/readyz`.
 async fn start_server(database_url: &str, gitlab: &str, timeout_ms: u32) -> (Child, String) {
     let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env_clear()
         .env("DATABASE_URL", database_url)
         .env("RAMPART_ADDR", &addr)
@@ -36,6 +36,8 @@ async fn start_server(database_url: &str, gitlab: &str, timeout_ms: u32) -> (Chi
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server at {address} did not become ready");
 }
 
