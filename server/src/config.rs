@@ -262,7 +262,17 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                     problem: format!("is not set, but {} needs it", names.kind),
                 })
             };
-            match self.text(names.kind, default).to_ascii_lowercase().as_str() {
+            let kind = self.text(names.kind, default).to_ascii_lowercase();
+            if demo && matches!(kind.as_str(), "gitlab" | "unleash") {
+                // The demo's history is rehearsed as made, in Rampart's own store.
+                return Err(ConfigError {
+                    variable: names.kind,
+                    problem: format!(
+                        "is {kind}, but RAMPART_DEMO_DATA records the demo's flag changes as made without a real system: use local or manual with demo data"
+                    ),
+                });
+            }
+            match kind.as_str() {
                 "manual" => Ok(BackendConfig::Manual),
                 "local" => Ok(BackendConfig::Local),
                 "gitlab" => Ok(BackendConfig::GitLab {
@@ -508,5 +518,62 @@ mod tests {
         let config = config(&[DB, ("RAMPART_ADDR", "  "), ("RAMPART_DEMO_DATA", "yes")]).unwrap();
         assert_eq!(config.listen_addr.port(), 3000);
         assert!(config.demo_data);
+    }
+
+    #[test]
+    fn each_environment_chooses_its_flag_backend_and_the_demo_keeps_to_ramparts_own() {
+        use crate::flags::BackendKind;
+        let plain = config(&[DB]).unwrap();
+        assert_eq!(plain.flags.production.kind(), BackendKind::Manual);
+        let demo = config(&[DB, ("RAMPART_DEMO_DATA", "true")]).unwrap();
+        assert_eq!(demo.flags.development.kind(), BackendKind::Local);
+
+        let error = config(&[DB, ("RAMPART_FLAGS_STAGING", "gitlab")]).unwrap_err();
+        assert_eq!(error.variable, "RAMPART_GITLAB_STAGING_URL");
+        let error = config(&[
+            DB,
+            ("RAMPART_FLAGS_STAGING", "gitlab"),
+            ("RAMPART_GITLAB_STAGING_URL", "gitlab.example.com"),
+            ("RAMPART_GITLAB_STAGING_TOKEN", "glpat-secret"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "RAMPART_GITLAB_STAGING_URL");
+        assert!(!error.to_string().contains("glpat-secret"));
+        let unleash = config(&[
+            DB,
+            ("RAMPART_FLAGS_PRODUCTION", "Unleash"),
+            (
+                "RAMPART_UNLEASH_PRODUCTION_URL",
+                "https://unleash.example.com/",
+            ),
+            ("RAMPART_UNLEASH_PRODUCTION_TOKEN", "*:*.secret"),
+        ])
+        .unwrap();
+        match &unleash.flags.production {
+            crate::flags::BackendConfig::Unleash {
+                url,
+                project,
+                environment,
+                ..
+            } => {
+                assert_eq!(url, "https://unleash.example.com");
+                assert_eq!(project, "default");
+                assert_eq!(environment, "production");
+            }
+            other => panic!("{other:?}"),
+        }
+        let error = config(&[DB, ("RAMPART_FLAGS_DEVELOPMENT", "launchdarkly")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("not manual, local, gitlab or unleash")
+        );
+        let error = config(&[
+            DB,
+            ("RAMPART_DEMO_DATA", "true"),
+            ("RAMPART_FLAGS_PRODUCTION", "unleash"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "RAMPART_FLAGS_PRODUCTION");
     }
 }

@@ -142,12 +142,13 @@ pub async fn mark_applied(
     .await
 }
 
-/// The next change a backend is to apply (kills first, then oldest), locked with its migration
-/// until `tx` ends; one another worker holds is skipped, so no two apply the same change.
-pub async fn claim_next(
-    tx: &mut PgConnection,
+/// Changes a backend is to apply now, kills first, then oldest: the candidates a worker tries to
+/// hold (see [`try_hold`]).
+pub async fn due(
+    db: impl PgExecutor<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<ClaimedChange>, sqlx::Error> {
+    limit: i64,
+) -> Result<Vec<ClaimedChange>, sqlx::Error> {
     sqlx::query_as!(
         ClaimedChange,
         // language=PostgreSQL
@@ -157,12 +158,83 @@ pub async fn claim_next(
            WHERE c.status = 'pending' AND c.backend <> 'manual'
              AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= $1)
            ORDER BY c.priority, c.id
-           LIMIT 1
-           FOR UPDATE OF c, m SKIP LOCKED"#,
-        now
+           LIMIT $2"#,
+        now,
+        limit
     )
-    .fetch_optional(tx)
+    .fetch_all(db)
     .await
+}
+
+/// Takes the right to change `environment`'s flag of the migration: a session-level advisory lock
+/// on `conn`, so no other worker changes the same flag meanwhile, while no row stays locked (a
+/// person's action never waits for a backend). Postgres releases it if the process dies. `false`
+/// when another worker holds it.
+pub async fn try_hold(
+    conn: &mut PgConnection,
+    migration_id: i64,
+    environment: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"SELECT pg_try_advisory_lock(hashtext('rampart.flag_change'),
+                                       hashtext($1::bigint::text || ':' || $2)) AS "held!""#,
+        migration_id,
+        environment
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Gives back what [`try_hold`] took.
+pub async fn release(
+    conn: &mut PgConnection,
+    migration_id: i64,
+    environment: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"SELECT pg_advisory_unlock(hashtext('rampart.flag_change'),
+                                     hashtext($1::bigint::text || ':' || $2)) AS "released!""#,
+        migration_id,
+        environment
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the change still waits to be applied (another worker may have settled it, or a person
+/// superseded it, since it was listed).
+pub async fn is_pending(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        // language=PostgreSQL
+        r#"SELECT EXISTS (SELECT 1 FROM flag_changes WHERE id = $1 AND status = 'pending')
+           AS "pending!""#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Holds the change back until `until` without counting an attempt (a change lock holds).
+pub async fn hold_back(
+    tx: &mut PgConnection,
+    id: i64,
+    reason: &str,
+    until: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        // language=PostgreSQL
+        r#"UPDATE flag_changes SET error = $2, next_attempt_at = $3
+           WHERE id = $1 AND status = 'pending'"#,
+        id,
+        reason,
+        until
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// When the next change that is waiting out a backoff is due, if any.
@@ -220,23 +292,37 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// Puts a failed change of the migration back in the queue; returns it, or `None` if there is
-/// no such failed change.
+/// Puts a failed change of the migration back in the queue, for the backend that now sets its
+/// environment's flags (`backend` of the environment: a change the configuration moved to manual
+/// becomes one to confirm by hand); returns it, or `None` if there is no such failed change.
 pub async fn retry(
     tx: &mut PgConnection,
     migration_id: i64,
     id: i64,
+    backend: impl Fn(&str) -> String,
 ) -> Result<Option<FlagChangeRow>, sqlx::Error> {
+    let environment = sqlx::query_scalar!(
+        // language=PostgreSQL
+        "SELECT environment FROM flag_changes WHERE migration_id = $1 AND id = $2",
+        migration_id,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(environment) = environment else {
+        return Ok(None);
+    };
     let row = sqlx::query_as!(
         FlagChangeRow,
         // language=PostgreSQL
         r#"UPDATE flag_changes
            SET status = 'pending', attempts = 0, next_attempt_at = NULL, settled_at = NULL,
-               settled_by = NULL
+               settled_by = NULL, error = NULL, backend = $3
            WHERE migration_id = $1 AND id = $2 AND status = 'failed'
            RETURNING id, environment, value, command, channel, requested_at, requested_by"#,
         migration_id,
-        id
+        id,
+        backend(&environment)
     )
     .fetch_optional(&mut *tx)
     .await?;

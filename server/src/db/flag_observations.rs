@@ -12,7 +12,9 @@ pub struct Observation {
     pub observed_at: DateTime<Utc>,
 }
 
-/// What was read (`Ok`) or why nothing could be (`Err`).
+/// What was read (`Ok`) or why nothing could be (`Err`), as of a pass that started `at` —
+/// unless a change of that flag was made since: the pass's `expected` is then out of date, and
+/// the next pass says what holds.
 pub async fn record(
     tx: &mut PgConnection,
     migration_id: i64,
@@ -29,7 +31,10 @@ pub async fn record(
         // language=PostgreSQL
         r#"INSERT INTO flag_observations (migration_id, environment, expected, observed, error,
                                           observed_at)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT $1, $2, $3, $4, $5, $6
+           WHERE NOT EXISTS (SELECT 1 FROM flag_changes
+                             WHERE migration_id = $1 AND environment = $2
+                               AND (status IN ('pending', 'failed') OR settled_at >= $6))
            ON CONFLICT (migration_id, environment)
            DO UPDATE SET expected = EXCLUDED.expected, observed = EXCLUDED.observed,
                          error = EXCLUDED.error, observed_at = EXCLUDED.observed_at"#,

@@ -10,7 +10,7 @@ use rollout::FlagValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{BackendError, FlagBackend, base_url, exchange, http_client, value_text};
+use super::{BackendError, FlagBackend, base_url, exchange, http_client, redact, value_text};
 
 const SYSTEM: &str = "GitLab";
 
@@ -72,6 +72,7 @@ impl GitLabFlags {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<String, BackendError> {
         let request = request.header("PRIVATE-TOKEN", self.token.expose_secret());
         let (status, body) = exchange(SYSTEM, request).await?;
+        let body = redact(body, &self.token);
         if status.is_success() {
             Ok(body)
         } else {

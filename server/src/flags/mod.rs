@@ -64,12 +64,26 @@ fn strip_url(error: &reqwest::Error) -> String {
     }
 }
 
-/// The one HTTP client of a backend: it gives up after `timeout`.
+/// The one HTTP client of a backend: it gives up after `timeout`, and never follows a redirect
+/// (the token would go along to wherever it points; a redirect is answered as a refusal).
 fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
+}
+
+/// `body` without `token` in it: a backend (or a proxy before it) that repeats the request in its
+/// answer must not put the token into a stored error, a log line or a page.
+fn redact(body: String, token: &SecretString) -> String {
+    use secrecy::ExposeSecret;
+    let token = token.expose_secret();
+    if token.is_empty() {
+        body
+    } else {
+        body.replace(token, "[token]")
+    }
 }
 
 /// The configured address (checked to be an http(s) URL when the configuration was read).

@@ -1,7 +1,7 @@
 //! The reconciler: every so often it reads each migration's flags from their backends and
 //! records what it saw beside what Rampart had set (`flag_observations`). A difference is drift —
 //! someone changed the flag outside Rampart — and the migration's page warns of it with both
-//! values. One replica at a time does it (a transaction-scoped advisory lock); the others skip.
+//! values. One replica at a time does it; the others skip.
 
 use std::{sync::Arc, time::Duration};
 
@@ -28,18 +28,33 @@ impl Reconciler {
         }
     }
 
-    /// Reads every flag an automatic backend holds for a migration in flight, once.
+    /// Reads every flag an automatic backend holds for a migration in flight, once. The backends
+    /// are read outside any transaction and each observation is written on its own, so a slow
+    /// backend holds up nobody; one replica at a time does it (a session-level advisory lock on a
+    /// connection of its own).
     pub async fn pass(&self) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
-        let mine: bool = sqlx::query_scalar(
-            "SELECT pg_try_advisory_xact_lock(hashtext('rampart.flag_reconciler'))",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        let mine: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('rampart.flag_reconciler'))")
+                .fetch_one(&mut *conn)
+                .await?;
         if !mine {
             return Ok(());
         }
-        for expected in self.migrations.expected_flags(&mut tx).await? {
+        let outcome = self.observe_all().await;
+        sqlx::query("SELECT pg_advisory_unlock(hashtext('rampart.flag_reconciler'))")
+            .execute(&mut *conn)
+            .await?;
+        outcome
+    }
+
+    async fn observe_all(&self) -> Result<(), Error> {
+        let started = self.clock.now();
+        let expected = {
+            let mut conn = self.pool.acquire().await?;
+            self.migrations.expected_flags(&mut conn).await?
+        };
+        for expected in expected {
             let Some(backend) = self.backends.backend(expected.environment) else {
                 continue;
             };
@@ -48,17 +63,17 @@ impl Reconciler {
                 .await
                 .map(value_text)
                 .map_err(|error| error.to_string());
+            let mut conn = self.pool.acquire().await?;
             flag_observations::record(
-                &mut tx,
+                &mut conn,
                 expected.migration_id,
                 expected.environment.as_str(),
                 &value_text(expected.value),
                 observed.as_deref().map_err(String::as_str),
-                self.clock.now(),
+                started,
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 }

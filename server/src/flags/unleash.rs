@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BackendError, FlagBackend, base_url, exchange, http_client};
+use super::{BackendError, FlagBackend, base_url, exchange, http_client, redact};
 
 const SYSTEM: &str = "Unleash";
 const STRATEGY: &str = "flexibleRollout";
@@ -110,7 +110,8 @@ impl UnleashFlags {
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, String), BackendError> {
         let request = request.header("Authorization", self.token.expose_secret());
-        exchange(SYSTEM, request).await
+        let (status, body) = exchange(SYSTEM, request).await?;
+        Ok((status, redact(body, &self.token)))
     }
 
     /// Sends `request` and fails unless it succeeded.
@@ -134,11 +135,22 @@ impl UnleashFlags {
         }
     }
 
-    fn environment_of<'f>(&self, feature: &'f Feature) -> Option<&'f FeatureEnvironment> {
+    /// The flag's state in the configured environment. Unleash lists every environment of the
+    /// project with each flag, so a missing one is a configuration mistake, never "off".
+    fn environment_of<'f>(
+        &self,
+        feature: &'f Feature,
+    ) -> Result<&'f FeatureEnvironment, BackendError> {
         feature
             .environments
             .iter()
             .find(|e| e.name == self.environment)
+            .ok_or_else(|| {
+                BackendError::Permanent(format!(
+                    "{SYSTEM} has no environment {} in project {}",
+                    self.environment, self.project
+                ))
+            })
     }
 
     /// The feature, created (as a release flag) if Unleash does not know it yet.
@@ -164,11 +176,11 @@ impl UnleashFlags {
     async fn set_rollout(
         &self,
         flag: &str,
-        environment: Option<&FeatureEnvironment>,
+        environment: &FeatureEnvironment,
         percent: u8,
     ) -> Result<(), BackendError> {
         let rollout = percent.to_string();
-        match environment.and_then(FeatureEnvironment::rollout_strategy) {
+        match environment.rollout_strategy() {
             Some(strategy) if strategy.rollout() == Some(percent) => Ok(()),
             Some(strategy) => {
                 let url = self.url(&[
@@ -223,18 +235,17 @@ impl FlagBackend for UnleashFlags {
             };
         }
         let feature = self.feature_or_create(flag).await?;
-        self.set_rollout(flag, self.environment_of(&feature), percent)
+        self.set_rollout(flag, self.environment_of(&feature)?, percent)
             .await?;
         self.switch(flag, true).await
     }
 
     async fn get(&self, flag: &str) -> Result<FlagValue, BackendError> {
-        Ok(self
-            .feature(flag)
-            .await?
-            .as_ref()
-            .and_then(|feature| self.environment_of(feature))
-            .map_or(FlagValue::Off, FeatureEnvironment::value))
+        match self.feature(flag).await? {
+            // A flag Unleash does not know serves nobody.
+            None => Ok(FlagValue::Off),
+            Some(feature) => Ok(self.environment_of(&feature)?.value()),
+        }
     }
 }
 

@@ -119,7 +119,13 @@ impl PgMigrationService {
                 outcome: rollout::CheckOutcome::Checked,
                 note: Some(applied.command.clone()),
             };
-            self.apply_in(tx, actor, flag, None, action, now).await?;
+            // The change is made whatever the checklist says; a refused tick is only not ticked.
+            match self.apply_in(tx, actor, flag, None, action, now).await {
+                Err(Error::App(AppError::Refused { code, .. })) => {
+                    tracing::info!(flag, %code, "the flag item was not ticked");
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -151,7 +157,16 @@ impl PgMigrationService {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let loaded = self.lock(tx, flag).await?;
-        let retried = db::flag_changes::retry(tx, loaded.row.id, change)
+        // For whoever sets the environment's flags now: a change moved to manual is confirmed
+        // by hand; one moved to a backend is made there.
+        let backend = |environment: &str| {
+            environment
+                .parse::<Environment>()
+                .map_or(BackendKind::Manual, |e| self.backends.kind(e))
+                .as_str()
+                .to_owned()
+        };
+        let retried = db::flag_changes::retry(tx, loaded.row.id, change, backend)
             .await?
             .ok_or_else(|| AppError::Conflict {
                 message: "this flag change has not failed: it is being applied, was applied, or was replaced by a newer one; reload to see it".to_owned(),

@@ -77,6 +77,14 @@ async fn while_a_change_lock_holds_no_flag_is_raised_but_the_kill_switch_works()
         .await;
     let detail = drive.settled().await;
     assert_eq!(detail["status"], "disabled");
+    assert_eq!(detail["pending_changes"], serde_json::json!([]), "{detail}");
+    let flag: String = sqlx::query_scalar(
+        "SELECT value FROM local_flags WHERE flag = 'gitaly_locked' AND environment = 'development'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(flag, "false", "turned off under the lock");
     let actions: Vec<String> = sqlx::query_scalar(
         "SELECT action FROM audit_log WHERE subject = 'change_lock' ORDER BY id",
     )

@@ -362,7 +362,14 @@ async fn two_replicas_apply_a_burst_of_changes_each_exactly_once() {
 #[tokio::test]
 async fn fifty_concurrent_approvals_make_one_change_and_only_another_release_manager_approves() {
     let gitlabs = GitLabs::start().await;
-    let app = app_over(&gitlabs, 2000).await;
+    let mut env = gitlabs.env(2000);
+    // Fifty requests share ten connections: they queue for them rather than fail.
+    env.push(("RAMPART_DB_ACQUIRE_TIMEOUT_MS", "30000".to_owned()));
+    let app = spawn_app_with(Spawn {
+        env,
+        ..Spawn::default()
+    })
+    .await;
     let flag = "gitaly_walk_approvals";
     let drive = Driver::new(&app, flag).await;
     drive.create_and_start().await;
@@ -544,8 +551,10 @@ async fn the_kill_switch_goes_ahead_of_changes_asked_for_before_it() {
 
     // GitLab slows down: while the worker makes the first change, a second is asked for, then a
     // kill. The kill is made next, before the change asked for earlier.
+    // Each request takes a second, so the first change is under way long before the others
+    // are asked for (they take a few milliseconds).
     gitlabs.development.fake.set_faults(Faults {
-        delay: std::time::Duration::from_millis(300),
+        delay: std::time::Duration::from_millis(1000),
         ..Faults::default()
     });
     for drive in [&first, &second] {

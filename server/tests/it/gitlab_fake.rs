@@ -122,13 +122,15 @@ impl GitLabFake {
         })
     }
 
-    /// GitLab's 401, unless the request carries the admin token.
+    /// GitLab's 401, unless the request carries the admin token. Like a careless proxy, it
+    /// repeats the token it was given: Rampart must not pass that on.
     fn refuse_stranger(headers: &HeaderMap) -> Option<Response> {
         let token = headers.get("PRIVATE-TOKEN").and_then(|v| v.to_str().ok());
         (token != Some(TOKEN)).then(|| {
+            let given = token.unwrap_or_default();
             (
                 StatusCode::UNAUTHORIZED,
-                Json(json!({"message": "401 Unauthorized"})),
+                Json(json!({"message": format!("401 Unauthorized: {given} is not a valid token")})),
             )
                 .into_response()
         })
