@@ -39,6 +39,11 @@ pub struct Config {
     pub sso: Option<crate::auth::sso::SsoConfig>,
     /// Where each environment's flags are set (see [`Vars::flags`]).
     pub flags: crate::flags::FlagsConfig,
+    /// Where each environment's Gitaly version is read (see [`Vars::gitaly_versions`]).
+    pub gitaly_versions: Vec<(
+        rollout::Environment,
+        crate::rollouts::deployments::GitalyVersionSource,
+    )>,
     /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
     /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
     pub test_clock: bool,
@@ -90,6 +95,7 @@ impl Config {
             trust_forwarded_for: vars.flag("RAMPART_TRUST_FORWARDED_FOR", false)?,
             sso: vars.sso()?,
             flags: vars.flags()?,
+            gitaly_versions: vars.gitaly_versions()?,
             test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }
@@ -111,6 +117,8 @@ struct EnvironmentVars {
     unleash_token: &'static str,
     unleash_project: &'static str,
     unleash_environment: &'static str,
+    prometheus_url: &'static str,
+    gitaly_version_query: &'static str,
     default_environment: &'static str,
 }
 
@@ -124,6 +132,8 @@ macro_rules! environment_vars {
             unleash_token: concat!("RAMPART_UNLEASH_", $upper, "_TOKEN"),
             unleash_project: concat!("RAMPART_UNLEASH_", $upper, "_PROJECT"),
             unleash_environment: concat!("RAMPART_UNLEASH_", $upper, "_ENVIRONMENT"),
+            prometheus_url: concat!("RAMPART_PROMETHEUS_", $upper, "_URL"),
+            gitaly_version_query: concat!("RAMPART_GITALY_VERSION_QUERY_", $upper),
             default_environment: $lower,
         }
     };
@@ -306,6 +316,48 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
                 1..=86_400,
             )?),
         })
+    }
+
+    /// `RAMPART_PROMETHEUS_<ENVIRONMENT>_URL`: the environment's Prometheus (or Thanos, Mimir,
+    /// VictoriaMetrics), where Gitaly's deployed version is read for the version gate with
+    /// `RAMPART_GITALY_VERSION_QUERY_<ENVIRONMENT>` (default `gitaly_build_info`: the lowest
+    /// `version` label of its series).
+    fn gitaly_versions(
+        &self,
+    ) -> Result<
+        Vec<(
+            rollout::Environment,
+            crate::rollouts::deployments::GitalyVersionSource,
+        )>,
+        ConfigError,
+    > {
+        use rollout::Environment;
+        let mut sources = Vec::new();
+        for (environment, names) in [
+            (
+                Environment::Development,
+                environment_vars!("DEVELOPMENT", "development"),
+            ),
+            (
+                Environment::Staging,
+                environment_vars!("STAGING", "staging"),
+            ),
+            (
+                Environment::Production,
+                environment_vars!("PRODUCTION", "production"),
+            ),
+        ] {
+            if let Some(url) = self.get(names.prometheus_url) {
+                sources.push((
+                    environment,
+                    crate::rollouts::deployments::GitalyVersionSource {
+                        prometheus: self.base_url(names.prometheus_url, &url)?,
+                        query: self.text(names.gitaly_version_query, "gitaly_build_info"),
+                    },
+                ));
+            }
+        }
+        Ok(sources)
     }
 
     /// An `http(s)://` address of another system, without a trailing slash.

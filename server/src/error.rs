@@ -24,8 +24,8 @@ pub enum Error {
     Sso(String),
     #[error("a stored migration could not be read")]
     Unreadable(#[from] crate::rollouts::stored::Unreadable),
-    #[error("the flag backends cannot be set up")]
-    FlagBackends(#[source] reqwest::Error),
+    #[error("the HTTP clients for the flag backends and version sources cannot be made")]
+    HttpClients(#[source] reqwest::Error),
     #[error("the demo data could not be loaded: {0}")]
     Demo(String),
     #[error("could not write JSON")]

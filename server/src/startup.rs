@@ -42,13 +42,13 @@ impl Application {
             Some(shifted) => shifted.clone(),
             None => Arc::new(SystemClock),
         };
-        let backends = FlagBackends::new(&config.flags, &pool).map_err(Error::FlagBackends)?;
+        let backends = FlagBackends::new(&config.flags, &pool).map_err(Error::HttpClients)?;
         let migrations = Arc::new(migration_service(
             &config,
             pool.clone(),
             clock.clone(),
             backends.clone(),
-        ));
+        )?);
         if config.demo_data {
             // The people first: the demo migrations are owned by them.
             demo::create_users_if_none(&pool, config.demo_password.as_ref()).await?;
@@ -223,25 +223,32 @@ fn router(
 }
 
 /// Migrations over `pool`, with the template's links, and the deployed versions from each
-/// environment's GitLab (in demo mode, the demo's).
+/// environment's GitLab and Prometheus (in demo mode, the demo's).
 fn migration_service(
     config: &Config,
     pool: PgPool,
     clock: Arc<dyn Clock>,
     backends: FlagBackends,
-) -> PgMigrationService {
+) -> Result<PgMigrationService, Error> {
     let deployments: Arc<dyn deployments::Deployments> = if config.demo_data {
         Arc::new(deployments::Demo)
     } else {
-        Arc::new(deployments::Live::new(backends.gitlabs()))
+        Arc::new(
+            deployments::Live::new(
+                backends.gitlabs(),
+                &config.gitaly_versions,
+                config.flags.timeout,
+            )
+            .map_err(Error::HttpClients)?,
+        )
     };
-    PgMigrationService::new(
+    Ok(PgMigrationService::new(
         pool,
         clock,
         Arc::new(rollout::LinkConfig::default()),
         deployments,
         backends,
-    )
+    ))
 }
 
 /// cargo-leptos writes `hash.txt` beside the server binary when it gives the browser files hashed

@@ -1,7 +1,8 @@
 //! Which Gitaly and GitLab versions run in an environment, for the version gates. GitLab tells
 //! its own through its version API where Rampart holds an admin token for it (the GitLab flag
-//! backend's); what no source tells, the person advancing types, with the dashboards that show it
-//! beside the fields. The demo reports versions of its own.
+//! backend's); Gitaly's comes from its build-info series in Prometheus where one is configured;
+//! what no source tells, the person advancing types, with the dashboards that show it beside the
+//! fields. The demo reports versions of its own.
 
 use std::{
     sync::{Arc, Mutex},
@@ -38,19 +39,40 @@ pub trait Deployments: Send + Sync {
 /// otherwise, and deploys take longer than this.
 const VERSION_FRESH_FOR: Duration = Duration::from_secs(60);
 
-/// GitLab's version from each environment's GitLab, where one is configured; Gitaly's from the
-/// person advancing.
+/// Where an environment's Gitaly version is read: a Prometheus (or Thanos, Mimir…) and the query
+/// whose series carry the `version` label.
+#[derive(Clone, Debug)]
+pub struct GitalyVersionSource {
+    pub prometheus: String,
+    pub query: String,
+}
+
+/// GitLab's version from each environment's GitLab, and Gitaly's from its Prometheus, where
+/// configured; what neither tells, the person advancing types.
 pub struct Live {
     gitlabs: Vec<(Environment, Arc<GitLabFlags>)>,
+    gitalys: Vec<(Environment, GitalyBuildInfo)>,
     read: Mutex<Vec<(Environment, Instant, KnownVersions)>>,
 }
 
 impl Live {
-    pub fn new(gitlabs: Vec<(Environment, Arc<GitLabFlags>)>) -> Live {
-        Live {
+    pub fn new(
+        gitlabs: Vec<(Environment, Arc<GitLabFlags>)>,
+        gitalys: &[(Environment, GitalyVersionSource)],
+        timeout: Duration,
+    ) -> Result<Live, reqwest::Error> {
+        let gitalys = gitalys
+            .iter()
+            .map(|(environment, source)| {
+                GitalyBuildInfo::new(&source.prometheus, &source.query, timeout)
+                    .map(|info| (*environment, info))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Live {
             gitlabs,
+            gitalys,
             read: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     fn fresh(&self, environment: Environment) -> Option<KnownVersions> {
@@ -76,30 +98,90 @@ impl Live {
 #[async_trait::async_trait]
 impl Deployments for Live {
     async fn deployed(&self, environment: Environment) -> KnownVersions {
-        let Some((_, gitlab)) = self.gitlabs.iter().find(|(e, _)| *e == environment) else {
-            return KnownVersions::default();
-        };
         if let Some(known) = self.fresh(environment) {
             return known;
         }
-        let gitlab = match gitlab.version().await {
-            Ok(text) => Version::parse(&text)
-                .map_err(|error| tracing::warn!(%error, %text, "GitLab reports a version Rampart cannot read"))
-                .ok(),
+        let gitlab = self.gitlabs.iter().find(|(e, _)| *e == environment);
+        let gitaly = self.gitalys.iter().find(|(e, _)| *e == environment);
+        let (gitlab, gitaly) = tokio::join!(
+            async {
+                match gitlab?.1.version().await {
+                    Ok(text) => Version::parse(&text)
+                        .map_err(|error| tracing::warn!(%error, %text, "GitLab reports a version Rampart cannot read"))
+                        .ok(),
+                    Err(error) => {
+                        tracing::warn!(%error, ?environment, "GitLab's version is unknown");
+                        None
+                    }
+                }
+            },
+            async { gitaly?.1.lowest().await },
+        );
+        let known = KnownVersions { gitaly, gitlab };
+        // Remembered even when unknown, so a source that is down is not asked on every page.
+        self.remember(environment, &known);
+        known
+    }
+}
+
+/// Gitaly's version from Prometheus: the `version` label of its build-info series (Gitaly
+/// exports `gitaly_build_info{version="v16.3.2",…} 1`), the lowest of them, since a gate holds
+/// only when every Gitaly node meets it.
+pub struct GitalyBuildInfo {
+    client: reqwest::Client,
+    /// `…/api/v1/query`.
+    url: reqwest::Url,
+    query: String,
+}
+
+impl GitalyBuildInfo {
+    pub fn new(prometheus: &str, query: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let mut url = reqwest::Url::parse(prometheus)
+            .unwrap_or_else(|_| reqwest::Url::parse("http://invalid").expect("a URL"));
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["api", "v1", "query"]);
+        }
+        Ok(GitalyBuildInfo {
+            client: reqwest::Client::builder().timeout(timeout).build()?,
+            url,
+            query: query.to_owned(),
+        })
+    }
+
+    /// The lowest version any series reports; `None` when Prometheus cannot tell.
+    pub async fn lowest(&self) -> Option<Version> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            data: Data,
+        }
+        #[derive(serde::Deserialize)]
+        struct Data {
+            result: Vec<Series>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Series {
+            metric: std::collections::BTreeMap<String, String>,
+        }
+        let answer = self
+            .client
+            .get(self.url.clone())
+            .query(&[("query", &self.query)])
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        let answer: Answer = match answer {
+            Ok(response) => response.json().await.ok()?,
             Err(error) => {
-                tracing::warn!(%error, ?environment, "GitLab's version is unknown");
-                None
+                tracing::warn!(error = %error.without_url(), "Gitaly's version is unknown");
+                return None;
             }
         };
-        let known = KnownVersions {
-            gitaly: None,
-            gitlab,
-        };
-        // An unanswered question is asked again next time.
-        if known.gitlab.is_some() {
-            self.remember(environment, &known);
-        }
-        known
+        answer
+            .data
+            .result
+            .iter()
+            .filter_map(|series| Version::parse(series.metric.get("version")?).ok())
+            .min()
     }
 }
 

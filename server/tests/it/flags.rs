@@ -599,14 +599,49 @@ async fn the_kill_switch_goes_ahead_of_changes_asked_for_before_it() {
     );
 }
 
+/// A Prometheus that answers one instant query: the build-info series of two Gitaly nodes.
+async fn prometheus_with_gitalys(versions: &'static [&'static str]) -> String {
+    use axum::{Json, Router, extract::Query, routing::get};
+    let router = Router::new().route(
+        "/api/v1/query",
+        get(
+            move |Query(query): Query<std::collections::HashMap<String, String>>| async move {
+                assert_eq!(query["query"], "gitaly_build_info");
+                let result: Vec<Value> = versions
+                    .iter()
+                    .map(|v| serde_json::json!({"metric": {"__name__": "gitaly_build_info", "version": v}, "value": [0, "1"]}))
+                    .collect();
+                Json(serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": result}}))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// Advances as someone who leaves the version fields blank.
+async fn advance_typing_no_versions(drive: &Driver<'_>) -> (StatusCode, Value) {
+    let version = drive.version().await;
+    drive
+        .call(
+            &drive.engineer,
+            "advance_stage",
+            &[("flag", drive.flag.as_str()), ("version", version.as_str())],
+        )
+        .await
+}
+
 #[tokio::test]
-async fn gitlabs_own_version_fills_the_version_gate_and_the_dashboards_show_the_rest() {
+async fn the_version_gate_reads_gitlab_from_its_api_and_gitaly_from_prometheus() {
     let gitlabs = GitLabs::start().await;
     let app = app_over(&gitlabs, 2000).await;
     let drive = Driver::new(&app, "gitaly_version_gate").await;
     drive.create_and_start().await;
     drive.finish_stage().await;
 
+    // Without a Prometheus, GitLab's version comes from its API and Gitaly's is typed.
     let needed = drive.detail().await["current"]["versions_needed"].clone();
     assert_eq!(needed["environment"], "development");
     assert_eq!(needed["gitlab"], "16.5.0-ee", "from GitLab's version API");
@@ -624,15 +659,42 @@ async fn gitlabs_own_version_fills_the_version_gate_and_the_dashboards_show_the_
         evidence,
         ["Gitaly Dev Version Tracker Dashboard", "GitLab Dev /help"]
     );
-    // Half the versions is no pass: the person advancing types Gitaly's.
-    let version = drive.version().await;
-    let (status, refused) = drive
-        .call(
-            &drive.engineer,
-            "advance_stage",
-            &[("flag", "gitaly_version_gate"), ("version", &version)],
-        )
-        .await;
+    // Half the versions is no pass.
+    let (status, refused) = advance_typing_no_versions(&drive).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused["Refused"]["code"], "deployed_versions_unknown");
+
+    // With Prometheus: the oldest Gitaly node counts. One below the requirement is refused, with
+    // both versions named.
+    for (nodes, passes) in [
+        (&["v16.3.2", "v16.3.1"][..], false),
+        (&["v16.4.0", "v16.3.2"][..], true),
+    ] {
+        let mut env = gitlabs.env(2000);
+        env.push((
+            "RAMPART_PROMETHEUS_DEVELOPMENT_URL",
+            prometheus_with_gitalys(nodes).await,
+        ));
+        let replica = spawn_app_with(Spawn {
+            env,
+            replica_of: Some((app.database.clone(), app.database_url.clone())),
+            ..Spawn::default()
+        })
+        .await;
+        let through = drive.other(&replica, "gitaly_version_gate");
+        let (status, answer) = advance_typing_no_versions(&through).await;
+        if passes {
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(answer["Refused"]["code"], "versions_below_required");
+            let message = answer["Refused"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("16.3.1") && message.contains("16.3.2"),
+                "{message}"
+            );
+        }
+    }
+    drive.settled().await;
+    assert_eq!(drive.stage().await, "development");
 }
