@@ -185,7 +185,10 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                     "Edit"
                 </a>
                 <StatusActions flag=flag.clone() version status=detail.status actions />
-                {(matches!(detail.status, Status::Active | Status::Paused) && detail.viewer.act)
+                // Also once killed: a second kill widens it to every environment, or turns off
+                // a flag someone enabled again by hand.
+                {(matches!(detail.status, Status::Active | Status::Paused | Status::Disabled)
+                    && detail.viewer.act)
                     .then(|| view! { <KillSwitch flag=flag.clone() actions /> })}
             </div>
         </header>
@@ -519,7 +522,7 @@ fn AdvancePanel(
     let blockers = current.blockers.clone();
     let blocked = !blockers.is_empty();
     let running = matches!(status, Status::Active | Status::Paused);
-    let soak_holds = blockers.iter().any(|b| b.code.starts_with("soak"));
+    let soak_holds = blockers.iter().any(|b| b.code == "soak_not_watched");
     // A request made before the migration was edited is void: ask again.
     let void = blockers.iter().any(|b| b.code == "request_outdated");
     let request = current.production_request.clone().filter(|_| !void);

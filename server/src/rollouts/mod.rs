@@ -27,7 +27,7 @@ use app::{
     error::AppError,
 };
 use chrono::{DateTime, Utc};
-use rollout::{Action, LinkConfig, MigrationState, versions_needed_to_advance};
+use rollout::{Action, Environment, LinkConfig, MigrationState, versions_needed_to_advance};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::{
@@ -86,6 +86,24 @@ impl PgMigrationService {
         action: Action,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        self.apply_with(tx, actor, flag, version, action, None, now)
+            .await
+    }
+
+    /// [`PgMigrationService::apply_in`], with the deployed versions `asked` of the systems before
+    /// `tx` began: asking GitLab or Prometheus takes time, not to be spent holding the
+    /// migration's lock (nor a second connection while holding one).
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_with(
+        &self,
+        tx: &mut PgConnection,
+        actor: &CurrentUser,
+        flag: &str,
+        version: Option<i64>,
+        action: Action,
+        asked: Option<(Environment, KnownVersions)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         let loaded = self.lock(tx, flag).await?;
         check_version(&loaded.row, version)?;
         if matches!(action, Action::Advance { .. }) && loaded.row.flag_change_pending {
@@ -96,7 +114,7 @@ impl PgMigrationService {
             }
             .into());
         }
-        let action = self.with_deployed_versions(&loaded, action).await;
+        let action = self.with_deployed_versions(&loaded, action, asked).await;
         let transition = rollout::apply(
             &loaded.state,
             &loaded.migration,
@@ -122,10 +140,14 @@ impl PgMigrationService {
         tx: &mut PgConnection,
         actor: &CurrentUser,
         flag: &str,
+        asked: Option<(Environment, KnownVersions)>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let advance = Action::Advance { deployed: None };
-        match self.apply_in(tx, actor, flag, None, advance, now).await {
+        match self
+            .apply_with(tx, actor, flag, None, advance, asked, now)
+            .await
+        {
             Err(Error::App(AppError::Refused { code, .. })) => {
                 tracing::info!(flag, %code, "approved; the change waits for the stage");
                 Ok(())
@@ -181,16 +203,34 @@ impl PgMigrationService {
             .collect())
     }
 
+    /// The versions deployed where `flag`'s next stage needs them, as far as Rampart can tell,
+    /// read without a lock.
+    async fn versions_for(&self, flag: &str) -> Option<(Environment, KnownVersions)> {
+        let loaded = self.read(flag).await.ok()?;
+        let environment = versions_needed_to_advance(&loaded.state, &loaded.migration.plan)?;
+        Some((environment, self.deployments.deployed(environment).await))
+    }
+
     /// An advance (or a production change request) that brings no versions gets the
-    /// environment's, where Rampart can tell them; what a person typed always wins.
-    async fn with_deployed_versions(&self, loaded: &Loaded, action: Action) -> Action {
+    /// environment's, where Rampart can tell them (`asked` before the lock, if it was for the
+    /// same environment); what a person typed always wins.
+    async fn with_deployed_versions(
+        &self,
+        loaded: &Loaded,
+        action: Action,
+        asked: Option<(Environment, KnownVersions)>,
+    ) -> Action {
         let Some(environment) = versions_needed_to_advance(&loaded.state, &loaded.migration.plan)
         else {
             return action;
         };
+        let known = match asked {
+            Some((asked_for, known)) if asked_for == environment => known,
+            _ => self.deployments.deployed(environment).await,
+        };
         match action {
             Action::Advance { deployed: None } => Action::Advance {
-                deployed: self.deployments.deployed(environment).await.complete(),
+                deployed: known.complete(),
             },
             Action::RequestProductionChange {
                 reason,
@@ -199,7 +239,7 @@ impl PgMigrationService {
             } => Action::RequestProductionChange {
                 reason,
                 infrastructure_issue,
-                deployed: self.deployments.deployed(environment).await.complete(),
+                deployed: known.complete(),
             },
             action => action,
         }
@@ -453,13 +493,21 @@ impl MigrationService for PgMigrationService {
         version: Option<i64>,
         action: Action,
     ) -> Result<(), AppError> {
+        // An approval advances at once: it needs the versions as an advance does.
+        let asked = match &action {
+            Action::Advance { deployed: None }
+            | Action::RequestProductionChange { deployed: None, .. }
+            | Action::Approve => self.versions_for(flag).await,
+            _ => None,
+        };
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         let now = self.clock.now();
         let approving = matches!(action, Action::Approve);
-        self.apply_in(&mut tx, actor, flag, version, action, now)
+        self.apply_with(&mut tx, actor, flag, version, action, asked.clone(), now)
             .await?;
         if approving {
-            self.advance_if_clear(&mut tx, actor, flag, now).await?;
+            self.advance_if_clear(&mut tx, actor, flag, asked, now)
+                .await?;
         }
         tx.commit().await.map_err(Error::from)?;
         Ok(())

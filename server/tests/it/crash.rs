@@ -2,51 +2,28 @@
 //! recorded it. A replica started afterwards finds the change pending, reads GitLab first, and
 //! records it without writing again.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use crate::drive::Driver;
 use crate::gitlab_fake::{Faults, GitLabFake, TOKEN};
-use crate::helpers::{TestApp, create_database, free_port};
+use crate::helpers::{ServerProcess, TestApp, create_database};
 
-/// The server binary over `database_url`, development's flags on `gitlab`, waiting at most
-/// `timeout_ms` for GitLab; returns it once it answers `/readyz`.
-async fn start_server(database_url: &str, gitlab: &str, timeout_ms: u32) -> (Child, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env_clear()
-        .env("DATABASE_URL", database_url)
-        .env("RAMPART_ADDR", &addr)
-        .env("RAMPART_FLAGS_DEVELOPMENT", "gitlab")
-        .env("RAMPART_GITLAB_DEVELOPMENT_URL", gitlab)
-        .env("RAMPART_GITLAB_DEVELOPMENT_TOKEN", TOKEN)
-        .env("RAMPART_FLAG_TIMEOUT_MS", timeout_ms.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let address = format!("http://{addr}");
-    for _ in 0..200 {
-        let ready = reqwest::get(format!("{address}/readyz")).await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            return (child, address);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server at {address} did not become ready");
+/// Development's flags on `gitlab`, waiting at most `timeout_ms` for it.
+fn flags_on(gitlab: &str, timeout_ms: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("RAMPART_FLAGS_DEVELOPMENT", "gitlab".to_owned()),
+        ("RAMPART_GITLAB_DEVELOPMENT_URL", gitlab.to_owned()),
+        ("RAMPART_GITLAB_DEVELOPMENT_TOKEN", TOKEN.to_owned()),
+        ("RAMPART_FLAG_TIMEOUT_MS", timeout_ms.to_string()),
+    ]
 }
 
 #[tokio::test]
 async fn a_change_that_landed_before_rampart_died_is_recorded_by_the_next_replica_not_made_again() {
     let gitlab = GitLabFake::start().await;
     let (database, database_url) = create_database().await;
-    let (mut first, address) = start_server(&database_url, &gitlab.url, 60_000).await;
-    let app = TestApp::over(&address, &database, &database_url).await;
+    let first = ServerProcess::start(&database_url, &flags_on(&gitlab.url, 60_000)).await;
+    let app = TestApp::over(&first.address, &database, &database_url).await;
     let drive = Driver::new(&app, "gitaly_crash").await;
     drive.create_and_start().await;
     drive.finish_stage().await;
@@ -81,17 +58,14 @@ async fn a_change_that_landed_before_rampart_died_is_recorded_by_the_next_replic
         "true",
         "the write landed"
     );
-    first.kill().expect("the first replica is killed");
-    first.wait().expect("and gone");
+    first.kill();
     gitlab.fake.set_faults(Faults::default());
 
     // Another replica, the same database: it finishes the change without making it twice.
-    let (mut second, address) = start_server(&database_url, &gitlab.url, 2000).await;
-    let replica = TestApp::over(&address, &database, &database_url).await;
+    let second = ServerProcess::start(&database_url, &flags_on(&gitlab.url, 2000)).await;
+    let replica = TestApp::over(&second.address, &database, &database_url).await;
     let after = drive.other(&replica, "gitaly_crash");
     let detail = after.settled().await;
-    second.kill().expect("the second replica stops");
-    let _ = second.wait();
 
     assert_eq!(
         gitlab.fake.writes(),

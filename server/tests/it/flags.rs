@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::drive::{Driver, signed_in};
 use crate::gitlab_fake::{Faults, GitLabFake, RunningGitLab, TOKEN};
-use crate::helpers::{Spawn, TestApp, spawn_app_with};
+use crate::helpers::{ServerProcess, Spawn, TestApp, create_database, spawn_app_with};
 
 /// One GitLab per environment, as dev.gitlab.org, staging and gitlab.com are.
 struct GitLabs {
@@ -321,15 +321,13 @@ async fn a_refused_change_is_marked_failed_with_gitlabs_answer_and_blocks_advanc
 }
 
 #[tokio::test]
-async fn two_replicas_apply_a_burst_of_changes_each_exactly_once() {
+async fn two_server_processes_apply_a_burst_of_changes_each_exactly_once() {
     let gitlabs = GitLabs::start().await;
-    let first = app_over(&gitlabs, 2000).await;
-    let second = spawn_app_with(Spawn {
-        env: gitlabs.env(2000),
-        replica_of: Some((first.database.clone(), first.database_url.clone())),
-        ..Spawn::default()
-    })
-    .await;
+    let (database, database_url) = create_database().await;
+    let one = ServerProcess::start(&database_url, &gitlabs.env(2000)).await;
+    let two = ServerProcess::start(&database_url, &gitlabs.env(2000)).await;
+    let first = TestApp::over(&one.address, &database, &database_url).await;
+    let second = TestApp::over(&two.address, &database, &database_url).await;
     let flags: Vec<String> = (0..12).map(|n| format!("gitaly_burst_{n}")).collect();
     // Half the migrations are driven through each replica, at once; sessions live in the
     // database, so one sign-in serves both.

@@ -301,3 +301,53 @@ fn database_url(maintenance_url: &str, database: &str) -> String {
         .expect("a URL with a database name");
     format!("{server}/{database}")
 }
+
+/// Rampart's own binary running over a test database, as a separate process: for what only
+/// processes can show (one killed mid-work, replicas that share nothing but the database).
+/// Dropping it stops it.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts the binary over `database_url` with `env`, and waits until it answers `/readyz`.
+    pub async fn start(database_url: &str, env: &[(&str, String)]) -> ServerProcess {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("RAMPART_ADDR", &addr)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server binary starts");
+        let process = ServerProcess {
+            child,
+            address: format!("http://{addr}"),
+        };
+        for _ in 0..200 {
+            let ready = reqwest::get(format!("{}/readyz", process.address)).await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return process;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server at {} did not become ready", process.address);
+    }
+
+    /// Kills it at once, as a crash would: nothing is finished or cleaned up.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the server process is killed");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
