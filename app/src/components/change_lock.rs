@@ -47,9 +47,11 @@ fn Banner(
     match status.lock {
         Some(lock) => view! {
             <div class="notice notice--warning change-lock" role="status">
-                <strong>"Changes are locked"</strong>
-                " until " <When at=lock.until />
-                {format!(": {} (declared by {}). No flag is raised meanwhile; turning flags off is allowed.", lock.reason, lock.declared_by)}
+                <p class="change-lock__text">
+                    <strong>"Changes are locked"</strong>
+                    " until " <When at=lock.until />
+                    {format!(": {} (declared by {}). No flag is raised meanwhile; turning flags off is allowed.", lock.reason, lock.declared_by)}
+                </p>
                 {manage
                     .then(|| {
                         view! {

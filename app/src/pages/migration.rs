@@ -240,7 +240,12 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
             <aside class="detail-body__side">
                 <FlagChanges
                     pending=detail.pending_changes.clone()
-                    next=detail.current.as_ref().and_then(|c| c.next_flag_change.clone())
+                    // A held migration changes no flag by going on: resuming decides what comes.
+                    next=detail
+                        .current
+                        .as_ref()
+                        .filter(|_| matches!(detail.status, Status::Active | Status::Paused))
+                        .and_then(|c| c.next_flag_change.clone())
                     flag=flag.clone()
                     actions
                     now

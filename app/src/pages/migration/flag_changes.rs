@@ -36,7 +36,7 @@ pub fn FlagChanges(
                         <p class="muted">"Rampart makes it when the migration advances."</p>
                     }
                     .into_any(),
-                    None => view! { <p class="muted">"The next stage changes no flag."</p> }.into_any(),
+                    None => view! { <p class="muted">"No flag change ahead."</p> }.into_any(),
                 })}
         </section>
     }
