@@ -52,6 +52,14 @@ impl Feature {
     }
 }
 
+/// What `flag` serves in the list; a flag GitLab does not list is off.
+fn value_of(features: &[Feature], flag: &str) -> FlagValue {
+    features
+        .iter()
+        .find(|feature| feature.name == flag)
+        .map_or(FlagValue::Off, Feature::value)
+}
+
 impl GitLabFlags {
     pub fn new(url: &str, token: SecretString, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(GitLabFlags {
@@ -88,6 +96,14 @@ impl GitLabFlags {
         self.send(request).await.map(drop)
     }
 
+    /// Every feature GitLab knows (`GET /api/v4/features`).
+    async fn features(&self) -> Result<Vec<Feature>, BackendError> {
+        let body = self.send(self.client.get(self.url(&["features"]))).await?;
+        serde_json::from_str(&body).map_err(|e| {
+            BackendError::Permanent(format!("{SYSTEM}'s feature list is unreadable: {e}"))
+        })
+    }
+
     /// The deployed GitLab version (`GET /api/v4/version`), as it says it: `18.1.1-ee`.
     pub async fn version(&self) -> Result<String, BackendError> {
         #[derive(Deserialize)]
@@ -116,14 +132,16 @@ impl FlagBackend for GitLabFlags {
     }
 
     async fn get(&self, flag: &str) -> Result<FlagValue, BackendError> {
-        let body = self.send(self.client.get(self.url(&["features"]))).await?;
-        let features: Vec<Feature> = serde_json::from_str(&body).map_err(|e| {
-            BackendError::Permanent(format!("{SYSTEM}'s feature list is unreadable: {e}"))
-        })?;
-        Ok(features
-            .iter()
-            .find(|feature| feature.name == flag)
-            .map_or(FlagValue::Off, Feature::value))
+        let features = self.features().await?;
+        Ok(value_of(&features, flag))
+    }
+
+    /// GitLab lists every feature in one answer: one request for all of them.
+    async fn get_many(&self, flags: &[String]) -> Vec<Result<FlagValue, BackendError>> {
+        match self.features().await {
+            Ok(features) => flags.iter().map(|f| Ok(value_of(&features, f))).collect(),
+            Err(error) => flags.iter().map(|_| Err(error.clone())).collect(),
+        }
     }
 }
 

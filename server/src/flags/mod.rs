@@ -147,6 +147,16 @@ pub trait FlagBackend: Send + Sync {
     async fn set(&self, flag: &str, value: FlagValue) -> Result<(), BackendError>;
     /// The flag's value now; a flag the backend does not know is off.
     async fn get(&self, flag: &str) -> Result<FlagValue, BackendError>;
+
+    /// Several flags' values at once, in the order of `flags` (the reconciler reads every
+    /// migration's). One request per flag unless the backend can answer for all in one.
+    async fn get_many(&self, flags: &[String]) -> Vec<Result<FlagValue, BackendError>> {
+        let mut values = Vec::with_capacity(flags.len());
+        for flag in flags {
+            values.push(self.get(flag).await);
+        }
+        values
+    }
 }
 
 /// Which kind of backend an environment uses, as stored with each flag change.

@@ -8,7 +8,12 @@ use std::{sync::Arc, time::Duration};
 use sqlx::PgPool;
 
 use super::{FlagBackends, value_text};
-use crate::{clock::Clock, db::flag_observations, error::Error, rollouts::PgMigrationService};
+use crate::{
+    clock::Clock,
+    db::flag_observations,
+    error::Error,
+    rollouts::{PgMigrationService, flag_changes::ExpectedFlag},
+};
 
 pub struct Reconciler {
     pub pool: PgPool,
@@ -54,25 +59,31 @@ impl Reconciler {
             let mut conn = self.pool.acquire().await?;
             self.migrations.expected_flags(&mut conn).await?
         };
-        for expected in expected {
-            let Some(backend) = self.backends.backend(expected.environment) else {
+        // One read per environment where the backend can answer for every flag at once.
+        for environment in rollout::Environment::all() {
+            let Some(backend) = self.backends.backend(environment) else {
                 continue;
             };
-            let observed: Result<String, String> = backend
-                .get(&expected.flag)
-                .await
-                .map(value_text)
-                .map_err(|error| error.to_string());
-            let mut conn = self.pool.acquire().await?;
-            flag_observations::record(
-                &mut conn,
-                expected.migration_id,
-                expected.environment.as_str(),
-                &value_text(expected.value),
-                observed.as_deref().map_err(String::as_str),
-                started,
-            )
-            .await?;
+            let here: Vec<&ExpectedFlag> = expected
+                .iter()
+                .filter(|e| e.environment == environment)
+                .collect();
+            let flags: Vec<String> = here.iter().map(|e| e.flag.clone()).collect();
+            let values = backend.get_many(&flags).await;
+            for (expected, value) in here.into_iter().zip(values) {
+                let observed: Result<String, String> =
+                    value.map(value_text).map_err(|error| error.to_string());
+                let mut conn = self.pool.acquire().await?;
+                flag_observations::record(
+                    &mut conn,
+                    expected.migration_id,
+                    environment.as_str(),
+                    &value_text(expected.value),
+                    observed.as_deref().map_err(String::as_str),
+                    started,
+                )
+                .await?;
+            }
         }
         Ok(())
     }
