@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod flags;
 pub mod http;
+pub mod observability;
 pub mod rollouts;
 pub mod startup;
 pub mod state;
