@@ -16,6 +16,7 @@ mod flags;
 mod gitlab_fake;
 mod health;
 mod pages;
+mod prometheus;
 mod reports;
 mod rollouts;
 mod secrets;
