@@ -10,6 +10,7 @@ pub mod error;
 pub mod flags;
 pub mod http;
 pub mod observability;
+pub mod outbound;
 pub mod rollouts;
 pub mod startup;
 pub mod state;

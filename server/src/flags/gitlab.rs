@@ -10,7 +10,8 @@ use rollout::FlagValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{BackendError, FlagBackend, base_url, exchange, http_client, redact, value_text};
+use super::{BackendError, FlagBackend, exchange, redact, value_text};
+use crate::outbound;
 
 const SYSTEM: &str = "GitLab";
 
@@ -63,18 +64,14 @@ fn value_of(features: &[Feature], flag: &str) -> FlagValue {
 impl GitLabFlags {
     pub fn new(url: &str, token: SecretString, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(GitLabFlags {
-            client: http_client(timeout)?,
-            base: base_url(url),
+            client: outbound::client(timeout)?,
+            base: outbound::endpoint(url, &["api", "v4"]),
             token,
         })
     }
 
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v4"]).extend(segments);
-        }
-        url
+        outbound::endpoint(self.base.as_str(), segments)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<String, BackendError> {

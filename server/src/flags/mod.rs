@@ -64,16 +64,6 @@ fn strip_url(error: &reqwest::Error) -> String {
     }
 }
 
-/// The one HTTP client of a backend: it gives up after `timeout`, and never follows a redirect
-/// (the token would go along to wherever it points; a redirect is answered as a refusal).
-fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-}
-
 /// `body` without `token` in it: a backend (or a proxy before it) that repeats the request in its
 /// answer must not put the token into a stored error, a log line or a page.
 fn redact(body: String, token: &SecretString) -> String {
@@ -84,12 +74,6 @@ fn redact(body: String, token: &SecretString) -> String {
     } else {
         body.replace(token, "[token]")
     }
-}
-
-/// The configured address (checked to be an http(s) URL when the configuration was read).
-fn base_url(url: &str) -> reqwest::Url {
-    reqwest::Url::parse(url)
-        .unwrap_or_else(|_| reqwest::Url::parse("http://invalid").expect("a URL"))
 }
 
 /// How many times a read is sent before its failure counts: a read changes nothing, so a

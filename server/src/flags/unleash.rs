@@ -11,7 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BackendError, FlagBackend, base_url, exchange, http_client, redact};
+use super::{BackendError, FlagBackend, exchange, redact};
+use crate::outbound;
 
 const SYSTEM: &str = "Unleash";
 const STRATEGY: &str = "flexibleRollout";
@@ -85,8 +86,8 @@ impl UnleashFlags {
         timeout: Duration,
     ) -> Result<Self, reqwest::Error> {
         Ok(UnleashFlags {
-            client: http_client(timeout)?,
-            base: base_url(url),
+            client: outbound::client(timeout)?,
+            base: outbound::endpoint(url, &[]),
             token,
             project: project.to_owned(),
             environment: environment.to_owned(),
@@ -95,13 +96,13 @@ impl UnleashFlags {
 
     /// `/api/admin/projects/{project}/features` and then `segments`.
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty()
-                .extend(["api", "admin", "projects", &self.project, "features"])
-                .extend(segments);
-        }
-        url
+        let prefix = ["api", "admin", "projects", &self.project, "features"];
+        let all: Vec<&str> = prefix
+            .iter()
+            .copied()
+            .chain(segments.iter().copied())
+            .collect();
+        outbound::endpoint(self.base.as_str(), &all)
     }
 
     /// Sends `request`; the answer's status and body.

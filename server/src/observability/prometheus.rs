@@ -8,6 +8,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use reqwest::{Client, StatusCode, Url};
 use serde::Deserialize;
 
+use super::QueryError;
+use crate::outbound;
+
 /// One series of a range query: its labels and its points, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -20,17 +23,6 @@ pub struct Series {
 pub struct RangeAnswer {
     pub series: Vec<Series>,
     pub warnings: Vec<String>,
-}
-
-/// Why a query gave nothing, in words for the panel ("unavailable: …").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum QueryError {
-    /// Down, slow, overloaded: the next refresh may do better.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The query itself was refused (bad data): asking again changes nothing.
-    #[error("{0}")]
-    Refused(String),
 }
 
 pub struct Prometheus {
@@ -68,17 +60,10 @@ struct RawSeries {
 
 impl Prometheus {
     pub fn new(base: &str, timeout: Duration) -> Result<Prometheus, reqwest::Error> {
-        let mut url =
-            Url::parse(base).unwrap_or_else(|_| Url::parse("http://invalid").expect("a URL"));
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v1", "query_range"]);
-        }
-        let client = Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Prometheus { client, url })
+        Ok(Prometheus {
+            client: outbound::client(timeout)?,
+            url: outbound::endpoint(base, &["api", "v1", "query_range"]),
+        })
     }
 
     /// `query` from `start` to `end`, a point every `step`.

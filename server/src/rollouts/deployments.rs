@@ -136,14 +136,9 @@ pub struct GitalyBuildInfo {
 
 impl GitalyBuildInfo {
     pub fn new(prometheus: &str, query: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let mut url = reqwest::Url::parse(prometheus)
-            .unwrap_or_else(|_| reqwest::Url::parse("http://invalid").expect("a URL"));
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v1", "query"]);
-        }
         Ok(GitalyBuildInfo {
-            client: reqwest::Client::builder().timeout(timeout).build()?,
-            url,
+            client: crate::outbound::client(timeout)?,
+            url: crate::outbound::endpoint(prometheus, &["api", "v1", "query"]),
             query: query.to_owned(),
         })
     }

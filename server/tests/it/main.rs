@@ -15,6 +15,7 @@ mod drive;
 mod flags;
 mod gitlab_fake;
 mod health;
+mod logs;
 mod pages;
 mod prometheus;
 mod reports;

@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::Duration};
 use axum::{Form, Json, Router, http::StatusCode, response::IntoResponse, routing::post};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
-use server::observability::prometheus::{Prometheus, QueryError};
+use server::observability::{QueryError, prometheus::Prometheus};
 
 async fn answer(Form(form): Form<HashMap<String, String>>) -> axum::response::Response {
     assert_eq!(form["start"], "1700000000");
