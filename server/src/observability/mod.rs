@@ -1,9 +1,11 @@
 //! What the dashboards show, on the migration's page: metrics from Prometheus (and what speaks
 //! its API), log counts from Elasticsearch, error counts from Sentry. This is its beginning: the
 //! PromQL the panels ask, built so that no name can change a query's shape; the clients of
-//! Prometheus and Elasticsearch; and the coalescing that makes one call serve every watcher.
+//! Prometheus, Elasticsearch and Sentry; and the coalescing that makes one call serve every
+//! watcher.
 
 pub mod coalesce;
+pub mod errors;
 pub mod logs;
 pub mod prometheus;
 pub mod promql;

@@ -21,5 +21,6 @@ mod prometheus;
 mod reports;
 mod rollouts;
 mod secrets;
+mod sentry;
 mod sso;
 mod unleash;
