@@ -44,6 +44,8 @@ pub struct Config {
         rollout::Environment,
         crate::rollouts::deployments::GitalyVersionSource,
     )>,
+    /// Where the migration pages' panels get their data (see [`Vars::observability`]).
+    pub observability: crate::observability::ObservabilityConfig,
     /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
     /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
     pub test_clock: bool,
@@ -96,6 +98,7 @@ impl Config {
             sso: vars.sso()?,
             flags: vars.flags()?,
             gitaly_versions: vars.gitaly_versions()?,
+            observability: vars.observability()?,
             test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }
@@ -118,6 +121,8 @@ struct EnvironmentVars {
     unleash_project: &'static str,
     unleash_environment: &'static str,
     prometheus_url: &'static str,
+    prometheus_job: &'static str,
+    promql: [(crate::observability::promql::Panel, &'static str); 7],
     gitaly_version_query: &'static str,
     default_environment: &'static str,
 }
@@ -133,6 +138,37 @@ macro_rules! environment_vars {
             unleash_project: concat!("RAMPART_UNLEASH_", $upper, "_PROJECT"),
             unleash_environment: concat!("RAMPART_UNLEASH_", $upper, "_ENVIRONMENT"),
             prometheus_url: concat!("RAMPART_PROMETHEUS_", $upper, "_URL"),
+            prometheus_job: concat!("RAMPART_PROMETHEUS_", $upper, "_JOB"),
+            promql: {
+                use crate::observability::promql::Panel;
+                [
+                    (
+                        Panel::CallRate,
+                        concat!("RAMPART_PROMQL_", $upper, "_CALL_RATE"),
+                    ),
+                    (
+                        Panel::ErrorRate,
+                        concat!("RAMPART_PROMQL_", $upper, "_ERROR_RATE"),
+                    ),
+                    (
+                        Panel::LatencyP50,
+                        concat!("RAMPART_PROMQL_", $upper, "_LATENCY_P50"),
+                    ),
+                    (
+                        Panel::LatencyP95,
+                        concat!("RAMPART_PROMQL_", $upper, "_LATENCY_P95"),
+                    ),
+                    (
+                        Panel::LatencyP99,
+                        concat!("RAMPART_PROMQL_", $upper, "_LATENCY_P99"),
+                    ),
+                    (Panel::Cpu, concat!("RAMPART_PROMQL_", $upper, "_CPU")),
+                    (
+                        Panel::FlagSplit,
+                        concat!("RAMPART_PROMQL_", $upper, "_FLAG_SPLIT"),
+                    ),
+                ]
+            },
             gitaly_version_query: concat!("RAMPART_GITALY_VERSION_QUERY_", $upper),
             default_environment: $lower,
         }
@@ -360,6 +396,87 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         Ok(sources)
     }
 
+    /// The panels' sources. Per environment: `RAMPART_PROMETHEUS_<ENVIRONMENT>_URL` (also the
+    /// version gate's), `_JOB` (the `$job` of Gitaly's series; default the template's
+    /// feature-status job) and `RAMPART_PROMQL_<ENVIRONMENT>_<PANEL>` to replace a panel's query
+    /// (`CALL_RATE`, `ERROR_RATE`, `LATENCY_P50`, `LATENCY_P95`, `LATENCY_P99`, `CPU`,
+    /// `FLAG_SPLIT`; placeholders `$service $method $flag $job $window`). For all:
+    /// `RAMPART_ELASTICSEARCH_URL` with `_INDEX` (default `gitaly-*`) and `_API_KEY`;
+    /// `RAMPART_SENTRY_URL` with `_TOKEN` and `_ORGANIZATION` (default `gitlab`);
+    /// `RAMPART_OBSERVABILITY_TIMEOUT_MS` (default 3000) and `_REFRESH_SECONDS` (default 60).
+    /// In demo mode, what is not configured is generated.
+    fn observability(&self) -> Result<crate::observability::ObservabilityConfig, ConfigError> {
+        use crate::observability::{
+            LogsConfig, MetricsConfig, ObservabilityConfig, SentryConfig, promql,
+        };
+        let metrics = |names: &EnvironmentVars| -> Result<MetricsConfig, ConfigError> {
+            let mut templates = Vec::new();
+            for (panel, name) in names.promql {
+                if let Some(template) = self.get(name) {
+                    promql::check_template(&template).map_err(|error| ConfigError {
+                        variable: name,
+                        problem: format!("has an {error}"),
+                    })?;
+                    templates.push((panel, template));
+                }
+            }
+            Ok(MetricsConfig {
+                prometheus: self
+                    .get(names.prometheus_url)
+                    .map(|url| self.base_url(names.prometheus_url, &url))
+                    .transpose()?,
+                job: self.get(names.prometheus_job),
+                templates,
+            })
+        };
+        let logs = self
+            .get("RAMPART_ELASTICSEARCH_URL")
+            .map(|url| {
+                Ok::<_, ConfigError>(LogsConfig {
+                    url: self.base_url("RAMPART_ELASTICSEARCH_URL", &url)?,
+                    index: self.get("RAMPART_ELASTICSEARCH_INDEX"),
+                    api_key: self
+                        .get("RAMPART_ELASTICSEARCH_API_KEY")
+                        .map(SecretString::from),
+                })
+            })
+            .transpose()?;
+        let sentry = self
+            .get("RAMPART_SENTRY_URL")
+            .map(|url| {
+                Ok::<_, ConfigError>(SentryConfig {
+                    url: self.base_url("RAMPART_SENTRY_URL", &url)?,
+                    token: self
+                        .get("RAMPART_SENTRY_TOKEN")
+                        .map(SecretString::from)
+                        .ok_or(ConfigError {
+                            variable: "RAMPART_SENTRY_TOKEN",
+                            problem: "is not set, but RAMPART_SENTRY_URL needs it".to_owned(),
+                        })?,
+                    organization: self.text("RAMPART_SENTRY_ORGANIZATION", "gitlab"),
+                })
+            })
+            .transpose()?;
+        Ok(ObservabilityConfig {
+            demo: self.flag("RAMPART_DEMO_DATA", false)?,
+            timeout: Duration::from_millis(self.bounded(
+                "RAMPART_OBSERVABILITY_TIMEOUT_MS",
+                3000,
+                100..=60_000,
+            )?),
+            refresh: Duration::from_secs(self.bounded(
+                "RAMPART_OBSERVABILITY_REFRESH_SECONDS",
+                60,
+                1..=3600,
+            )?),
+            development: metrics(&environment_vars!("DEVELOPMENT", "development"))?,
+            staging: metrics(&environment_vars!("STAGING", "staging"))?,
+            production: metrics(&environment_vars!("PRODUCTION", "production"))?,
+            logs,
+            sentry,
+        })
+    }
+
     /// An `http(s)://` address of another system, without a trailing slash.
     fn base_url(&self, name: &'static str, url: &str) -> Result<String, ConfigError> {
         let url = url.trim_end_matches('/');
@@ -563,6 +680,41 @@ mod tests {
             config(&bad).unwrap_err().variable,
             "RAMPART_OIDC_GROUP_ROLES"
         );
+    }
+
+    #[test]
+    fn panel_sources_are_checked_and_the_demo_generates_what_is_missing() {
+        let observability = config(&[DB, ("RAMPART_DEMO_DATA", "true")])
+            .unwrap()
+            .observability;
+        assert!(observability.demo);
+        assert!(observability.production.prometheus.is_none());
+        assert_eq!(observability.refresh, Duration::from_secs(60));
+        let error =
+            config(&[DB, ("RAMPART_PROMQL_STAGING_CPU", "rate(x{job=$jbo}[5m])")]).unwrap_err();
+        assert_eq!(error.variable, "RAMPART_PROMQL_STAGING_CPU");
+        assert!(error.problem.contains("$jbo"), "{}", error.problem);
+        let error =
+            config(&[DB, ("RAMPART_SENTRY_URL", "https://sentry.example.com")]).unwrap_err();
+        assert_eq!(error.variable, "RAMPART_SENTRY_TOKEN");
+        let configured = config(&[
+            DB,
+            (
+                "RAMPART_PROMETHEUS_PRODUCTION_URL",
+                "http://prometheus:9090/",
+            ),
+            (
+                "RAMPART_PROMQL_PRODUCTION_CPU",
+                "sum(rate(cpu{job=$job}[$window]))",
+            ),
+        ])
+        .unwrap()
+        .observability;
+        assert_eq!(
+            configured.production.prometheus.as_deref(),
+            Some("http://prometheus:9090")
+        );
+        assert_eq!(configured.production.templates.len(), 1);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::{
     error::Error,
     flags::{FlagBackends, reconciler::Reconciler, worker::FlagWorker},
     http::{self, metrics::HttpMetrics},
+    observability::panels::Observatory,
     rollouts::{PgMigrationService, deployments},
     state::AppState,
 };
@@ -91,7 +92,16 @@ impl Application {
             .clone()
             .map(|sso| Sso::new(sso).map(Arc::new).map_err(Error::Sso))
             .transpose()?;
-        let router = router(&config, pool, sso, migrations, test_clock);
+        let sources = config
+            .observability
+            .sources(migrations.links())
+            .map_err(Error::HttpClients)?;
+        let observatory = Arc::new(Observatory::new(
+            migrations.clone(),
+            sources,
+            config.observability.refresh,
+        ));
+        let router = router(&config, pool, sso, migrations, observatory, test_clock);
         Ok(Self { listener, router })
     }
 
@@ -119,6 +129,7 @@ fn router(
     pool: PgPool,
     sso: Option<Arc<Sso>>,
     migrations: Arc<PgMigrationService>,
+    observatory: Arc<Observatory>,
     test_clock: Option<Arc<ShiftedClock>>,
 ) -> Router {
     let hashed_names = hash_file_present();
@@ -136,6 +147,7 @@ fn router(
         auth: Arc::new(PgAuthService::new(pool.clone())),
         users: Arc::new(PgUserService::new(pool.clone())),
         tokens: Arc::new(PgTokenService::new(pool.clone())),
+        observability: observatory,
         demo: config.demo_data,
         sso_name: sso.as_ref().map(|sso| sso.config.name.clone()),
     };

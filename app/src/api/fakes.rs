@@ -9,8 +9,11 @@ use rollout::Roles;
 use crate::api::{
     migration::MigrationDetail,
     migration_form::{EditableMigration, MigrationForm},
+    panels::{ChartWindow, Panels},
     portfolio::{Portfolio, PortfolioRow},
-    services::{AuthService, MigrationService, Services, TokenService, UserService},
+    services::{
+        AuthService, MigrationService, ObservabilityService, Services, TokenService, UserService,
+    },
     session::CurrentUser,
     tokens::{CreatedToken, TokenSummary},
     users::{CreatedUser, UserSummary},
@@ -34,6 +37,7 @@ impl Fakes {
             auth: self.clone(),
             users: self.clone(),
             tokens: self.clone(),
+            observability: self.clone(),
             demo: false,
             sso_name: None,
         }
@@ -208,6 +212,13 @@ impl TokenService for Fakes {
     }
     async fn revoke_token(&self, _user: &CurrentUser, _id: i64) -> Result<(), AppError> {
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ObservabilityService for Fakes {
+    async fn panels(&self, flag: &str, _window: ChartWindow) -> Result<Panels, AppError> {
+        Err(AppError::not_found(format!("migration {flag}")))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod fakes;
 pub mod history;
 pub mod migration;
 pub mod migration_form;
+pub mod panels;
 pub mod portfolio;
 #[cfg(feature = "ssr")]
 pub mod services;

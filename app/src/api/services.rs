@@ -10,6 +10,7 @@ use crate::api::change_lock::ChangeLock;
 use crate::api::history::HistoryRow;
 use crate::api::migration::{AuditRow, MigrationDetail};
 use crate::api::migration_form::{EditableMigration, MigrationForm};
+use crate::api::panels::{ChartWindow, Panels};
 use crate::api::portfolio::Portfolio;
 use crate::api::session::CurrentUser;
 use crate::api::tokens::{CreatedToken, TokenSummary};
@@ -123,6 +124,13 @@ pub trait TokenService: Send + Sync {
     async fn revoke_token(&self, user: &CurrentUser, id: i64) -> Result<(), AppError>;
 }
 
+/// What the dashboards show for a migration, from the environment's metrics, logs and Sentry.
+/// A source that fails or is slow makes its panel "unavailable", never the call.
+#[async_trait::async_trait]
+pub trait ObservabilityService: Send + Sync {
+    async fn panels(&self, flag: &str, window: ChartWindow) -> Result<Panels, AppError>;
+}
+
 /// Everything the server hands to the app for one request.
 #[derive(Clone)]
 pub struct Services {
@@ -130,6 +138,7 @@ pub struct Services {
     pub auth: Arc<dyn AuthService>,
     pub users: Arc<dyn UserService>,
     pub tokens: Arc<dyn TokenService>,
+    pub observability: Arc<dyn ObservabilityService>,
     /// Demo mode: the sign-in page says where the demo users' passwords are.
     pub demo: bool,
     /// The identity provider's name, when single sign-on is configured.

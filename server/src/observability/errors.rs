@@ -1,6 +1,7 @@
 //! Error counts from Sentry: the unresolved issues matching a method in a project (Gitaly's, or
-//! GitLab's with `gitaly`), how many there are (`X-Hits`) and the top few, with their links. The
-//! method enters Sentry's search as one quoted term, so a name cannot add filters of its own.
+//! GitLab's with `gitaly`), how many there are (`X-Hits`, or the pages counted where a server
+//! does not send it) and the top few, with their links. The method enters Sentry's search as
+//! one quoted term, so a name cannot add filters of its own.
 
 use std::time::Duration;
 
@@ -13,6 +14,12 @@ use crate::outbound;
 
 /// How many issues a panel lists; the count covers all of them.
 pub const TOP: usize = 5;
+
+/// Without `X-Hits`, at most this many pages are counted; past them the count is a lower bound.
+const MAX_PAGES: usize = 10;
+
+/// The template's search in GitLab's project: anything about Gitaly.
+pub const GITLAB_SEARCH: &str = "is:unresolved gitaly";
 
 /// One Sentry issue, as the panel lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -33,12 +40,14 @@ pub struct ErrorCount {
     pub issues: u64,
     /// The first few, most recent first (Sentry's order).
     pub top: Vec<SentryIssue>,
+    /// Pages were left uncounted: `issues` is a lower bound.
+    pub more: bool,
 }
 
 pub struct SentryErrors {
     client: Client,
-    /// `…/api/0/projects/{org}/{project}/issues/`.
-    url: Url,
+    base: String,
+    organization: String,
     token: SecretString,
 }
 
@@ -57,7 +66,7 @@ fn count_from_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 
 /// Sentry's search for unresolved issues whose `grpc.method` is `method`, quoted so that spaces,
 /// colons or quotes in it stay part of the value.
-pub fn search(method: &str) -> String {
+pub fn method_search(method: &str) -> String {
     let quoted = method.replace('\\', "\\\\").replace('"', "\\\"");
     format!("is:unresolved grpc.method:\"{quoted}\"")
 }
@@ -66,27 +75,78 @@ impl SentryErrors {
     pub fn new(
         base: &str,
         organization: &str,
-        project: &str,
         token: SecretString,
         timeout: Duration,
     ) -> Result<SentryErrors, reqwest::Error> {
         Ok(SentryErrors {
             client: outbound::client(timeout)?,
-            // The trailing empty segment: Sentry's API paths end with a slash.
-            url: outbound::endpoint(
-                base,
-                &["api", "0", "projects", organization, project, "issues", ""],
-            ),
+            base: base.to_owned(),
+            organization: organization.to_owned(),
             token,
         })
     }
 
-    /// The unresolved issues of `method` seen within `period` (Sentry's `statsPeriod`: `24h`).
-    pub async fn unresolved(&self, method: &str, period: &str) -> Result<ErrorCount, QueryError> {
+    /// The unresolved issues of `project` matching `search`, seen within `period` (Sentry's
+    /// `statsPeriod`: `24h`).
+    pub async fn unresolved(
+        &self,
+        project: &str,
+        search: &str,
+        period: &str,
+    ) -> Result<ErrorCount, QueryError> {
+        // The trailing empty segment: Sentry's API paths end with a slash.
+        let url = outbound::endpoint(
+            &self.base,
+            &[
+                "api",
+                "0",
+                "projects",
+                &self.organization,
+                project,
+                "issues",
+                "",
+            ],
+        );
+        let mut cursor: Option<String> = None;
+        let mut found = ErrorCount {
+            issues: 0,
+            top: Vec::new(),
+            more: false,
+        };
+        for page in 0..MAX_PAGES {
+            let answer = self.page(&url, search, period, cursor.as_deref()).await?;
+            if page == 0 {
+                found.top = answer.issues.iter().take(TOP).cloned().collect();
+                if let Some(hits) = answer.hits {
+                    found.issues = hits;
+                    return Ok(found);
+                }
+            }
+            found.issues += answer.issues.len() as u64;
+            match answer.next {
+                Some(next) if !answer.issues.is_empty() => cursor = Some(next),
+                _ => return Ok(found),
+            }
+        }
+        found.more = true;
+        Ok(found)
+    }
+
+    async fn page(
+        &self,
+        url: &Url,
+        search: &str,
+        period: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page, QueryError> {
+        let mut query = vec![("query", search), ("statsPeriod", period)];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
+        }
         let response = self
             .client
-            .get(self.url.clone())
-            .query(&[("query", search(method).as_str()), ("statsPeriod", period)])
+            .get(url.clone())
+            .query(&query)
             .bearer_auth(self.token.expose_secret())
             .send()
             .await
@@ -98,11 +158,15 @@ impl SentryErrors {
                 })
             })?;
         let status = response.status();
-        let hits = response
-            .headers()
-            .get("X-Hits")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let hits = header("X-Hits").and_then(|v| v.trim().parse::<u64>().ok());
+        let next = header("Link").and_then(|link| next_cursor(&link));
         let body = response
             .text()
             .await
@@ -124,12 +188,34 @@ impl SentryErrors {
         let issues: Vec<SentryIssue> = serde_json::from_str(&body).map_err(|_| {
             QueryError::Refused("Sentry answered something that is not a list of issues".to_owned())
         })?;
-        Ok(ErrorCount {
-            // Without X-Hits, this page is all Rampart knows: a lower bound.
-            issues: hits.unwrap_or(issues.len() as u64),
-            top: issues.into_iter().take(TOP).collect(),
-        })
+        Ok(Page { issues, hits, next })
     }
+}
+
+struct Page {
+    issues: Vec<SentryIssue>,
+    hits: Option<u64>,
+    /// The cursor of the next page, when Sentry says it has results.
+    next: Option<String>,
+}
+
+/// The cursor of `rel="next"` in a `Link` header, when its `results` is `"true"`:
+/// `<…>; rel="next"; results="true"; cursor="0:100:0"`.
+fn next_cursor(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let attributes: Vec<(&str, &str)> = part
+            .split(';')
+            .skip(1)
+            .filter_map(|attribute| {
+                let (name, value) = attribute.split_once('=')?;
+                Some((name.trim(), value.trim().trim_matches('"')))
+            })
+            .collect();
+        let get = |name: &str| attributes.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        (get("rel") == Some("next") && get("results") == Some("true"))
+            .then(|| get("cursor").map(str::to_owned))
+            .flatten()
+    })
 }
 
 #[cfg(test)]
@@ -139,12 +225,20 @@ mod tests {
     #[test]
     fn the_method_is_one_quoted_term_of_the_search() {
         assert_eq!(
-            search("/gitaly.CommitService/FindCommit"),
+            method_search("/gitaly.CommitService/FindCommit"),
             r#"is:unresolved grpc.method:"/gitaly.CommitService/FindCommit""#
         );
         assert_eq!(
-            search(r#"x" is:resolved"#),
+            method_search(r#"x" is:resolved"#),
             r#"is:unresolved grpc.method:"x\" is:resolved""#
         );
+    }
+
+    #[test]
+    fn the_next_page_is_read_from_the_link_header_only_when_it_has_results() {
+        let link = r#"<https://sentry.example.com/api/0/projects/gitlab/gitaly/issues/?cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", <https://sentry.example.com/api/0/projects/gitlab/gitaly/issues/?cursor=0:100:0>; rel="next"; results="true"; cursor="0:100:0""#;
+        assert_eq!(next_cursor(link), Some("0:100:0".to_owned()));
+        let last = link.replace(r#"results="true""#, r#"results="false""#);
+        assert_eq!(next_cursor(&last), None);
     }
 }

@@ -22,8 +22,31 @@ pub enum Hosts {
     AllBut(String),
 }
 
+impl Hosts {
+    /// The template's Kibana host filter (`hostname:dev`, `NOT hostname:dev`) as hosts; no
+    /// filter, or one Rampart does not read, counts every host.
+    pub fn from_filter(filter: &str) -> Hosts {
+        let filter = filter.trim();
+        let (negated, rest) = match filter.strip_prefix("NOT ") {
+            Some(rest) => (true, rest.trim()),
+            None => (false, filter),
+        };
+        match rest.strip_prefix("hostname:") {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                let host = host.to_owned();
+                if negated {
+                    Hosts::AllBut(host)
+                } else {
+                    Hosts::Only(host)
+                }
+            }
+            _ => Hosts::All,
+        }
+    }
+}
+
 /// What the count is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Every finished call of the method.
     Invocations,
@@ -202,6 +225,20 @@ mod tests {
                 ],
             }}})
         );
+    }
+
+    #[test]
+    fn the_templates_host_filters_read_as_hosts() {
+        assert_eq!(
+            Hosts::from_filter("hostname:dev"),
+            Hosts::Only("dev".to_owned())
+        );
+        assert_eq!(
+            Hosts::from_filter("NOT hostname:dev"),
+            Hosts::AllBut("dev".to_owned())
+        );
+        assert_eq!(Hosts::from_filter(""), Hosts::All);
+        assert_eq!(Hosts::from_filter("hostname:a OR hostname:b"), Hosts::All);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::{fmt, time::Duration};
 
 /// The panels of a migration's page, each one query (latency: one per quantile).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Panel {
     CallRate,
     ErrorRate,
@@ -20,6 +20,19 @@ pub enum Panel {
 }
 
 impl Panel {
+    /// As configuration names it: `RAMPART_PROMQL_<ENVIRONMENT>_<KEY>`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Panel::CallRate => "CALL_RATE",
+            Panel::ErrorRate => "ERROR_RATE",
+            Panel::LatencyP50 => "LATENCY_P50",
+            Panel::LatencyP95 => "LATENCY_P95",
+            Panel::LatencyP99 => "LATENCY_P99",
+            Panel::Cpu => "CPU",
+            Panel::FlagSplit => "FLAG_SPLIT",
+        }
+    }
+
     pub const ALL: [Panel; 7] = [
         Panel::CallRate,
         Panel::ErrorRate,

@@ -9,6 +9,7 @@ pub mod plans;
 pub mod record;
 pub mod stored;
 pub mod view;
+pub mod watch;
 pub mod words;
 
 use std::sync::Arc;
@@ -73,6 +74,11 @@ impl PgMigrationService {
             backends,
             plans: Plans::default(),
         }
+    }
+
+    /// The template's links, as this installation fills them in.
+    pub fn links(&self) -> &LinkConfig {
+        &self.links
     }
 
     /// Applies `action` by `actor` at `now` in `tx`: the one write path of every stage change,

@@ -1,0 +1,82 @@
+//! What the panels need to know of a migration: the environment its current stage watches, how
+//! the flag stands there, when it changed, the stage's log window, where to mark the charts, and
+//! the dashboards the template links for the stage.
+
+use chrono::{DateTime, Utc};
+use rollout::{CheckItem, Link, LogWindow, Status};
+
+use super::PgMigrationService;
+use crate::{db, error::Error, observability::sources::Watched};
+
+pub struct WatchTarget {
+    pub now: DateTime<Utc>,
+    /// `None` before the rollout reaches an environment, and once it is done.
+    pub watched: Option<Watched>,
+    pub stage_started: Option<DateTime<Utc>>,
+    pub log_window: LogWindow,
+    /// Each stage's start, labelled with its name, and the kill, if any; oldest first.
+    pub markers: Vec<(DateTime<Utc>, String)>,
+    pub links: PanelLinks,
+}
+
+/// The template's dashboards for the current stage.
+#[derive(Default)]
+pub struct PanelLinks {
+    pub grafana: Option<Link>,
+    pub kibana_invocations: Option<Link>,
+    pub kibana_errors: Option<Link>,
+    pub gitaly_sentry: Option<Link>,
+    pub gitlab_sentry: Option<Link>,
+}
+
+impl PgMigrationService {
+    pub async fn watch_target(&self, flag: &str) -> Result<WatchTarget, Error> {
+        let now = self.clock.now();
+        let loaded = self.read(flag).await?;
+        let stages = db::stages::fetch_stages(&self.pool, &[loaded.row.id]).await?;
+        let plan = &loaded.migration.plan;
+        let identity = &loaded.migration.identity;
+        let stage = loaded.state.current_stage(plan);
+        let mut markers: Vec<(DateTime<Utc>, String)> = stages
+            .iter()
+            .map(|row| {
+                let name = plan
+                    .stage_by_key(&row.stage_key)
+                    .map_or_else(|| row.stage_key.clone(), |(_, s)| s.name.clone());
+                (row.started_at, name)
+            })
+            .collect();
+        if let Some(kill) = loaded.state.kill() {
+            markers.push((kill.at, "killed".to_owned()));
+        }
+        markers.sort_by_key(|(at, _)| *at);
+        let watching = loaded.state.status() != Status::Completed;
+        let environment = stage.and_then(|s| s.environment()).filter(|_| watching);
+        let watched = environment.map(|environment| Watched {
+            flag: identity.feature_flag.as_str().to_owned(),
+            service: format!("gitaly.{}", identity.grpc_method.service()),
+            method: identity.grpc_method.method().to_owned(),
+            full_method: identity.grpc_method.full_name(),
+            environment,
+            serving: loaded.state.flags().get(environment),
+            changed_at: loaded.state.position().map(|p| p.started_at),
+        });
+        let link = |item: CheckItem| {
+            stage.and_then(|stage| rollout::item_link(identity, stage, item, &self.links))
+        };
+        Ok(WatchTarget {
+            now,
+            watched,
+            stage_started: loaded.state.position().map(|p| p.started_at),
+            log_window: stage.map_or(LogWindow::ONE_HOUR, |s| s.log_window),
+            markers,
+            links: PanelLinks {
+                grafana: link(CheckItem::GrafanaChecked),
+                kibana_invocations: link(CheckItem::KibanaInvocationsInspected),
+                kibana_errors: link(CheckItem::KibanaErrorsInspected),
+                gitaly_sentry: link(CheckItem::GitalySentryChecked),
+                gitlab_sentry: link(CheckItem::GitlabSentryChecked),
+            },
+        })
+    }
+}
