@@ -64,7 +64,11 @@ pub fn App() -> impl IntoView {
                     // Async: the whole list is in the first HTML response, so it reads without JavaScript.
                     <Route path=path!("/") view=PortfolioPage ssr=SsrMode::Async />
                     <Route path=path!("/migrations/new") view=NewMigrationPage ssr=SsrMode::Async />
-                    <Route path=path!("/migrations/:flag") view=MigrationPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/migrations/:flag")
+                        view=MigrationPage
+                        ssr=SsrMode::PartiallyBlocked
+                    />
                     <Route
                         path=path!("/migrations/:flag/edit")
                         view=EditMigrationPage

@@ -116,6 +116,27 @@ impl Unit {
     }
 }
 
+impl Unit {
+    /// `value` as an axis tick, short: "200/s", "5 %", "200 ms", "2.5".
+    pub fn tick(self, value: f64) -> String {
+        let short = |v: f64| {
+            let text = significant(v);
+            if text.contains('.') {
+                text.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                text
+            }
+        };
+        match self {
+            Unit::PerSecond => format!("{}/s", short(value)),
+            Unit::Ratio => format!("{} %", short(value * 100.0)),
+            Unit::Seconds if value < 1.0 && value > 0.0 => format!("{} ms", short(value * 1000.0)),
+            Unit::Seconds => format!("{} s", short(value)),
+            Unit::Cores => short(value),
+        }
+    }
+}
+
 /// Two or three significant digits, no more: a chart's reading, not a ledger's.
 fn significant(value: f64) -> String {
     let magnitude = value.abs();
@@ -207,5 +228,9 @@ mod tests {
         assert_eq!(Unit::Seconds.format(1.5), "1.50 s");
         assert_eq!(Unit::Cores.format(2.5), "2.50 cores");
         assert_eq!(Unit::Ratio.format(f64::NAN), "–");
+        assert_eq!(Unit::Ratio.tick(0.05), "5 %");
+        assert_eq!(Unit::Cores.tick(2.5), "2.5");
+        assert_eq!(Unit::Seconds.tick(0.2), "200 ms");
+        assert_eq!(Unit::PerSecond.tick(0.0), "0/s");
     }
 }

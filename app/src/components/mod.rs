@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod change_lock;
+pub mod chart;
 pub mod layout;
 pub mod rollout;
 pub mod status;

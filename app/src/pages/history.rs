@@ -151,10 +151,10 @@ fn LeadTimeChart(rows: Vec<HistoryRow>) -> impl IntoView {
         .collect::<Vec<_>>()
         .join(", ");
     view! {
-        <figure class="chart">
-            <figcaption class="chart__title">"Lead time, first production percentage to 100 %"</figcaption>
+        <figure class="bar-chart">
+            <figcaption class="bar-chart__title">"Lead time, first production percentage to 100 %"</figcaption>
             <svg
-                class="chart__svg"
+                class="bar-chart__svg"
                 viewBox=format!("0 0 {width} {height}")
                 role="img"
                 aria-label=format!("Lead times: {description}")
@@ -166,14 +166,14 @@ fn LeadTimeChart(rows: Vec<HistoryRow>) -> impl IntoView {
                         let y = i as f64 * row_height;
                         let w = (days / longest * bar_width).max(2.0);
                         view! {
-                            <text class="chart__label" x=label_width - 8.0 y=y + 15.0 text-anchor="end">{flag}</text>
-                            <rect class="chart__bar" x=label_width y=y + 4.0 width=w height=row_height - 8.0 rx="2"></rect>
-                            <text class="chart__value" x=label_width + w + 6.0 y=y + 15.0>{format!("{days:.1} d")}</text>
+                            <text class="bar-chart__label" x=label_width - 8.0 y=y + 15.0 text-anchor="end">{flag}</text>
+                            <rect class="bar-chart__bar" x=label_width y=y + 4.0 width=w height=row_height - 8.0 rx="2"></rect>
+                            <text class="bar-chart__value" x=label_width + w + 6.0 y=y + 15.0>{format!("{days:.1} d")}</text>
                         }
                     })
                     .collect_view()}
-                <text class="chart__axis" x=label_width y=height - 4.0>"0"</text>
-                <text class="chart__axis" x=label_width + bar_width y=height - 4.0 text-anchor="end">
+                <text class="bar-chart__axis" x=label_width y=height - 4.0>"0"</text>
+                <text class="bar-chart__axis" x=label_width + bar_width y=height - 4.0 text-anchor="end">
                     {format!("{longest:.0} days")}
                 </text>
             </svg>

@@ -6,13 +6,15 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use rollout::{CheckOutcome, Status};
 
 mod flag_changes;
+mod observe;
 mod production;
 
 use flag_changes::FlagChanges;
+use observe::ObservePanels;
 use production::{KillSwitch, Kills, OverrideSoakForm, RequestCard, RequestForm};
 
 use crate::api::migration::{
@@ -21,6 +23,7 @@ use crate::api::migration::{
     RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange, ReviewKill,
     StartMigration, VersionsNeeded, ViewerRights, get_migration,
 };
+use crate::api::panels::{ChartWindow, Panels, migration_panels};
 use crate::components::audit::AuditTrail;
 use crate::components::change_lock::ChangeLockBanner;
 use crate::components::rollout::{CheckClock, CopyButton, HealthDot, ServingNow};
@@ -126,10 +129,20 @@ impl Actions {
 pub fn MigrationPage() -> impl IntoView {
     let params = use_params_map();
     let flag = move || params.read().get("flag").unwrap_or_default();
+    let query = use_query_map();
+    let window = Signal::derive(move || {
+        ChartWindow::from_key(&query.read().get("window").unwrap_or_default())
+    });
     let actions = Actions::new();
-    let detail = Resource::new(
+    // Blocking: the migration is in the first HTML, readable without JavaScript. The panels are
+    // not: they stream in after it, however slow their sources.
+    let detail = Resource::new_blocking(
         move || (flag(), actions.versions()),
         |(flag, _)| get_migration(flag),
+    );
+    let panels = Resource::new(
+        move || (flag(), window.get(), actions.versions()),
+        |(flag, window, _)| migration_panels(flag, window),
     );
 
     view! {
@@ -138,7 +151,9 @@ pub fn MigrationPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="the migration" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
-                    detail.await.map(|detail| view! { <MigrationView detail actions /> })
+                    detail
+                        .await
+                        .map(|detail| view! { <MigrationView detail actions panels window /> })
                 })}
             </ErrorBoundary>
         </Transition>
@@ -146,7 +161,12 @@ pub fn MigrationPage() -> impl IntoView {
 }
 
 #[component]
-fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
+fn MigrationView(
+    detail: MigrationDetail,
+    actions: Actions,
+    panels: Resource<Result<Panels, AppError>>,
+    window: Signal<ChartWindow>,
+) -> impl IntoView {
     let now = ticking_now(detail.as_of);
     let failure = move || {
         actions
@@ -225,6 +245,7 @@ fn MigrationView(detail: MigrationDetail, actions: Actions) -> impl IntoView {
                             .into_any()
                     }
                 }}
+                <ObservePanels panels window />
                 <Details detail=detail.clone() />
                 <details class="panel issue-text">
                     <summary class="panel__title">"Acceptance issue text"</summary>

@@ -1,0 +1,348 @@
+//! A time-series chart drawn as SVG on the server, so it is in the first HTML; once the page is
+//! live, pointing at it (or the arrow keys) reads the values at that time. Vertical markers show
+//! where the flag changed and the stage began.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use crate::api::panels::{Chart, Line, Marker, Unit};
+use crate::components::time::relative;
+
+const WIDTH: f64 = 440.0;
+const HEIGHT: f64 = 170.0;
+const LEFT: f64 = 50.0;
+const RIGHT: f64 = 434.0;
+const TOP: f64 = 22.0;
+const BOTTOM: f64 = 146.0;
+
+/// The time axis: unix seconds at the left and right edges.
+#[derive(Clone, Copy)]
+pub struct Axis {
+    pub from: i64,
+    pub until: i64,
+}
+
+impl Axis {
+    fn x(self, at: i64) -> f64 {
+        let span = (self.until - self.from).max(1) as f64;
+        LEFT + (at - self.from) as f64 / span * (RIGHT - LEFT)
+    }
+
+    /// The time at `fraction` (0–1) of the drawing's width.
+    fn at(self, fraction: f64) -> i64 {
+        let x = fraction * WIDTH;
+        let share = ((x - LEFT) / (RIGHT - LEFT)).clamp(0.0, 1.0);
+        self.from + (share * (self.until - self.from) as f64).round() as i64
+    }
+}
+
+/// The top of the value axis: a round number above every value, so the lines never touch it.
+fn ceiling(lines: &[Line]) -> f64 {
+    let top = lines
+        .iter()
+        .flat_map(|line| line.points.iter().map(|(_, v)| *v))
+        .fold(0.0_f64, f64::max);
+    if top <= 0.0 {
+        return 1.0;
+    }
+    let padded = top * 1.1;
+    let power = 10f64.powf(padded.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|candidate| *candidate >= padded)
+        .unwrap_or(10.0 * power)
+}
+
+fn y(value: f64, ceiling: f64) -> f64 {
+    BOTTOM - (value / ceiling).clamp(0.0, 1.0) * (BOTTOM - TOP)
+}
+
+/// The line as SVG polylines, broken where points are missing (a gap of more than twice the
+/// usual step), so a gap never reads as a straight ramp.
+fn polylines(line: &Line, axis: Axis, ceiling: f64) -> Vec<String> {
+    let step = line
+        .points
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .filter(|d| *d > 0)
+        .min()
+        .unwrap_or(1);
+    let mut runs: Vec<String> = Vec::new();
+    let mut previous: Option<i64> = None;
+    for (at, value) in &line.points {
+        let point = format!("{:.1},{:.1}", axis.x(*at), y(*value, ceiling));
+        match (previous, runs.last_mut()) {
+            (Some(before), Some(run)) if at - before <= 2 * step => {
+                run.push(' ');
+                run.push_str(&point);
+            }
+            _ => runs.push(point),
+        }
+        previous = Some(*at);
+    }
+    runs
+}
+
+/// The point of `line` nearest `at`.
+fn nearest(line: &Line, at: i64) -> Option<(i64, f64)> {
+    line.points
+        .iter()
+        .min_by_key(|(t, _)| (t - at).abs())
+        .copied()
+}
+
+/// "flag on 312/s · flag off 20/s": each line's value at `at`, or its latest.
+fn reading(lines: &[Line], unit: Unit, at: Option<i64>) -> String {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let (_, value) = match at {
+                Some(at) => nearest(line, at)?,
+                None => *line.points.last()?,
+            };
+            Some(format!("{} {}", line.label, unit.format(value)))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// "6 h ago", for the time axis.
+fn ago(at: i64, now: DateTime<Utc>) -> String {
+    DateTime::from_timestamp(at, 0).map_or_else(String::new, |at| relative(at, now))
+}
+
+#[component]
+pub fn TimeChart(
+    chart: Chart,
+    axis: Axis,
+    markers: Vec<Marker>,
+    /// The server's clock when the data was read.
+    now: DateTime<Utc>,
+) -> impl IntoView {
+    let top = ceiling(&chart.lines);
+    let unit = chart.unit;
+    let hovered = RwSignal::new(None::<i64>);
+    let svg_ref = NodeRef::<leptos::svg::Svg>::new();
+    let lines = chart.lines.clone();
+    let cursor_step = lines
+        .first()
+        .and_then(|line| line.points.windows(2).next().map(|w| w[1].0 - w[0].0))
+        .unwrap_or(60)
+        .max(1);
+    let move_to = move |client_x: f64| {
+        let Some(svg) = svg_ref.get_untracked() else {
+            return;
+        };
+        let rect = svg.get_bounding_client_rect();
+        if rect.width() > 0.0 {
+            hovered.set(Some(axis.at((client_x - rect.left()) / rect.width())));
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let by = match ev.key().as_str() {
+            "ArrowLeft" => -cursor_step,
+            "ArrowRight" => cursor_step,
+            "Escape" => {
+                hovered.set(None);
+                return;
+            }
+            _ => return,
+        };
+        ev.prevent_default();
+        let from = hovered.get_untracked().unwrap_or(axis.until);
+        hovered.set(Some((from + by).clamp(axis.from, axis.until)));
+    };
+    let summary = format!(
+        "{}, latest: {}",
+        chart.title,
+        reading(&chart.lines, unit, None)
+    );
+    let readout = {
+        let lines = lines.clone();
+        move || {
+            let at = hovered.get();
+            let when = at.map_or_else(|| "latest".to_owned(), |at| ago(at, now));
+            format!("{when}: {}", reading(&lines, unit, at))
+        }
+    };
+    let cursor = move || {
+        hovered.get().map(|at| {
+            let x = format!("{:.1}", axis.x(at));
+            view! {
+                <line class="chart__cursor" x1=x.clone() x2=x y1=TOP y2=BOTTOM></line>
+            }
+        })
+    };
+    let grid = [0.0, 0.5, 1.0]
+        .into_iter()
+        .map(|share| {
+            let y = format!("{:.1}", y(top * share, top));
+            view! {
+                <line class="chart__grid" x1=LEFT x2=RIGHT y1=y.clone() y2=y.clone()></line>
+                <text class="chart__label" x=LEFT - 6.0 y=y text-anchor="end" dy="4">
+                    {unit.tick(top * share)}
+                </text>
+            }
+        })
+        .collect_view();
+    let marks = markers
+        .into_iter()
+        .map(|marker| {
+            let x = format!("{:.1}", axis.x(marker.at.timestamp()));
+            view! {
+                <line class="chart__marker" x1=x.clone() x2=x.clone() y1=TOP - 6.0 y2=BOTTOM></line>
+                <text class="chart__label chart__marker-label" x=x dx="3" y=TOP - 8.0>
+                    {marker.label}
+                </text>
+            }
+        })
+        .collect_view();
+    let paths = chart
+        .lines
+        .iter()
+        .enumerate()
+        .flat_map(|(index, line)| {
+            polylines(line, axis, top).into_iter().map(move |points| {
+                view! {
+                    <polyline class=format!("chart__line chart__line--{index}") points=points></polyline>
+                }
+            })
+        })
+        .collect_view();
+    let legend = chart
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            view! {
+                <span class="chart__key">
+                    <span class=format!("chart__swatch chart__line--{index}") aria-hidden="true"></span>
+                    {line.label.clone()}
+                </span>
+            }
+        })
+        .collect_view();
+    let start_label = ago(axis.from, now);
+    view! {
+        <figure class="chart" data-chart=chart.key.clone()>
+            <figcaption class="chart__head">
+                <span class="chart__title">{chart.title.clone()}</span>
+                {chart
+                    .link
+                    .clone()
+                    .map(|link| {
+                        view! {
+                            <a class="chart__link" href=link.url title=link.label>
+                                "Grafana ↗"
+                            </a>
+                        }
+                    })}
+            </figcaption>
+            <div class="chart__legend">{legend}</div>
+            <svg
+                node_ref=svg_ref
+                class="chart__plot"
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-label=summary
+                tabindex="0"
+                on:pointermove=move |ev| move_to(f64::from(ev.client_x()))
+                on:pointerleave=move |_| hovered.set(None)
+                on:keydown=on_key
+                on:blur=move |_| hovered.set(None)
+            >
+                {grid}
+                {marks}
+                {paths}
+                {cursor}
+                <text class="chart__label" x=LEFT y=HEIGHT - 6.0>
+                    {start_label}
+                </text>
+                <text class="chart__label" x=RIGHT y=HEIGHT - 6.0 text-anchor="end">
+                    "now"
+                </text>
+            </svg>
+            <p class="chart__readout" aria-live="polite">
+                {readout}
+            </p>
+        </figure>
+    }
+}
+
+/// A chart that has no lines: why, and where to look instead.
+#[component]
+pub fn ChartMessage(chart: Chart) -> impl IntoView {
+    let message = chart
+        .unavailable
+        .clone()
+        .unwrap_or_else(|| "No data in this window.".to_owned());
+    view! {
+        <figure class="chart chart--empty" data-chart=chart.key.clone()>
+            <figcaption class="chart__head">
+                <span class="chart__title">{chart.title.clone()}</span>
+                {chart
+                    .link
+                    .clone()
+                    .map(|link| {
+                        view! {
+                            <a class="chart__link" href=link.url title=link.label>
+                                "Grafana ↗"
+                            </a>
+                        }
+                    })}
+            </figcaption>
+            <p class="chart__message" role="status">
+                {message}
+            </p>
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[(i64, f64)]) -> Line {
+        Line {
+            label: "calls".to_owned(),
+            points: points.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_value_axis_ends_at_a_round_number_above_the_data() {
+        assert_eq!(ceiling(&[line(&[(0, 0.0), (60, 312.0)])]), 500.0);
+        assert_eq!(ceiling(&[line(&[(0, 0.0041)])]), 0.005);
+        assert_eq!(ceiling(&[line(&[(0, 0.0)])]), 1.0);
+        assert_eq!(ceiling(&[]), 1.0);
+    }
+
+    #[test]
+    fn a_gap_in_the_data_breaks_the_line() {
+        let axis = Axis {
+            from: 0,
+            until: 600,
+        };
+        let runs = polylines(
+            &line(&[(0, 1.0), (60, 1.0), (120, 1.0), (480, 1.0), (540, 1.0)]),
+            axis,
+            2.0,
+        );
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0].split(' ').count(), 3);
+    }
+
+    #[test]
+    fn the_reading_is_the_nearest_point_or_the_latest() {
+        let lines = [line(&[(0, 10.0), (60, 20.0), (120, 30.0)])];
+        assert_eq!(reading(&lines, Unit::PerSecond, None), "calls 30.0/s");
+        assert_eq!(reading(&lines, Unit::PerSecond, Some(70)), "calls 20.0/s");
+        let axis = Axis {
+            from: 1000,
+            until: 2000,
+        };
+        assert_eq!(axis.at(LEFT / WIDTH), 1000);
+        assert_eq!(axis.at(1.0), 2000);
+    }
+}
