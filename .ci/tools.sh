@@ -20,6 +20,13 @@ ensure_postgres() {
   [ -x "$PG_BIN/initdb" ] || die "PostgreSQL 15 is not at $PG_BIN after installing it; set PG_BIN"
 }
 
+# Debian's Prometheus (and promtool, for backfilling test data): the panels' tests start their own.
+ensure_prometheus() {
+  apt_install prometheus
+  command -v prometheus >/dev/null && command -v promtool >/dev/null \
+    || die "prometheus and promtool are not on PATH after installing the prometheus package"
+}
+
 ensure_rust_tools() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 

@@ -44,6 +44,11 @@ const MATRIX: &[Row] = &[
         Allowed::With(Permission::Read),
     ),
     (
+        "migration_panels",
+        &[("flag", "gitaly_nothing"), ("window", "Hour")],
+        Allowed::With(Permission::Read),
+    ),
+    (
         "record_check_in",
         &[("flag", "gitaly_nothing"), ("item", "grafana_checked")],
         Allowed::With(Permission::Act(ActionKind::CheckIn)),

@@ -17,6 +17,7 @@ mod gitlab_fake;
 mod health;
 mod logs;
 mod pages;
+mod panels;
 mod prometheus;
 mod reports;
 mod rollouts;
