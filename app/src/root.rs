@@ -67,7 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/migrations/:flag")
                         view=MigrationPage
-                        ssr=SsrMode::PartiallyBlocked
+                        ssr=SsrMode::InOrder
                     />
                     <Route
                         path=path!("/migrations/:flag/edit")

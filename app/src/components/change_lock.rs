@@ -13,8 +13,7 @@ use crate::components::time::When;
 pub fn ChangeLockBanner() -> impl IntoView {
     let declare = ServerAction::<DeclareChangeLock>::new();
     let lift = ServerAction::<LiftChangeLock>::new();
-    // Blocking: a change lock is in the first HTML on pages that stream the rest.
-    let status = Resource::new_blocking(
+    let status = Resource::new(
         move || (declare.version().get(), lift.version().get()),
         |_| get_change_lock(),
     );

@@ -1,5 +1,5 @@
 //! A time-series chart drawn as SVG on the server, so it is in the first HTML; once the page is
-//! live, pointing at it (or the arrow keys) reads the values at that time. Vertical markers show
+//! live, pointing at it (or the arrow keys, Home and End) reads the values at that time. Vertical markers show
 //! where the flag changed and the stage began.
 
 use chrono::{DateTime, Utc};
@@ -140,9 +140,12 @@ pub fn TimeChart(
         }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        let by = match ev.key().as_str() {
-            "ArrowLeft" => -cursor_step,
-            "ArrowRight" => cursor_step,
+        let from = hovered.get_untracked().unwrap_or(axis.until);
+        let to = match ev.key().as_str() {
+            "ArrowLeft" => from - cursor_step,
+            "ArrowRight" => from + cursor_step,
+            "Home" => axis.from,
+            "End" => axis.until,
             "Escape" => {
                 hovered.set(None);
                 return;
@@ -150,8 +153,7 @@ pub fn TimeChart(
             _ => return,
         };
         ev.prevent_default();
-        let from = hovered.get_untracked().unwrap_or(axis.until);
-        hovered.set(Some((from + by).clamp(axis.from, axis.until)));
+        hovered.set(Some(to.clamp(axis.from, axis.until)));
     };
     let summary = format!(
         "{}, latest: {}",

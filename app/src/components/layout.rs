@@ -10,10 +10,9 @@ use rollout::Permission;
 /// marks the current section with `aria-current="page"`.
 #[component]
 pub fn TopBar() -> impl IntoView {
-    // Read again on every navigation: signing in or out ends on another page. Blocking: who is
-    // signed in is in the first HTML on pages that stream the rest.
+    // Read again on every navigation: signing in or out ends on another page.
     let location = use_location();
-    let info = Resource::new_blocking(move || location.pathname.get(), |_| get_session_info());
+    let info = Resource::new(move || location.pathname.get(), |_| get_session_info());
 
     view! {
         <header class="topbar">

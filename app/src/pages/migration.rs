@@ -134,9 +134,7 @@ pub fn MigrationPage() -> impl IntoView {
         ChartWindow::from_key(&query.read().get("window").unwrap_or_default())
     });
     let actions = Actions::new();
-    // Blocking: the migration is in the first HTML, readable without JavaScript. The panels are
-    // not: they stream in after it, however slow their sources.
-    let detail = Resource::new_blocking(
+    let detail = Resource::new(
         move || (flag(), actions.versions()),
         |(flag, _)| get_migration(flag),
     );
@@ -245,7 +243,6 @@ fn MigrationView(
                             .into_any()
                     }
                 }}
-                <ObservePanels panels window />
                 <Details detail=detail.clone() />
                 <details class="panel issue-text">
                     <summary class="panel__title">"Acceptance issue text"</summary>
@@ -292,6 +289,8 @@ fn MigrationView(
                 </section>
             </aside>
         </div>
+        // Last on the page: it streams in order, so nothing waits for the panels' sources.
+        <ObservePanels panels window />
     }
 }
 
