@@ -56,3 +56,21 @@ test('pointing at a chart reads its values, and the window is chosen in the addr
   await expect(page.locator('.chart__label', { hasText: '1 d ago' }).first()).toBeVisible();
   await expectNoViolations(page);
 });
+
+test('each row of the portfolio has its error rate of the last day', async ({ page }) => {
+  await signIn(page, 'erin');
+  await page.goto('/');
+  await hydrated(page);
+  const row = (flag: string) => page.locator('.migrations__row', { hasText: flag });
+  const regressing = row('gitaly_list_refs_pagination').locator('.sparkline');
+  await expect(regressing.locator('polyline')).toHaveCount(1);
+  const latest = Number((await regressing.locator('.sparkline__value').textContent())!.replace(' %', ''));
+  expect(latest).toBeGreaterThan(3);
+  await expect(regressing.getByRole('img')).toHaveAttribute('aria-label', /^Error rate in Production, last 24 h, latest [\d.]+ %$/);
+  const healthy = Number(
+    (await row('gitaly_find_commit_v2').locator('.sparkline__value').textContent())!.replace(' %', ''),
+  );
+  expect(healthy).toBeLessThan(1);
+  // Not started: no environment, no line.
+  await expect(row('gitaly_list_commits_by_oid_batch').locator('.sparkline')).toHaveCount(0);
+});

@@ -78,7 +78,7 @@ impl Application {
                 pool: pool.clone(),
                 backends,
                 migrations: migrations.clone(),
-                clock,
+                clock: clock.clone(),
                 interval: config.flags.reconcile_every,
             }
             .run(),
@@ -98,6 +98,7 @@ impl Application {
             .map_err(Error::HttpClients)?;
         let observatory = Arc::new(Observatory::new(
             migrations.clone(),
+            clock.clone(),
             sources,
             config.observability.refresh,
         ));

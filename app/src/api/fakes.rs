@@ -9,7 +9,7 @@ use rollout::Roles;
 use crate::api::{
     migration::MigrationDetail,
     migration_form::{EditableMigration, MigrationForm},
-    panels::{ChartWindow, Panels},
+    panels::{ChartWindow, Panels, Sparkline},
     portfolio::{Portfolio, PortfolioRow},
     services::{
         AuthService, MigrationService, ObservabilityService, Services, TokenService, UserService,
@@ -219,6 +219,10 @@ impl TokenService for Fakes {
 impl ObservabilityService for Fakes {
     async fn panels(&self, flag: &str, _window: ChartWindow) -> Result<Panels, AppError> {
         Err(AppError::not_found(format!("migration {flag}")))
+    }
+
+    async fn sparklines(&self) -> Result<Vec<Sparkline>, AppError> {
+        Ok(Vec::new())
     }
 }
 

@@ -201,11 +201,29 @@ pub struct IssueSummary {
     pub link: String,
 }
 
+/// A migration's error rate over the last day, small, for the portfolio's row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sparkline {
+    pub flag: String,
+    pub environment: Environment,
+    /// Oldest first, one per half hour; gaps left out.
+    pub points: Vec<f64>,
+    pub unavailable: Option<String>,
+}
+
 #[server(endpoint = "migration_panels")]
 pub async fn migration_panels(flag: String, window: ChartWindow) -> Result<Panels, AppError> {
     use crate::api::{services::services, session::require};
     require(rollout::Permission::Read)?;
     services()?.observability.panels(&flag, window).await
+}
+
+/// The error-rate sparkline of every migration in flight that watches an environment.
+#[server(endpoint = "error_rate_sparklines")]
+pub async fn error_rate_sparklines() -> Result<Vec<Sparkline>, AppError> {
+    use crate::api::{services::services, session::require};
+    require(rollout::Permission::Read)?;
+    services()?.observability.sparklines().await
 }
 
 #[cfg(test)]

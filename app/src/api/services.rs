@@ -10,7 +10,7 @@ use crate::api::change_lock::ChangeLock;
 use crate::api::history::HistoryRow;
 use crate::api::migration::{AuditRow, MigrationDetail};
 use crate::api::migration_form::{EditableMigration, MigrationForm};
-use crate::api::panels::{ChartWindow, Panels};
+use crate::api::panels::{ChartWindow, Panels, Sparkline};
 use crate::api::portfolio::Portfolio;
 use crate::api::session::CurrentUser;
 use crate::api::tokens::{CreatedToken, TokenSummary};
@@ -129,6 +129,8 @@ pub trait TokenService: Send + Sync {
 #[async_trait::async_trait]
 pub trait ObservabilityService: Send + Sync {
     async fn panels(&self, flag: &str, window: ChartWindow) -> Result<Panels, AppError>;
+    /// The last day's error rate of every migration in flight that watches an environment.
+    async fn sparklines(&self) -> Result<Vec<Sparkline>, AppError>;
 }
 
 /// Everything the server hands to the app for one request.

@@ -301,6 +301,50 @@ pub fn ChartMessage(chart: Chart) -> impl IntoView {
     }
 }
 
+const SPARK_WIDTH: f64 = 96.0;
+const SPARK_HEIGHT: f64 = 22.0;
+
+/// A day of a value in a table cell: the line, and the latest value in words beside it. The
+/// scale reaches at least `floor`, so the usual noise of a healthy value stays a flat line and
+/// a real rise stands out from row to row.
+#[component]
+pub fn Sparkline(points: Vec<f64>, unit: Unit, floor: f64, label: String) -> impl IntoView {
+    let top = points
+        .iter()
+        .copied()
+        .fold(floor, f64::max)
+        .max(f64::EPSILON);
+    let count = points.len().max(2) - 1;
+    let line = points
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let x = index as f64 / count as f64 * SPARK_WIDTH;
+            let y = SPARK_HEIGHT - 1.0 - value / top * (SPARK_HEIGHT - 2.0);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let latest = points.last().map(|value| unit.format(*value));
+    let description = match &latest {
+        Some(latest) => format!("{label}, latest {latest}"),
+        None => format!("{label}: no data"),
+    };
+    view! {
+        <span class="sparkline">
+            <svg
+                class="sparkline__plot"
+                viewBox=format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}")
+                role="img"
+                aria-label=description
+            >
+                <polyline points=line></polyline>
+            </svg>
+            <span class="sparkline__value">{latest.unwrap_or_else(|| "–".to_owned())}</span>
+        </span>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

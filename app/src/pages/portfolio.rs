@@ -14,10 +14,12 @@ use leptos_router::{
 };
 use rollout::{Environment, Health, Status};
 
+use crate::api::panels::{Sparkline as SparklineData, Unit, error_rate_sparklines};
 use crate::api::portfolio::{
     Place, Portfolio, PortfolioRow, PortfolioView, SortKey, list_migrations,
 };
 use crate::components::change_lock::ChangeLockBanner;
+use crate::components::chart::Sparkline;
 use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading};
 use crate::components::time::ticking_now;
@@ -25,6 +27,16 @@ use crate::components::time::ticking_now;
 #[component]
 pub fn PortfolioPage() -> impl IntoView {
     let migrations = Resource::new(|| (), |_| list_migrations());
+    // Read in the browser only, once the page is live (effects do not run on the server), into
+    // a plain signal: the table never waits for the metrics behind the sparklines.
+    let sparklines = RwSignal::new(None::<Vec<SparklineData>>);
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = error_rate_sparklines().await {
+                sparklines.set(Some(found));
+            }
+        });
+    });
     let query = use_query_map();
     let view = Memo::new(move |_| query.with(|q| PortfolioView::from_query(|name| q.get(name))));
 
@@ -38,7 +50,9 @@ pub fn PortfolioPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="migrations" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
-                    migrations.await.map(|portfolio| view! { <PortfolioBody portfolio view /> })
+                    migrations
+                        .await
+                        .map(|portfolio| view! { <PortfolioBody portfolio view sparklines /> })
                 })}
             </ErrorBoundary>
         </Suspense>
@@ -46,7 +60,11 @@ pub fn PortfolioPage() -> impl IntoView {
 }
 
 #[component]
-fn PortfolioBody(portfolio: Portfolio, view: Memo<PortfolioView>) -> impl IntoView {
+fn PortfolioBody(
+    portfolio: Portfolio,
+    view: Memo<PortfolioView>,
+    sparklines: Sparklines,
+) -> impl IntoView {
     if portfolio.rows.is_empty() {
         return view! { <EmptyPortfolio /> }.into_any();
     }
@@ -89,12 +107,13 @@ fn PortfolioBody(portfolio: Portfolio, view: Memo<PortfolioView>) -> impl IntoVi
                     <th scope="col">"Stage"</th>
                     <th scope="col">"Now"</th>
                     <th scope="col">"Next check"</th>
+                    <th scope="col">"Errors, 24 h"</th>
                     <th scope="col">"Owner"</th>
                 </tr>
             </thead>
             <tbody>
                 <For each=move || shown.get() key=|row| row.flag.clone() let(row)>
-                    <MigrationRow row now />
+                    <MigrationRow row now sparklines />
                 </For>
             </tbody>
         </table>
@@ -260,7 +279,11 @@ fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> i
 }
 
 #[component]
-fn MigrationRow(row: PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView {
+fn MigrationRow(
+    row: PortfolioRow,
+    now: Signal<DateTime<Utc>>,
+    sparklines: Sparklines,
+) -> impl IntoView {
     let method = row.method_name();
     let href = format!("/migrations/{}", row.flag);
     view! {
@@ -284,12 +307,44 @@ fn MigrationRow(row: PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView 
                 <span class="migrations__label">"Next check "</span>
                 <NextCheck row=row.clone() now />
             </td>
+            <td class="migrations__errors">
+                <ErrorRate flag=row.flag.clone() sparklines />
+            </td>
             <td>
                 <span class="owner">{row.owner.clone()}</span>
             </td>
         </tr>
     }
     .into_any()
+}
+
+/// The error rate a sparkline's scale reaches at least: a fraction of a percent stays flat.
+const ERROR_RATE_FLOOR: f64 = 0.02;
+
+type Sparklines = RwSignal<Option<Vec<SparklineData>>>;
+
+/// The row's error-rate sparkline, once the browser has read them; nothing for a migration
+/// that watches no environment.
+#[component]
+fn ErrorRate(flag: String, sparklines: Sparklines) -> impl IntoView {
+    move || {
+        let found =
+            sparklines.with(|all| all.as_ref()?.iter().find(|s| s.flag == flag).cloned())?;
+        Some(match found.unavailable {
+            Some(reason) => {
+                view! { <span class="muted" title=reason>"unavailable"</span> }.into_any()
+            }
+            None => view! {
+                <Sparkline
+                    points=found.points
+                    unit=Unit::Ratio
+                    floor=ERROR_RATE_FLOOR
+                    label=format!("Error rate in {}, last 24 h", found.environment.label())
+                />
+            }
+            .into_any(),
+        })
+    }
 }
 
 /// The stage's name, and its soak: "Staging trial · soak 62 %, 6 min left".

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rollout::Environment;
 
 use app::api::{
-    panels::{Chart, ChartWindow, CountTile, IssueSummary, Line, Marker, Panels, Unit},
+    panels::{Chart, ChartWindow, CountTile, IssueSummary, Line, Marker, Panels, Sparkline, Unit},
     services::ObservabilityService,
 };
 use app::error::AppError;
@@ -24,10 +24,20 @@ use super::{
     promql::{Panel, step_for},
     sources::{ByEnvironment, SentryProject, Source, Span, Watched},
 };
-use crate::rollouts::{PgMigrationService, watch::WatchTarget};
+use crate::{
+    clock::Clock,
+    rollouts::{PgMigrationService, watch::WatchTarget},
+};
 
 /// About this many points per chart line: enough for a wide chart, little to send.
 const POINTS: u64 = 240;
+
+/// A sparkline: the last day, a point every half hour.
+const SPARKLINE: TimeDelta = TimeDelta::hours(24);
+const SPARKLINE_STEP: Duration = Duration::from_secs(1800);
+/// How many sparklines are asked for at once: two hundred migrations must not become two
+/// hundred simultaneous queries.
+const SPARKLINES_AT_ONCE: usize = 8;
 
 /// The stage window starts this share of the stage's age before it (at least
 /// [`MIN_CONTEXT`]), so the chart shows what the stage changed.
@@ -38,6 +48,7 @@ type Question = (Environment, String, Span);
 
 pub struct Observatory {
     migrations: Arc<PgMigrationService>,
+    clock: Arc<dyn Clock>,
     sources: ByEnvironment,
     refresh: Duration,
     metrics: Coalesce<(Panel, Question), Result<RangeAnswer, QueryError>>,
@@ -48,17 +59,26 @@ pub struct Observatory {
 impl Observatory {
     pub fn new(
         migrations: Arc<PgMigrationService>,
+        clock: Arc<dyn Clock>,
         sources: ByEnvironment,
         refresh: Duration,
     ) -> Observatory {
         Observatory {
             migrations,
+            clock,
             sources,
             refresh,
             metrics: Coalesce::new(refresh),
             counts: Coalesce::new(refresh),
             issues: Coalesce::new(refresh),
         }
+    }
+
+    /// The end of every span: now, rounded down to the refresh interval, so that everyone
+    /// asking within one interval asks the same question.
+    fn until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let refresh = self.refresh.as_secs().max(1) as i64;
+        DateTime::from_timestamp(now.timestamp().div_euclid(refresh) * refresh, 0).unwrap_or(now)
     }
 
     fn source(&self, environment: Environment) -> Option<&Arc<dyn Source>> {
@@ -71,9 +91,7 @@ impl Observatory {
     /// The charts' span: `window` back from `now` rounded down to the refresh interval, its
     /// start a whole number of steps before its end.
     fn span(&self, window: ChartWindow, target: &WatchTarget) -> Span {
-        let refresh = self.refresh.as_secs().max(1) as i64;
-        let until_ts = target.now.timestamp().div_euclid(refresh) * refresh;
-        let until = DateTime::from_timestamp(until_ts, 0).unwrap_or(target.now);
+        let until = self.until(target.now);
         let seconds = window.seconds().unwrap_or_else(|| {
             let age = target
                 .stage_started
@@ -355,8 +373,57 @@ fn issue_tile(
     }
 }
 
+impl Observatory {
+    async fn sparkline(&self, watched: Watched, until: DateTime<Utc>) -> Sparkline {
+        let span = Span {
+            from: until - SPARKLINE,
+            until,
+            step: SPARKLINE_STEP,
+        };
+        let answer = match self.source(watched.environment) {
+            Some(source) => self.metric(source, &watched, Panel::ErrorRate, &span).await,
+            None => Err(QueryError::Unavailable("no source".to_owned())),
+        };
+        let (points, unavailable) = match answer {
+            Ok(answer) => (
+                answer
+                    .series
+                    .first()
+                    .map(|series| {
+                        series
+                            .points
+                            .iter()
+                            .map(|(_, v)| *v)
+                            .filter(|v| v.is_finite())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                None,
+            ),
+            Err(error) => (Vec::new(), Some(format!("unavailable: {error}"))),
+        };
+        Sparkline {
+            flag: watched.flag,
+            environment: watched.environment,
+            points,
+            unavailable,
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ObservabilityService for Observatory {
+    async fn sparklines(&self) -> Result<Vec<Sparkline>, AppError> {
+        use futures_util::StreamExt;
+        let until = self.until(self.clock.now());
+        let watched = self.migrations.watched_in_flight().await?;
+        Ok(futures_util::stream::iter(watched)
+            .map(|watched| self.sparkline(watched, until))
+            .buffered(SPARKLINES_AT_ONCE)
+            .collect()
+            .await)
+    }
+
     async fn panels(&self, flag: &str, window: ChartWindow) -> Result<Panels, AppError> {
         let target = self.migrations.watch_target(flag).await?;
         let span = self.span(window, &target);

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rollout::{CheckItem, Link, LogWindow, Status};
 
-use super::PgMigrationService;
+use super::{PgMigrationService, stored::Loaded};
 use crate::{db, error::Error, observability::sources::Watched};
 
 pub struct WatchTarget {
@@ -29,7 +29,38 @@ pub struct PanelLinks {
     pub gitlab_sentry: Option<Link>,
 }
 
+/// The environment `loaded`'s current stage watches, and the flag there; `None` before the rollout
+/// reaches one and once it is done.
+fn watched(loaded: &Loaded) -> Option<Watched> {
+    let identity = &loaded.migration.identity;
+    let environment = loaded
+        .state
+        .current_stage(&loaded.migration.plan)
+        .and_then(|stage| stage.environment())
+        .filter(|_| loaded.state.status() != Status::Completed)?;
+    Some(Watched {
+        flag: identity.feature_flag.as_str().to_owned(),
+        service: format!("gitaly.{}", identity.grpc_method.service()),
+        method: identity.grpc_method.method().to_owned(),
+        full_method: identity.grpc_method.full_name(),
+        environment,
+        serving: loaded.state.flags().get(environment),
+        changed_at: loaded.state.position().map(|p| p.started_at),
+    })
+}
+
 impl PgMigrationService {
+    /// What each migration in flight watches, for the portfolio's sparklines.
+    pub async fn watched_in_flight(&self) -> Result<Vec<Watched>, Error> {
+        let rows = db::migrations::fetch_in_flight(&self.pool).await?;
+        Ok(self
+            .load_all(rows)
+            .await?
+            .iter()
+            .filter_map(watched)
+            .collect())
+    }
+
     pub async fn watch_target(&self, flag: &str) -> Result<WatchTarget, Error> {
         let now = self.clock.now();
         let loaded = self.read(flag).await?;
@@ -50,17 +81,7 @@ impl PgMigrationService {
             markers.push((kill.at, "killed".to_owned()));
         }
         markers.sort_by_key(|(at, _)| *at);
-        let watching = loaded.state.status() != Status::Completed;
-        let environment = stage.and_then(|s| s.environment()).filter(|_| watching);
-        let watched = environment.map(|environment| Watched {
-            flag: identity.feature_flag.as_str().to_owned(),
-            service: format!("gitaly.{}", identity.grpc_method.service()),
-            method: identity.grpc_method.method().to_owned(),
-            full_method: identity.grpc_method.full_name(),
-            environment,
-            serving: loaded.state.flags().get(environment),
-            changed_at: loaded.state.position().map(|p| p.started_at),
-        });
+        let watched = watched(&loaded);
         let link = |item: CheckItem| {
             stage.and_then(|stage| rollout::item_link(identity, stage, item, &self.links))
         };

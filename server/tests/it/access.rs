@@ -44,6 +44,11 @@ const MATRIX: &[Row] = &[
         Allowed::With(Permission::Read),
     ),
     (
+        "error_rate_sparklines",
+        &[],
+        Allowed::With(Permission::Read),
+    ),
+    (
         "migration_panels",
         &[("flag", "gitaly_nothing"), ("window", "Hour")],
         Allowed::With(Permission::Read),
