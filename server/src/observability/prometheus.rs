@@ -1,6 +1,6 @@
 //! Prometheus' HTTP API (and what speaks it: Thanos, Mimir, VictoriaMetrics): range queries for
-//! the charts. One client per environment, with its timeout; an answer that is an error says
-//! whether asking again may help.
+//! the charts, instant queries for what is true now (Gitaly's deployed version). An answer that
+//! is an error says whether asking again may help.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -18,7 +18,7 @@ pub struct Series {
     pub points: Vec<(DateTime<Utc>, f64)>,
 }
 
-/// What a range query gave: its series, and the warnings Prometheus attached.
+/// What a query gave: its series, and the warnings Prometheus attached.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RangeAnswer {
     pub series: Vec<Series>,
@@ -28,7 +28,9 @@ pub struct RangeAnswer {
 pub struct Prometheus {
     client: Client,
     /// `…/api/v1/query_range`.
-    url: Url,
+    range_url: Url,
+    /// `…/api/v1/query`.
+    instant_url: Url,
 }
 
 #[derive(Deserialize)]
@@ -50,19 +52,23 @@ struct Data {
     result: Vec<RawSeries>,
 }
 
+/// A series of either answer: a matrix's `values`, or a vector's one `value`.
 #[derive(Deserialize)]
 struct RawSeries {
     #[serde(default)]
     metric: BTreeMap<String, String>,
     #[serde(default)]
     values: Vec<(f64, String)>,
+    #[serde(default)]
+    value: Option<(f64, String)>,
 }
 
 impl Prometheus {
     pub fn new(base: &str, timeout: Duration) -> Result<Prometheus, reqwest::Error> {
         Ok(Prometheus {
             client: outbound::client(timeout)?,
-            url: outbound::endpoint(base, &["api", "v1", "query_range"]),
+            range_url: outbound::endpoint(base, &["api", "v1", "query_range"]),
+            instant_url: outbound::endpoint(base, &["api", "v1", "query"]),
         })
     }
 
@@ -80,10 +86,20 @@ impl Prometheus {
             ("end", end.timestamp().to_string()),
             ("step", step.as_secs().max(1).to_string()),
         ];
+        self.ask(&self.range_url, &form).await
+    }
+
+    /// `query` now: each series with its one point.
+    pub async fn query(&self, query: &str) -> Result<RangeAnswer, QueryError> {
+        self.ask(&self.instant_url, &[("query", query.to_owned())])
+            .await
+    }
+
+    async fn ask(&self, url: &Url, form: &[(&str, String)]) -> Result<RangeAnswer, QueryError> {
         let response = self
             .client
-            .post(self.url.clone())
-            .form(&form)
+            .post(url.clone())
+            .form(form)
             .send()
             .await
             .map_err(|error| {
@@ -136,6 +152,7 @@ impl Prometheus {
                 points: raw
                     .values
                     .into_iter()
+                    .chain(raw.value)
                     .filter_map(|(at, value)| Some((instant(at)?, value.parse().ok()?)))
                     .collect(),
             })

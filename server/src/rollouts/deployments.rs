@@ -11,7 +11,7 @@ use std::{
 
 use rollout::{DeployedVersions, Environment, Version};
 
-use crate::flags::gitlab::GitLabFlags;
+use crate::{flags::gitlab::GitLabFlags, observability::prometheus::Prometheus};
 
 /// What a source could tell of an environment's versions; either may be unknown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -128,54 +128,31 @@ impl Deployments for Live {
 /// exports `gitaly_build_info{version="v16.3.2",…} 1`), the lowest of them, since a gate holds
 /// only when every Gitaly node meets it.
 pub struct GitalyBuildInfo {
-    client: reqwest::Client,
-    /// `…/api/v1/query`.
-    url: reqwest::Url,
+    prometheus: Prometheus,
     query: String,
 }
 
 impl GitalyBuildInfo {
     pub fn new(prometheus: &str, query: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(GitalyBuildInfo {
-            client: crate::outbound::client(timeout)?,
-            url: crate::outbound::endpoint(prometheus, &["api", "v1", "query"]),
+            prometheus: Prometheus::new(prometheus, timeout)?,
             query: query.to_owned(),
         })
     }
 
     /// The lowest version any series reports; `None` when Prometheus cannot tell.
     pub async fn lowest(&self) -> Option<Version> {
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            data: Data,
-        }
-        #[derive(serde::Deserialize)]
-        struct Data {
-            result: Vec<Series>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Series {
-            metric: std::collections::BTreeMap<String, String>,
-        }
-        let answer = self
-            .client
-            .get(self.url.clone())
-            .query(&[("query", &self.query)])
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status);
-        let answer: Answer = match answer {
-            Ok(response) => response.json().await.ok()?,
+        let answer = match self.prometheus.query(&self.query).await {
+            Ok(answer) => answer,
             Err(error) => {
-                tracing::warn!(error = %error.without_url(), "Gitaly's version is unknown");
+                tracing::warn!(%error, "Gitaly's version is unknown");
                 return None;
             }
         };
         answer
-            .data
-            .result
+            .series
             .iter()
-            .filter_map(|series| Version::parse(series.metric.get("version")?).ok())
+            .filter_map(|series| Version::parse(series.labels.get("version")?).ok())
             .min()
     }
 }

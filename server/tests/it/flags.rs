@@ -599,11 +599,11 @@ async fn the_kill_switch_goes_ahead_of_changes_asked_for_before_it() {
 
 /// A Prometheus that answers one instant query: the build-info series of two Gitaly nodes.
 async fn prometheus_with_gitalys(versions: &'static [&'static str]) -> String {
-    use axum::{Json, Router, extract::Query, routing::get};
+    use axum::{Form, Json, Router, routing::post};
     let router = Router::new().route(
         "/api/v1/query",
-        get(
-            move |Query(query): Query<std::collections::HashMap<String, String>>| async move {
+        post(
+            move |Form(query): Form<std::collections::HashMap<String, String>>| async move {
                 assert_eq!(query["query"], "gitaly_build_info");
                 let result: Vec<Value> = versions
                     .iter()

@@ -24,6 +24,7 @@ use server::observability::{
     promql::Panel,
     sources::{MetricsSource, Span, Watched},
 };
+use server::rollouts::deployments::GitalyBuildInfo;
 
 use crate::drive::Driver;
 use crate::helpers::{Spawn, free_port, spawn_app_with};
@@ -130,6 +131,17 @@ fn openmetrics(from: i64, until: i64) -> String {
         ],
         "_total",
     );
+    // Two Gitaly nodes mid-deploy: the version gate takes the lower.
+    writeln!(out, "# TYPE gitaly_build_info gauge").unwrap();
+    for (instance, version) in [("a", "v16.4.0"), ("b", "v16.3.2")] {
+        for at in &times {
+            writeln!(
+                out,
+                r#"gitaly_build_info{{job="{JOB}",instance="{instance}",version="{version}"}} 1 {at}"#
+            )
+            .unwrap();
+        }
+    }
     writeln!(out, "# TYPE grpc_server_handling_seconds histogram").unwrap();
     let labels =
         format!(r#"job="{JOB}",grpc_service="gitaly.CommitService",grpc_method="{METHOD}""#);
@@ -336,6 +348,14 @@ async fn each_panel_asks_real_prometheus_what_the_series_imply() {
     assert_all_near(Panel::CallRate, &hostile, HOSTILE_RATE);
     let nothing = values(&source, Panel::CallRate, "FindCommit\"}", &span).await;
     assert!(nothing.is_empty(), "{nothing:?}");
+
+    // The same Prometheus answers the version gate's instant query.
+    let deployed =
+        GitalyBuildInfo::new(&prometheus.url, "gitaly_build_info", Duration::from_secs(5))
+            .unwrap()
+            .lowest()
+            .await;
+    assert_eq!(deployed, rollout::Version::parse("v16.3.2").ok());
 }
 
 /// The panels of `driver`'s migration, as its page asks for them.
