@@ -82,10 +82,11 @@ fn cpu(watched: &Watched, at: i64) -> f64 {
     level * (1.0 + 0.1 * jitter)
 }
 
-/// The points of `value` over `span`, one per step.
+/// The points of `value` over `span`, one per step from its start, as Prometheus evaluates a
+/// range query (so the last point is the span's end whenever the span is whole steps).
 fn series(span: &Span, value: impl Fn(i64) -> f64) -> Vec<(DateTime<Utc>, f64)> {
     let step = span.step.as_secs().max(1) as i64;
-    let first = span.from.timestamp().div_euclid(step) * step;
+    let first = span.from.timestamp();
     (0..)
         .map(|n| first + n * step)
         .take_while(|at| *at <= span.until.timestamp())
@@ -244,6 +245,19 @@ mod tests {
             assert!(before < 0.006, "{flag}: {before}");
             assert_eq!(after > 0.03, regresses, "{flag}: {after}");
         }
+    }
+
+    #[test]
+    fn a_series_runs_from_the_start_of_its_span_to_its_end() {
+        let until = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let span = Span {
+            from: until - TimeDelta::hours(24),
+            until,
+            step: std::time::Duration::from_secs(1800),
+        };
+        let points = series(&span, |_| 1.0);
+        assert_eq!(points.len(), 49);
+        assert_eq!(points.last().unwrap().0, until);
     }
 
     #[test]
