@@ -197,7 +197,8 @@ pub struct CountTile {
 pub struct IssueSummary {
     pub title: String,
     pub events: u64,
-    pub last_seen: String,
+    /// `None` when Sentry sent a time Rampart cannot read.
+    pub last_seen: Option<DateTime<Utc>>,
     pub link: String,
 }
 

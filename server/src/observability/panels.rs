@@ -356,7 +356,9 @@ fn issue_tile(
                 .map(|issue| IssueSummary {
                     title: issue.title,
                     events: issue.count,
-                    last_seen: issue.last_seen,
+                    last_seen: DateTime::parse_from_rfc3339(&issue.last_seen)
+                        .ok()
+                        .map(|at| at.with_timezone(&Utc)),
                     link: issue.permalink,
                 })
                 .collect(),

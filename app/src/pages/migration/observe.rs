@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use crate::api::panels::{ChartWindow, CountTile, Panels};
 use crate::components::chart::{Axis, ChartMessage, TimeChart};
 use crate::components::status::sentence;
+use crate::components::time::When;
 use crate::error::AppError;
 
 /// How often an open page reads the panels again. The server answers from its cache within its
@@ -155,7 +156,12 @@ fn Count(tile: CountTile) -> impl IntoView {
                 view! {
                     <li>
                         <a href=issue.link.clone()>{issue.title.clone()}</a>
-                        <span class="muted">{format!(" · {} events", grouped(issue.events))}</span>
+                        <span class="muted">
+                            {format!(" · {} events", grouped(issue.events))}
+                            {issue
+                                .last_seen
+                                .map(|at| view! { " · last seen " <When at /> })}
+                        </span>
                     </li>
                 }
             })
