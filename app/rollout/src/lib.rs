@@ -61,6 +61,7 @@ macro_rules! parsed_from_string {
 pub mod access;
 pub mod checklist;
 pub mod duration;
+pub mod guardrail;
 pub mod health;
 pub mod identity;
 pub mod issue;
