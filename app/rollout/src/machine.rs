@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{Permission, Role, Roles};
 use crate::checklist::{CheckIn, CheckItem, CheckOutcome, Look, LookSource};
+use crate::guardrail::Verdict;
 use crate::identity::{InfrastructureIssue, MigrationIdentity};
 use crate::plan::{Environment, FlagValue, Plan, Stage, StageKey, StageKind, StageRef};
 use crate::refusal::{LabelledItem, Refusal, SoakShortfall, StateError, VersionGate};
@@ -253,6 +254,19 @@ pub struct StagePosition {
     pub soak_override: Option<SoakOverride>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_change: Option<ProductionChangeRequest>,
+    /// The guardrail's standing on this stage, as of its last change of verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrail: Option<GuardrailStanding>,
+}
+
+/// What the guardrail last concluded about a stage, kept when the verdict changes: a stage the
+/// guardrail could not judge, or found regressed, is not left on its word alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardrailStanding {
+    pub verdict: Verdict,
+    pub at: DateTime<Utc>,
+    /// Why, in the guardrail's words: the failing signals, or what it lacked.
+    pub summary: String,
 }
 
 impl StagePosition {
@@ -566,6 +580,11 @@ pub enum Action {
         #[serde(default)]
         note: Option<String>,
     },
+    /// The guardrail's verdict on the current stage changed.
+    GuardrailVerdict {
+        verdict: Verdict,
+        summary: String,
+    },
     /// Enter the next stage. `deployed`: versions in its environment, when it is a trial or the
     /// current stage is its version check.
     Advance {
@@ -639,6 +658,7 @@ pub enum ActionKind {
     Start,
     CheckIn,
     AutomatedLook,
+    GuardrailVerdict,
     Advance,
     RequestProductionChange,
     Approve,
@@ -667,6 +687,7 @@ impl ActionKind {
             ActionKind::Start => "start the migration",
             ActionKind::CheckIn => "record a check-in",
             ActionKind::AutomatedLook => "record an automated look",
+            ActionKind::GuardrailVerdict => "record the guardrail's verdict",
             ActionKind::Advance => "advance to the next stage",
             ActionKind::RequestProductionChange => "request a production change",
             ActionKind::Approve => "approve a production change",
@@ -699,6 +720,7 @@ impl Action {
             Action::Start { .. } => ActionKind::Start,
             Action::CheckIn { .. } => ActionKind::CheckIn,
             Action::AutomatedLook { .. } => ActionKind::AutomatedLook,
+            Action::GuardrailVerdict { .. } => ActionKind::GuardrailVerdict,
             Action::Advance { .. } => ActionKind::Advance,
             Action::RequestProductionChange { .. } => ActionKind::RequestProductionChange,
             Action::Approve => ActionKind::Approve,
@@ -727,6 +749,11 @@ pub enum Event {
     AutomatedLook {
         stage: StageRef,
         look: Look,
+    },
+    GuardrailVerdict {
+        stage: StageRef,
+        verdict: Verdict,
+        summary: String,
     },
     Advanced {
         from: StageRef,
@@ -898,6 +925,22 @@ fn stage_blockers(
                 watched: watch.watched,
                 lapses: watch.lapses,
             }),
+        });
+    }
+    // The guardrail's word is needed too: a stage it could not judge (thin traffic, no data) or
+    // found regressed is left only once it judges again, or on a release manager's override
+    // given after its verdict.
+    if let Some(standing) = position.guardrail.as_ref().filter(|g| {
+        g.verdict != Verdict::Pass
+            && position
+                .soak_override
+                .as_ref()
+                .is_none_or(|done| done.at < g.at)
+    }) {
+        blockers.push(Refusal::GuardrailNotClear {
+            stage: here.clone(),
+            verdict: standing.verdict,
+            summary: standing.summary.clone(),
         });
     }
     // The template asks "Continue?" after "leave running while monitoring for at least …": it is
@@ -1172,6 +1215,9 @@ pub fn apply(
             note,
         } => step.check_in(*item, *outcome, note.as_deref())?,
         Action::AutomatedLook { note } => step.automated_look(note.as_deref())?,
+        Action::GuardrailVerdict { verdict, summary } => {
+            step.guardrail_verdict(*verdict, summary)?;
+        }
         Action::Advance { deployed } => step.advance(deployed.as_ref())?,
         Action::RequestProductionChange {
             reason,
@@ -1298,6 +1344,7 @@ impl<'a> Step<'a> {
             automated_looks: Vec::new(),
             soak_override: None,
             production_change: None,
+            guardrail: None,
         });
         if let Some((environment, value)) = stage.flag()
             && self.state.flags.get(environment) != value
@@ -1422,6 +1469,26 @@ impl<'a> Step<'a> {
         if outcome == CheckOutcome::Stop {
             self.disable(note, false);
         }
+        Ok(())
+    }
+
+    fn guardrail_verdict(&mut self, verdict: Verdict, summary: &str) -> Result<(), Refusal> {
+        self.require_status(
+            ActionKind::GuardrailVerdict,
+            &[Status::Active, Status::Paused, Status::Disabled],
+        )?;
+        let (mut position, stage) = self.current()?;
+        position.guardrail = Some(GuardrailStanding {
+            verdict,
+            at: self.now,
+            summary: summary.to_owned(),
+        });
+        self.events.push(Event::GuardrailVerdict {
+            stage: stage.reference(position.index),
+            verdict,
+            summary: summary.to_owned(),
+        });
+        self.set_position(position);
         Ok(())
     }
 

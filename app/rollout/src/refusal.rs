@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Role;
 use crate::checklist::{CheckItem, CheckOutcome};
 use crate::duration::format_duration;
+use crate::guardrail::Verdict;
 use crate::machine::{ActionKind, Status};
 use crate::plan::{Cadence, Environment, FlagValue, StageKey, StageRef};
 use crate::timing::Lapse;
@@ -165,6 +166,12 @@ pub enum Refusal {
     ChecklistIncomplete {
         stage: StageRef,
         missing: Vec<LabelledItem>,
+    },
+    /// The guardrail's last verdict on the stage was inconclusive or a regression.
+    GuardrailNotClear {
+        stage: StageRef,
+        verdict: Verdict,
+        summary: String,
     },
     ProductionChangeNotRequested {
         stage: StageRef,
@@ -384,6 +391,18 @@ impl fmt::Display for Refusal {
                     items.join(", ")
                 )
             }
+            Refusal::GuardrailNotClear {
+                stage,
+                verdict: Verdict::Fail,
+                summary,
+            } => write!(
+                f,
+                "The guardrail found stage ‘{stage}’ regressed: {summary}. It goes on once the guardrail finds it clear again."
+            ),
+            Refusal::GuardrailNotClear { stage, summary, .. } => write!(
+                f,
+                "The guardrail could not judge stage ‘{stage}’: {summary}. It goes on once the guardrail can, or a release manager overrides the soak with a reason."
+            ),
             Refusal::ProductionChangeNotRequested { stage, percent } => write!(
                 f,
                 "Moving production to {percent} % (stage ‘{stage}’) needs a change request approved by a release manager; nobody has requested it yet."

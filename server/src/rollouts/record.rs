@@ -103,6 +103,7 @@ impl Recorder<'_> {
                 .await?;
             }
             Event::AutomatedLook { .. }
+            | Event::GuardrailVerdict { .. }
             | Event::ProductionChangeRequested { .. }
             | Event::ProductionChangeApproved { .. }
             | Event::ProductionChangeRejected { .. }

@@ -73,6 +73,11 @@ pub fn describe(event: &Event) -> String {
             ),
         },
         Event::AutomatedLook { stage, .. } => format!("looked at {} (automated)", stage.name),
+        Event::GuardrailVerdict {
+            stage,
+            verdict,
+            summary,
+        } => format!("judged {} {verdict}: {summary}", stage.name),
         Event::Advanced { from, to } => format!("advanced from {} to {}", from.name, to.name),
         Event::ProductionChangeRequested {
             percent, reason, ..

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::common::{Run, alice, bob, carol, dave, good_versions, old_versions, victor};
 use chrono::{TimeDelta, TimeZone, Utc};
+use rollout::guardrail::Verdict;
 use rollout::refusal::RefusalCode;
 use rollout::{
     Action, ActionKind, Actor, CheckItem, CheckOutcome, Environment, Event, FlagValue,
@@ -996,6 +997,67 @@ fn automated_looks_watch_a_soak() {
     ));
 }
 
+/// A stage the guardrail could not judge, or found regressed, is not left on its word alone:
+/// a later clear verdict, or a release manager's override given after it, lets it go on.
+#[test]
+fn the_guardrails_doubt_keeps_the_stage_until_it_clears_or_is_overridden() {
+    let mut run = Run::new(Plan::gitaly_default());
+    run.drive_to(2);
+    run.check_everything(&alice());
+    let guardrail = Actor::new("[guardrail]", Role::Engineer);
+    for _ in 0..3 {
+        run.wait(TimeDelta::minutes(5));
+        run.ok(&guardrail, Action::AutomatedLook { note: None });
+    }
+    run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+    let thin = "error rate flag-on no data vs flag-off 0.30 %, threshold +1 pp (too little traffic: 40 calls, 500 needed)";
+    let judged = run.ok(
+        &guardrail,
+        Action::GuardrailVerdict {
+            verdict: Verdict::Inconclusive,
+            summary: thin.into(),
+        },
+    );
+    assert!(matches!(
+        judged.events.as_slice(),
+        [Event::GuardrailVerdict {
+            verdict: Verdict::Inconclusive,
+            ..
+        }]
+    ));
+    assert_eq!(blocker_codes(&run), ["guardrail_not_clear"]);
+    let refused = run.refused(&alice(), advance());
+    assert!(refused.to_string().contains("could not judge"), "{refused}");
+    assert!(refused.to_string().contains(thin), "{refused}");
+    // Clear again: the stage may be left.
+    run.ok(
+        &guardrail,
+        Action::GuardrailVerdict {
+            verdict: Verdict::Pass,
+            summary: "all signals within their thresholds".into(),
+        },
+    );
+    assert!(blocker_codes(&run).is_empty());
+    // A regression keeps it again, until a release manager overrides after the verdict.
+    run.ok(
+        &guardrail,
+        Action::GuardrailVerdict {
+            verdict: Verdict::Fail,
+            summary: "error rate flag-on 4.10 % vs flag-off 0.30 %".into(),
+        },
+    );
+    assert_eq!(blocker_codes(&run), ["guardrail_not_clear"]);
+    run.wait(TimeDelta::minutes(1));
+    run.ok(
+        &carol(),
+        Action::OverrideSoak {
+            reason: "the errors are a known client bug, not the new path".into(),
+        },
+    );
+    assert!(blocker_codes(&run).is_empty(), "{:?}", blocker_codes(&run));
+    run.ok(&alice(), advance());
+}
+
 #[test]
 fn the_production_version_check_is_left_not_entered_with_the_versions() {
     let mut run = Run::new(Plan::gitaly_default());
@@ -1519,6 +1581,29 @@ fn provoke_every_refusal() -> Vec<(&'static str, Refusal, &'static str)> {
         "‘Grafana feature status dashboard checked’ is recorded as checked; only “Continue?” (“Success?” at 100 %) is answered with stop.",
     );
     push(
+        "guardrail_not_clear",
+        {
+            let mut run = Run::new(Plan::gitaly_default());
+            run.drive_to(2);
+            run.check_everything(&alice());
+            let guardrail = Actor::new("[guardrail]", Role::Engineer);
+            for _ in 0..3 {
+                run.wait(TimeDelta::minutes(5));
+                run.ok(&guardrail, Action::AutomatedLook { note: None });
+            }
+            run.ok(&alice(), check_in(CheckItem::ContinueDecision));
+            run.ok(
+                &guardrail,
+                Action::GuardrailVerdict {
+                    verdict: Verdict::Inconclusive,
+                    summary: "too little traffic".into(),
+                },
+            );
+            run.refused(&alice(), advance())
+        },
+        "could not judge",
+    );
+    push(
         "no_routes_listed",
         {
             let mut run = fresh();
@@ -1583,6 +1668,10 @@ fn viewers_change_nothing() {
         resume(),
         resume_at_last_healthy("r"),
         Action::AutomatedLook { note: None },
+        Action::GuardrailVerdict {
+            verdict: Verdict::Pass,
+            summary: "s".into(),
+        },
         disable(),
         kill_everywhere(),
         Action::Complete,
