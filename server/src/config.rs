@@ -46,6 +46,8 @@ pub struct Config {
     )>,
     /// Where the migration pages' panels get their data (see [`Vars::observability`]).
     pub observability: crate::observability::ObservabilityConfig,
+    /// How the guardrail watches (see [`Vars::guardrail`]).
+    pub guardrail: crate::guardrail::GuardrailConfig,
     /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
     /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
     pub test_clock: bool,
@@ -99,6 +101,7 @@ impl Config {
             flags: vars.flags()?,
             gitaly_versions: vars.gitaly_versions()?,
             observability: vars.observability()?,
+            guardrail: vars.guardrail()?,
             test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }
@@ -122,7 +125,7 @@ struct EnvironmentVars {
     unleash_environment: &'static str,
     prometheus_url: &'static str,
     prometheus_job: &'static str,
-    promql: [(crate::observability::promql::Panel, &'static str); 7],
+    promql: [(crate::observability::promql::Metric, &'static str); 11],
     gitaly_version_query: &'static str,
     default_environment: &'static str,
 }
@@ -140,32 +143,45 @@ macro_rules! environment_vars {
             prometheus_url: concat!("RAMPART_PROMETHEUS_", $upper, "_URL"),
             prometheus_job: concat!("RAMPART_PROMETHEUS_", $upper, "_JOB"),
             promql: {
-                use crate::observability::promql::Panel;
+                use crate::observability::promql::Metric;
                 [
                     (
-                        Panel::CallRate,
+                        Metric::CallRate,
                         concat!("RAMPART_PROMQL_", $upper, "_CALL_RATE"),
                     ),
                     (
-                        Panel::ErrorRate,
+                        Metric::ErrorRate,
                         concat!("RAMPART_PROMQL_", $upper, "_ERROR_RATE"),
                     ),
                     (
-                        Panel::LatencyP50,
+                        Metric::LatencyP50,
                         concat!("RAMPART_PROMQL_", $upper, "_LATENCY_P50"),
                     ),
                     (
-                        Panel::LatencyP95,
+                        Metric::LatencyP95,
                         concat!("RAMPART_PROMQL_", $upper, "_LATENCY_P95"),
                     ),
                     (
-                        Panel::LatencyP99,
+                        Metric::LatencyP99,
                         concat!("RAMPART_PROMQL_", $upper, "_LATENCY_P99"),
                     ),
-                    (Panel::Cpu, concat!("RAMPART_PROMQL_", $upper, "_CPU")),
+                    (Metric::Cpu, concat!("RAMPART_PROMQL_", $upper, "_CPU")),
                     (
-                        Panel::FlagSplit,
+                        Metric::FlagSplit,
                         concat!("RAMPART_PROMQL_", $upper, "_FLAG_SPLIT"),
+                    ),
+                    (Metric::Calls, concat!("RAMPART_PROMQL_", $upper, "_CALLS")),
+                    (
+                        Metric::Errors,
+                        concat!("RAMPART_PROMQL_", $upper, "_ERRORS"),
+                    ),
+                    (
+                        Metric::CohortCalls,
+                        concat!("RAMPART_PROMQL_", $upper, "_COHORT_CALLS"),
+                    ),
+                    (
+                        Metric::CohortErrors,
+                        concat!("RAMPART_PROMQL_", $upper, "_COHORT_ERRORS"),
                     ),
                 ]
             },
@@ -474,6 +490,33 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             production: metrics(&environment_vars!("PRODUCTION", "production"))?,
             logs,
             sentry,
+        })
+    }
+
+    /// `RAMPART_GUARDRAIL_INTERVAL_SECONDS` (default 60): how often each migration is judged;
+    /// `RAMPART_GUARDRAIL_WINDOW_MINUTES` (10): how much of the stage each judgement looks at;
+    /// `RAMPART_GUARDRAIL_MIN_CALLS` (500): fewer calls is too little traffic to judge;
+    /// `RAMPART_GUARDRAIL_CONSECUTIVE` (2): failing judgements in a row before it acts.
+    fn guardrail(&self) -> Result<crate::guardrail::GuardrailConfig, ConfigError> {
+        let defaults = rollout::guardrail::Thresholds::default();
+        Ok(crate::guardrail::GuardrailConfig {
+            interval: Duration::from_secs(self.bounded(
+                "RAMPART_GUARDRAIL_INTERVAL_SECONDS",
+                60,
+                1..=3600,
+            )?),
+            window: Duration::from_secs(
+                60 * self.bounded("RAMPART_GUARDRAIL_WINDOW_MINUTES", 10, 1..=1440)?,
+            ),
+            thresholds: rollout::guardrail::Thresholds {
+                min_calls: f64::from(self.bounded(
+                    "RAMPART_GUARDRAIL_MIN_CALLS",
+                    500u32,
+                    1..=100_000_000,
+                )?),
+                consecutive: self.bounded("RAMPART_GUARDRAIL_CONSECUTIVE", 2, 1..=100)?,
+                ..defaults
+            },
         })
     }
 

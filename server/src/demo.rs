@@ -123,6 +123,12 @@ pub async fn load_if_empty(
             .run()
             .await?;
     }
+    // The regressing demo keeps running for people to look at: its guardrail judges it, shows
+    // why, and says what it would have done.
+    let regressing = service
+        .read_in(&mut tx, crate::observability::demo::REGRESSING_FLAG)
+        .await?;
+    db::guardrail::set_observe_only(&mut *tx, regressing.row.id, true, "[demo]", now).await?;
     tx.commit().await?;
     Ok(DEMO.len())
 }

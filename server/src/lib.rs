@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod flags;
+pub mod guardrail;
 pub mod http;
 pub mod observability;
 pub mod outbound;

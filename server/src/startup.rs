@@ -18,6 +18,7 @@ use crate::{
     db, demo,
     error::Error,
     flags::{FlagBackends, reconciler::Reconciler, worker::FlagWorker},
+    guardrail::Guardrail,
     http::{self, metrics::HttpMetrics},
     observability::panels::Observatory,
     rollouts::{PgMigrationService, deployments},
@@ -96,6 +97,18 @@ impl Application {
             .observability
             .sources(migrations.links())
             .map_err(Error::HttpClients)?;
+        // Every replica runs the guardrail; each evaluation is claimed by one of them.
+        tokio::spawn(
+            Guardrail {
+                pool: pool.clone(),
+                migrations: migrations.clone(),
+                sources: sources.clone(),
+                clock: clock.clone(),
+                config: config.guardrail.clone(),
+                replica: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            }
+            .run(),
+        );
         let observatory = Arc::new(Observatory::new(
             migrations.clone(),
             clock.clone(),

@@ -134,7 +134,9 @@ pub fn MigrationPage() -> impl IntoView {
         ChartWindow::from_key(&query.read().get("window").unwrap_or_default())
     });
     let actions = Actions::new();
-    let detail = Resource::new(
+    // Blocking: the response waits for the migration before its first byte, so an unknown one
+    // is answered with 404 (the panels after it stream in order, and block nothing).
+    let detail = Resource::new_blocking(
         move || (flag(), actions.versions()),
         |(flag, _)| get_migration(flag),
     );

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod change_locks;
 pub mod flag_changes;
 pub mod flag_observations;
+pub mod guardrail;
 pub mod kill_reviews;
 pub mod local_flags;
 pub mod migrations;

@@ -13,7 +13,7 @@ use super::{
     errors::{ErrorCount, SentryIssue},
     logs::{Count, Kind},
     prometheus::{RangeAnswer, Series},
-    promql::Panel,
+    promql::Metric,
     sources::{SentryProject, Source, Span, Watched},
 };
 
@@ -103,20 +103,78 @@ fn one(points: Vec<(DateTime<Utc>, f64)>) -> Vec<Series> {
 
 #[async_trait::async_trait]
 impl Source for DemoSource {
+    fn watches_metrics(&self) -> bool {
+        true
+    }
+
+    fn describe(&self, metric: Metric, _watched: &Watched, window: std::time::Duration) -> String {
+        format!(
+            "the demo's generated {} over {} s",
+            metric.key().to_ascii_lowercase(),
+            window.as_secs()
+        )
+    }
+
+    async fn instant(
+        &self,
+        metric: Metric,
+        watched: &Watched,
+        at: DateTime<Utc>,
+        window: std::time::Duration,
+    ) -> Result<RangeAnswer, QueryError> {
+        let from = at - chrono::TimeDelta::seconds(window.as_secs() as i64);
+        let minutes = Span {
+            from,
+            until: at,
+            step: std::time::Duration::from_secs(60),
+        };
+        // Calls in each minute of the window, added up.
+        let total = |per_call: &dyn Fn(i64) -> f64| -> f64 {
+            series(&minutes, |t| call_rate(watched, t) * 60.0 * per_call(t))
+                .iter()
+                .map(|(_, v)| v)
+                .sum()
+        };
+        let value = match metric {
+            Metric::Calls => total(&|_| 1.0),
+            Metric::Errors => total(&|t| error_ratio(watched, t)),
+            // The demo's counters carry no flag state: the guardrail compares with the time
+            // before the stage instead.
+            Metric::CohortCalls | Metric::CohortErrors => {
+                return Ok(RangeAnswer::default());
+            }
+            Metric::CallRate => call_rate(watched, at.timestamp()),
+            Metric::ErrorRate => error_ratio(watched, at.timestamp()),
+            Metric::LatencyP50 => latency(watched, 0.5, at.timestamp()),
+            Metric::LatencyP95 => latency(watched, 0.95, at.timestamp()),
+            Metric::LatencyP99 => latency(watched, 0.99, at.timestamp()),
+            Metric::Cpu => cpu(watched, at.timestamp()),
+            Metric::FlagSplit => return self.metrics(metric, watched, &minutes).await,
+        };
+        Ok(RangeAnswer {
+            series: one(vec![(at, value)]),
+            warnings: Vec::new(),
+        })
+    }
+
     async fn metrics(
         &self,
-        panel: Panel,
+        panel: Metric,
         watched: &Watched,
         span: &Span,
     ) -> Result<RangeAnswer, QueryError> {
         let series = match panel {
-            Panel::CallRate => one(series(span, |at| call_rate(watched, at))),
-            Panel::ErrorRate => one(series(span, |at| error_ratio(watched, at))),
-            Panel::LatencyP50 => one(series(span, |at| latency(watched, 0.5, at))),
-            Panel::LatencyP95 => one(series(span, |at| latency(watched, 0.95, at))),
-            Panel::LatencyP99 => one(series(span, |at| latency(watched, 0.99, at))),
-            Panel::Cpu => one(series(span, |at| cpu(watched, at))),
-            Panel::FlagSplit => {
+            Metric::CallRate => one(series(span, |at| call_rate(watched, at))),
+            Metric::ErrorRate => one(series(span, |at| error_ratio(watched, at))),
+            Metric::LatencyP50 => one(series(span, |at| latency(watched, 0.5, at))),
+            Metric::LatencyP95 => one(series(span, |at| latency(watched, 0.95, at))),
+            Metric::LatencyP99 => one(series(span, |at| latency(watched, 0.99, at))),
+            Metric::Cpu => one(series(span, |at| cpu(watched, at))),
+            Metric::Calls | Metric::Errors | Metric::CohortCalls | Metric::CohortErrors => {
+                // Counts are asked at an instant (see `instant`), never charted.
+                Vec::new()
+            }
+            Metric::FlagSplit => {
                 // Gitaly checks the flag on every call; the share on follows the flag, and only
                 // from when it was set.
                 let on_share = |at: i64| match watched.changed_at {

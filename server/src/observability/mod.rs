@@ -39,7 +39,7 @@ pub struct MetricsConfig {
     /// The `$job` of Gitaly's series; the template's feature-status job by default.
     pub job: Option<String>,
     /// Templates that replace the defaults, checked.
-    pub templates: Vec<(promql::Panel, String)>,
+    pub templates: Vec<(promql::Metric, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use super::{
     errors::ErrorCount,
     logs::{Count, Kind},
     prometheus::RangeAnswer,
-    promql::{Panel, step_for},
+    promql::{Metric, step_for},
     sources::{ByEnvironment, SentryProject, Source, Span, Watched},
 };
 use crate::{
@@ -51,7 +51,7 @@ pub struct Observatory {
     clock: Arc<dyn Clock>,
     sources: ByEnvironment,
     refresh: Duration,
-    metrics: Coalesce<(Panel, Question), Result<RangeAnswer, QueryError>>,
+    metrics: Coalesce<(Metric, Question), Result<RangeAnswer, QueryError>>,
     counts: Coalesce<(Kind, Question), Result<Count, QueryError>>,
     issues: Coalesce<(SentryProject, Question), Result<ErrorCount, QueryError>>,
 }
@@ -113,7 +113,7 @@ impl Observatory {
         &self,
         source: &Arc<dyn Source>,
         watched: &Watched,
-        panel: Panel,
+        panel: Metric,
         span: &Span,
     ) -> Result<RangeAnswer, QueryError> {
         let key = (panel, question(watched, span));
@@ -131,13 +131,13 @@ impl Observatory {
     ) -> Vec<Chart> {
         let ask = |panel| self.metric(source, watched, panel, span);
         let (calls, split, errors, p50, p95, p99, cpu) = tokio::join!(
-            ask(Panel::CallRate),
-            ask(Panel::FlagSplit),
-            ask(Panel::ErrorRate),
-            ask(Panel::LatencyP50),
-            ask(Panel::LatencyP95),
-            ask(Panel::LatencyP99),
-            ask(Panel::Cpu),
+            ask(Metric::CallRate),
+            ask(Metric::FlagSplit),
+            ask(Metric::ErrorRate),
+            ask(Metric::LatencyP50),
+            ask(Metric::LatencyP95),
+            ask(Metric::LatencyP99),
+            ask(Metric::Cpu),
         );
         let split_lines: Vec<Line> = split
             .ok()
@@ -383,7 +383,10 @@ impl Observatory {
             step: SPARKLINE_STEP,
         };
         let answer = match self.source(watched.environment) {
-            Some(source) => self.metric(source, &watched, Panel::ErrorRate, &span).await,
+            Some(source) => {
+                self.metric(source, &watched, Metric::ErrorRate, &span)
+                    .await
+            }
             None => Err(QueryError::Unavailable("no source".to_owned())),
         };
         let (points, unavailable) = match answer {

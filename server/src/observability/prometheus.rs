@@ -89,10 +89,17 @@ impl Prometheus {
         self.ask(&self.range_url, &form).await
     }
 
-    /// `query` now: each series with its one point.
-    pub async fn query(&self, query: &str) -> Result<RangeAnswer, QueryError> {
-        self.ask(&self.instant_url, &[("query", query.to_owned())])
-            .await
+    /// `query` at `at` (now, when `None`): each series with its one point.
+    pub async fn query(
+        &self,
+        query: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<RangeAnswer, QueryError> {
+        let mut form = vec![("query", query.to_owned())];
+        if let Some(at) = at {
+            form.push(("time", at.timestamp().to_string()));
+        }
+        self.ask(&self.instant_url, &form).await
     }
 
     async fn ask(&self, url: &Url, form: &[(&str, String)]) -> Result<RangeAnswer, QueryError> {

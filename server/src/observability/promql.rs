@@ -6,9 +6,10 @@
 
 use std::{fmt, time::Duration};
 
-/// The panels of a migration's page, each one query (latency: one per quantile).
+/// What Rampart asks Prometheus, each one query: the charts of a migration's page (latency: one
+/// per quantile), and the counts the guardrail judges by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Panel {
+pub enum Metric {
     CallRate,
     ErrorRate,
     LatencyP50,
@@ -17,53 +18,91 @@ pub enum Panel {
     Cpu,
     /// Call rate split by the flag's checks, one series per `enabled` value.
     FlagSplit,
+    /// Calls in the window, and failed calls: the guardrail's error rate against a baseline.
+    Calls,
+    Errors,
+    /// Calls and failed calls per flag state (`enabled`), where the handled counter carries the
+    /// flag's state: the guardrail's flag-on against flag-off.
+    CohortCalls,
+    CohortErrors,
 }
 
-impl Panel {
+impl Metric {
     /// As configuration names it: `RAMPART_PROMQL_<ENVIRONMENT>_<KEY>`.
     pub fn key(self) -> &'static str {
         match self {
-            Panel::CallRate => "CALL_RATE",
-            Panel::ErrorRate => "ERROR_RATE",
-            Panel::LatencyP50 => "LATENCY_P50",
-            Panel::LatencyP95 => "LATENCY_P95",
-            Panel::LatencyP99 => "LATENCY_P99",
-            Panel::Cpu => "CPU",
-            Panel::FlagSplit => "FLAG_SPLIT",
+            Metric::CallRate => "CALL_RATE",
+            Metric::ErrorRate => "ERROR_RATE",
+            Metric::LatencyP50 => "LATENCY_P50",
+            Metric::LatencyP95 => "LATENCY_P95",
+            Metric::LatencyP99 => "LATENCY_P99",
+            Metric::Cpu => "CPU",
+            Metric::FlagSplit => "FLAG_SPLIT",
+            Metric::Calls => "CALLS",
+            Metric::Errors => "ERRORS",
+            Metric::CohortCalls => "COHORT_CALLS",
+            Metric::CohortErrors => "COHORT_ERRORS",
         }
     }
 
-    pub const ALL: [Panel; 7] = [
-        Panel::CallRate,
-        Panel::ErrorRate,
-        Panel::LatencyP50,
-        Panel::LatencyP95,
-        Panel::LatencyP99,
-        Panel::Cpu,
-        Panel::FlagSplit,
+    /// What the charts ask.
+    pub const CHARTS: [Metric; 7] = [
+        Metric::CallRate,
+        Metric::ErrorRate,
+        Metric::LatencyP50,
+        Metric::LatencyP95,
+        Metric::LatencyP99,
+        Metric::Cpu,
+        Metric::FlagSplit,
+    ];
+
+    pub const ALL: [Metric; 11] = [
+        Metric::CallRate,
+        Metric::ErrorRate,
+        Metric::LatencyP50,
+        Metric::LatencyP95,
+        Metric::LatencyP99,
+        Metric::Cpu,
+        Metric::FlagSplit,
+        Metric::Calls,
+        Metric::Errors,
+        Metric::CohortCalls,
+        Metric::CohortErrors,
     ];
 
     /// Gitaly's series, as it exports them.
     pub fn default_template(self) -> &'static str {
         match self {
-            Panel::CallRate => {
+            Metric::CallRate => {
                 "sum(rate(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method}[$window]))"
             }
-            Panel::ErrorRate => {
+            Metric::ErrorRate => {
                 "sum(rate(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method,grpc_code!=\"OK\"}[$window])) / sum(rate(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method}[$window]))"
             }
-            Panel::LatencyP50 => {
+            Metric::LatencyP50 => {
                 "histogram_quantile(0.5, sum by (le) (rate(grpc_server_handling_seconds_bucket{job=$job,grpc_service=$service,grpc_method=$method}[$window])))"
             }
-            Panel::LatencyP95 => {
+            Metric::LatencyP95 => {
                 "histogram_quantile(0.95, sum by (le) (rate(grpc_server_handling_seconds_bucket{job=$job,grpc_service=$service,grpc_method=$method}[$window])))"
             }
-            Panel::LatencyP99 => {
+            Metric::LatencyP99 => {
                 "histogram_quantile(0.99, sum by (le) (rate(grpc_server_handling_seconds_bucket{job=$job,grpc_service=$service,grpc_method=$method}[$window])))"
             }
-            Panel::Cpu => "sum(rate(process_cpu_seconds_total{job=$job}[$window]))",
-            Panel::FlagSplit => {
+            Metric::Cpu => "sum(rate(process_cpu_seconds_total{job=$job}[$window]))",
+            Metric::FlagSplit => {
                 "sum by (enabled) (rate(gitaly_feature_flag_checks_total{job=$job,flag=$flag}[$window]))"
+            }
+            Metric::Calls => {
+                "sum(increase(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method}[$window]))"
+            }
+            Metric::Errors => {
+                "sum(increase(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method,grpc_code!=\"OK\"}[$window]))"
+            }
+            Metric::CohortCalls => {
+                "sum by (enabled) (increase(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method,flag=$flag}[$window]))"
+            }
+            Metric::CohortErrors => {
+                "sum by (enabled) (increase(grpc_server_handled_total{job=$job,grpc_service=$service,grpc_method=$method,flag=$flag,grpc_code!=\"OK\"}[$window]))"
             }
         }
     }
@@ -204,7 +243,7 @@ mod tests {
     #[test]
     fn the_default_queries_name_the_method_and_the_window() {
         let query = render(
-            Panel::CallRate.default_template(),
+            Metric::CallRate.default_template(),
             &subject("FindCommit", "gitaly_find_commit_v2"),
             Duration::from_secs(300),
         )
@@ -213,7 +252,7 @@ mod tests {
             query,
             r#"sum(rate(grpc_server_handled_total{job="gitaly",grpc_service="gitaly.CommitService",grpc_method="FindCommit"}[5m]))"#
         );
-        for panel in Panel::ALL {
+        for panel in Metric::ALL {
             assert_eq!(
                 check_template(panel.default_template()),
                 Ok(()),
@@ -232,7 +271,7 @@ mod tests {
             "{{}}$job",
         ] {
             let query = render(
-                Panel::ErrorRate.default_template(),
+                Metric::ErrorRate.default_template(),
                 &subject(hostile, hostile),
                 Duration::from_secs(60),
             )
@@ -243,7 +282,7 @@ mod tests {
             assert!(query.contains(&quoted), "{query}");
             let shape = query.replace(&quoted, "\"\"");
             let empty = render(
-                Panel::ErrorRate.default_template(),
+                Metric::ErrorRate.default_template(),
                 &subject("", ""),
                 Duration::from_secs(60),
             )

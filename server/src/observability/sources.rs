@@ -11,7 +11,7 @@ use super::{
     errors::{ErrorCount, GITLAB_SEARCH, SentryErrors, method_search},
     logs::{Count, Hosts, Kind, LogCounts},
     prometheus::{Prometheus, RangeAnswer},
-    promql::{self, Panel, Subject},
+    promql::{self, Metric, Subject},
 };
 
 /// The migration a panel is about, in one environment.
@@ -53,9 +53,22 @@ pub type ByEnvironment = Vec<(Environment, Arc<dyn Source>)>;
 /// One environment's sources.
 #[async_trait::async_trait]
 pub trait Source: Send + Sync {
+    /// Whether this environment's metrics can be asked at all (configured, or generated): the
+    /// guardrail watches only what it can see.
+    fn watches_metrics(&self) -> bool;
+    /// The query `metric` is for `watched` over `window`, as evidence of what was asked.
+    fn describe(&self, metric: Metric, watched: &Watched, window: std::time::Duration) -> String;
+    /// `metric` over the `window` ending at `at`: one value per series.
+    async fn instant(
+        &self,
+        metric: Metric,
+        watched: &Watched,
+        at: DateTime<Utc>,
+        window: std::time::Duration,
+    ) -> Result<RangeAnswer, QueryError>;
     async fn metrics(
         &self,
-        panel: Panel,
+        panel: Metric,
         watched: &Watched,
         span: &Span,
     ) -> Result<RangeAnswer, QueryError>;
@@ -81,29 +94,42 @@ pub struct MetricsSource {
     /// The `$job` of its Gitaly series.
     pub job: String,
     /// Each panel's PromQL template (checked when configured).
-    pub templates: Vec<(Panel, String)>,
+    pub templates: Vec<(Metric, String)>,
 }
 
 impl MetricsSource {
-    fn template(&self, panel: Panel) -> &str {
+    fn template(&self, panel: Metric) -> &str {
         self.templates
             .iter()
             .find(|(p, _)| *p == panel)
             .map_or_else(|| panel.default_template(), |(_, t)| t.as_str())
     }
 
-    /// The PromQL of `panel` for `watched`, its rate window one step (at least a minute), so
+    /// The PromQL of `metric` for `watched`, its rate window one step (at least a minute), so
     /// each point covers the time since the last.
-    pub fn query(&self, panel: Panel, watched: &Watched, span: &Span) -> String {
+    pub fn query(&self, metric: Metric, watched: &Watched, span: &Span) -> String {
+        self.query_over(
+            metric,
+            watched,
+            span.step.max(std::time::Duration::from_secs(60)),
+        )
+    }
+
+    /// The PromQL of `metric` for `watched` with `window` as its `$window`.
+    pub fn query_over(
+        &self,
+        metric: Metric,
+        watched: &Watched,
+        window: std::time::Duration,
+    ) -> String {
         let subject = Subject {
             service: &watched.service,
             method: &watched.method,
             flag: &watched.flag,
             job: &self.job,
         };
-        let window = span.step.max(std::time::Duration::from_secs(60));
         // Templates are checked when configured; the defaults are checked by their tests.
-        promql::render(self.template(panel), &subject, window)
+        promql::render(self.template(metric), &subject, window)
             .unwrap_or_else(|error| format!("vector(0) # {error}"))
     }
 }
@@ -142,9 +168,44 @@ impl Live {
 
 #[async_trait::async_trait]
 impl Source for Live {
+    fn watches_metrics(&self) -> bool {
+        self.metrics.is_some() || self.fallback.as_ref().is_some_and(|f| f.watches_metrics())
+    }
+
+    fn describe(&self, metric: Metric, watched: &Watched, window: std::time::Duration) -> String {
+        match (&self.metrics, &self.fallback) {
+            (Some(source), _) => source.query_over(metric, watched, window),
+            (None, Some(fallback)) => fallback.describe(metric, watched, window),
+            (None, None) => "not configured".to_owned(),
+        }
+    }
+
+    async fn instant(
+        &self,
+        metric: Metric,
+        watched: &Watched,
+        at: DateTime<Utc>,
+        window: std::time::Duration,
+    ) -> Result<RangeAnswer, QueryError> {
+        match (&self.metrics, &self.fallback) {
+            (Some(source), _) => {
+                let query = source.query_over(metric, watched, window);
+                source.prometheus.query(&query, Some(at)).await
+            }
+            (None, Some(fallback)) => fallback.instant(metric, watched, at, window).await,
+            (None, None) => Err(self.missing(
+                "Prometheus",
+                &format!(
+                    "RAMPART_PROMETHEUS_{}_URL",
+                    self.environment.as_str().to_ascii_uppercase()
+                ),
+            )),
+        }
+    }
+
     async fn metrics(
         &self,
-        panel: Panel,
+        panel: Metric,
         watched: &Watched,
         span: &Span,
     ) -> Result<RangeAnswer, QueryError> {

@@ -142,7 +142,7 @@ impl GitalyBuildInfo {
 
     /// The lowest version any series reports; `None` when Prometheus cannot tell.
     pub async fn lowest(&self) -> Option<Version> {
-        let answer = match self.prometheus.query(&self.query).await {
+        let answer = match self.prometheus.query(&self.query, None).await {
             Ok(answer) => answer,
             Err(error) => {
                 tracing::warn!(%error, "Gitaly's version is unknown");

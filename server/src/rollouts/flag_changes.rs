@@ -16,10 +16,16 @@ use crate::{
 
 /// Rampart itself, as the actor of what its workers do (applying flag changes).
 pub fn automation() -> CurrentUser {
+    automation_as(AUTOMATION, "Rampart")
+}
+
+/// A part of Rampart as an actor, named in brackets (`[guardrail]`) so no username can be
+/// taken for it.
+pub fn automation_as(username: &str, display_name: &str) -> CurrentUser {
     CurrentUser {
         id: 0,
-        username: AUTOMATION.to_owned(),
-        display_name: "Rampart".to_owned(),
+        username: username.to_owned(),
+        display_name: display_name.to_owned(),
         roles: rollout::Roles::from(rollout::Role::Engineer),
     }
 }

@@ -2,8 +2,8 @@
 //! the flag stands there, when it changed, the stage's log window, where to mark the charts, and
 //! the dashboards the template links for the stage.
 
-use chrono::{DateTime, Utc};
-use rollout::{CheckItem, Link, LogWindow, Status};
+use chrono::{DateTime, TimeDelta, Utc};
+use rollout::{CheckItem, Link, LogWindow, Status, guardrail::Verdict};
 
 use super::{PgMigrationService, stored::Loaded};
 use crate::{db, error::Error, observability::sources::Watched};
@@ -29,6 +29,21 @@ pub struct PanelLinks {
     pub gitlab_sentry: Option<Link>,
 }
 
+/// A migration the guardrail may judge: running (or held) in a stage that watches an
+/// environment.
+pub struct Guarded {
+    pub migration_id: i64,
+    pub watched: Watched,
+    pub status: Status,
+    pub stage_key: String,
+    pub stage_started: DateTime<Utc>,
+    /// How often the stage asks for a look, if it does.
+    pub cadence: Option<TimeDelta>,
+    pub last_look: Option<DateTime<Utc>>,
+    /// The guardrail's standing on the stage, as the stage machine keeps it.
+    pub standing: Option<Verdict>,
+}
+
 /// The environment `loaded`'s current stage watches, and the flag there; `None` before the rollout
 /// reaches one and once it is done.
 fn watched(loaded: &Loaded) -> Option<Watched> {
@@ -50,6 +65,30 @@ fn watched(loaded: &Loaded) -> Option<Watched> {
 }
 
 impl PgMigrationService {
+    /// Every migration in flight that the guardrail may judge now.
+    pub async fn guarded_in_flight(&self) -> Result<Vec<Guarded>, Error> {
+        let rows = db::migrations::fetch_in_flight(&self.pool).await?;
+        Ok(self
+            .load_all(rows)
+            .await?
+            .iter()
+            .filter_map(|loaded| {
+                let position = loaded.state.position()?;
+                let stage = loaded.state.current_stage(&loaded.migration.plan)?;
+                Some(Guarded {
+                    migration_id: loaded.row.id,
+                    watched: watched(loaded)?,
+                    status: loaded.state.status(),
+                    stage_key: position.key.as_str().to_owned(),
+                    stage_started: position.started_at,
+                    cadence: stage.cadence.interval(),
+                    last_look: position.looks().last().map(|look| look.at),
+                    standing: position.guardrail.as_ref().map(|g| g.verdict),
+                })
+            })
+            .collect())
+    }
+
     /// What each migration in flight watches, for the portfolio's sparklines.
     pub async fn watched_in_flight(&self) -> Result<Vec<Watched>, Error> {
         let rows = db::migrations::fetch_in_flight(&self.pool).await?;

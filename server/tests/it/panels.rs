@@ -21,7 +21,7 @@ use rollout::{Environment, FlagValue};
 use serde_json::{Value, json};
 use server::observability::{
     prometheus::Prometheus,
-    promql::Panel,
+    promql::Metric,
     sources::{MetricsSource, Span, Watched},
 };
 use server::rollouts::deployments::GitalyBuildInfo;
@@ -274,7 +274,7 @@ fn watched(method: &str) -> Watched {
 /// Every point of every series of `panel`, by the series' `enabled` label (empty without one).
 async fn values(
     source: &MetricsSource,
-    panel: Panel,
+    panel: Metric,
     method: &str,
     span: &Span,
 ) -> HashMap<String, Vec<f64>> {
@@ -294,7 +294,7 @@ async fn values(
         .collect()
 }
 
-fn assert_all_near(panel: Panel, got: &[f64], expected: f64) {
+fn assert_all_near(panel: Metric, got: &[f64], expected: f64) {
     assert!(got.len() >= 30, "{panel:?}: only {} points", got.len());
     for value in got {
         assert!(
@@ -319,34 +319,34 @@ async fn each_panel_asks_real_prometheus_what_the_series_imply() {
         until: now - TimeDelta::minutes(5),
         step: Duration::from_secs(60),
     };
-    let single = |answer: HashMap<String, Vec<f64>>, panel: Panel| -> Vec<f64> {
+    let single = |answer: HashMap<String, Vec<f64>>, panel: Metric| -> Vec<f64> {
         assert_eq!(answer.len(), 1, "{panel:?}: one series, got {answer:?}");
         answer.into_values().next().unwrap()
     };
     let calls = OK_RATE + ERROR_RATE;
     for (panel, expected) in [
-        (Panel::CallRate, calls),
-        (Panel::ErrorRate, ERROR_RATE / calls),
-        (Panel::LatencyP50, quantile(&BUCKETS, 0.5)),
-        (Panel::LatencyP95, quantile(&BUCKETS, 0.95)),
-        (Panel::LatencyP99, quantile(&BUCKETS, 0.99)),
-        (Panel::Cpu, CPU_RATES.iter().sum()),
+        (Metric::CallRate, calls),
+        (Metric::ErrorRate, ERROR_RATE / calls),
+        (Metric::LatencyP50, quantile(&BUCKETS, 0.5)),
+        (Metric::LatencyP95, quantile(&BUCKETS, 0.95)),
+        (Metric::LatencyP99, quantile(&BUCKETS, 0.99)),
+        (Metric::Cpu, CPU_RATES.iter().sum()),
     ] {
         let got = single(values(&source, panel, METHOD, &span).await, panel);
         assert_all_near(panel, &got, expected);
     }
-    let split = values(&source, Panel::FlagSplit, METHOD, &span).await;
+    let split = values(&source, Metric::FlagSplit, METHOD, &span).await;
     assert_eq!(split.len(), 2, "flag on and off: {split:?}");
-    assert_all_near(Panel::FlagSplit, &split["true"], FLAG_ON_RATE);
-    assert_all_near(Panel::FlagSplit, &split["false"], FLAG_OFF_RATE);
+    assert_all_near(Metric::FlagSplit, &split["true"], FLAG_ON_RATE);
+    assert_all_near(Metric::FlagSplit, &split["false"], FLAG_OFF_RATE);
 
     // The hostile name is a value to match: it finds its own series and nothing more.
     let hostile = single(
-        values(&source, Panel::CallRate, HOSTILE, &span).await,
-        Panel::CallRate,
+        values(&source, Metric::CallRate, HOSTILE, &span).await,
+        Metric::CallRate,
     );
-    assert_all_near(Panel::CallRate, &hostile, HOSTILE_RATE);
-    let nothing = values(&source, Panel::CallRate, "FindCommit\"}", &span).await;
+    assert_all_near(Metric::CallRate, &hostile, HOSTILE_RATE);
+    let nothing = values(&source, Metric::CallRate, "FindCommit\"}", &span).await;
     assert!(nothing.is_empty(), "{nothing:?}");
 
     // The same Prometheus answers the version gate's instant query.
@@ -415,7 +415,7 @@ async fn the_page_reads_prometheus_and_says_unavailable_once_it_stops() {
     assert!(!flag_on.is_empty(), "{call_rate}");
     // The latest minute may be at the backfill's edge; the rest is the rate written.
     assert_all_near(
-        Panel::FlagSplit,
+        Metric::FlagSplit,
         &flag_on[..flag_on.len() - 2],
         FLAG_ON_RATE,
     );
@@ -520,7 +520,7 @@ async fn a_hundred_viewers_cost_one_query_per_panel() {
         "each question asked once: {asked:#?}"
     );
     // Seven panels; twice as many only if the burst straddled the refresh interval's edge.
-    let panels = Panel::ALL.len();
+    let panels = Metric::CHARTS.len();
     assert!(
         asked.len() == panels || asked.len() == 2 * panels,
         "{} questions: {asked:#?}",
