@@ -17,8 +17,10 @@ use crate::observability::{
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
     pub verdict: Verdict,
-    /// The windows compared: the stage's (ending now) and, where used, the one before it.
+    /// The windows compared: the stage's (ending now), the cohorts' where they were told
+    /// apart, and the one before the stage where it was used.
     pub window: (DateTime<Utc>, DateTime<Utc>),
+    pub cohort_window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub baseline: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub reports: Vec<SignalReport>,
     /// Every query asked, with the signal it served and what it answered (or why not).
@@ -96,8 +98,11 @@ pub async fn evaluate(
         });
         answer
     };
-    let cohort_calls = ask(Metric::CohortCalls, until, span, Signal::ErrorRate).await;
-    let cohort_errors = ask(Metric::CohortErrors, until, span, Signal::ErrorRate).await;
+    // Each call carries its flag state, so the cohorts may look back the whole window, past the
+    // stage's start: the flag-on calls then were the same code.
+    let cohort_span = window.max(Duration::from_secs(60));
+    let cohort_calls = ask(Metric::CohortCalls, until, cohort_span, Signal::ErrorRate).await;
+    let cohort_errors = ask(Metric::CohortErrors, until, cohort_span, Signal::ErrorRate).await;
     let cohorts = match (&cohort_calls, &cohort_errors) {
         (Ok(calls), Ok(errors)) => {
             let by = |answer: &crate::observability::prometheus::RangeAnswer, enabled: &str| {
@@ -124,8 +129,15 @@ pub async fn evaluate(
         _ => None,
     };
     let mut used_baseline = false;
+    let mut cohort_window = None;
     let error_report = match cohorts {
-        Some((on, off)) => guardrail::judge_errors(on, off, Comparison::Cohorts, thresholds),
+        Some((on, off)) => {
+            cohort_window = Some((
+                until - TimeDelta::from_std(cohort_span).unwrap_or(TimeDelta::minutes(10)),
+                until,
+            ));
+            guardrail::judge_errors(on, off, Comparison::Cohorts, thresholds)
+        }
         None => {
             used_baseline = true;
             let now_calls = ask(Metric::Calls, until, span, Signal::ErrorRate).await;
@@ -208,6 +220,7 @@ pub async fn evaluate(
     Evaluation {
         verdict: guardrail::overall(&reports),
         window: (from, until),
+        cohort_window,
         baseline: used_baseline.then_some(baseline),
         reports,
         queries,

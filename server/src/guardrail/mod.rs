@@ -19,7 +19,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
-    Action, Environment, Status,
+    Action, Environment, FlagValue, Status,
     guardrail::{self, Thresholds, Verdict},
 };
 use sqlx::PgPool;
@@ -75,7 +75,11 @@ impl Guardrail {
             DateTime::from_timestamp(now.timestamp().div_euclid(interval) * interval, 0)
                 .unwrap_or(now);
         for guarded in self.migrations.guarded_in_flight().await? {
-            if !matches!(guarded.status, Status::Active | Status::Paused) {
+            // A trial, running or held: where the flag is off (a version check) there is
+            // nothing of the new code to judge.
+            if !matches!(guarded.status, Status::Active | Status::Paused)
+                || guarded.watched.serving == FlagValue::Off
+            {
                 continue;
             }
             let Some(source) = self.source(guarded.watched.environment) else {

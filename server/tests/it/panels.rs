@@ -8,8 +8,6 @@
 use std::{
     collections::HashMap,
     fmt::Write as _,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -27,15 +25,14 @@ use server::observability::{
 use server::rollouts::deployments::GitalyBuildInfo;
 
 use crate::drive::Driver;
-use crate::helpers::{Spawn, free_port, spawn_app_with};
+use crate::helpers::{Spawn, spawn_app_with};
+use crate::real_prometheus::{RealPrometheus, SCRAPE, escaped};
 
 const JOB: &str = "gitaly";
 const FLAG: &str = "gitaly_find_commit_v2";
 const METHOD: &str = "FindCommit";
 /// A method name that tries to close the matcher and add a query of its own.
 const HOSTILE: &str = r#"FindCommit"} or vector(1) or up{a="\"#;
-/// Seconds between backfilled samples, as a scrape would take them.
-const SCRAPE: i64 = 15;
 
 /// Calls per second of each series the test writes.
 const OK_RATE: f64 = 10.0;
@@ -66,14 +63,6 @@ fn quantile(buckets: &[(f64, f64)], quantile: f64) -> f64 {
         (lower, below) = (*bound, *count);
     }
     unreachable!()
-}
-
-/// A label value as OpenMetrics writes it.
-fn escaped(value: &str) -> String {
-    value
-        .replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
 }
 
 /// The backfill: every series from `from` to `until`, a sample every [`SCRAPE`] seconds, each
@@ -178,87 +167,6 @@ fn openmetrics(from: i64, until: i64) -> String {
     out
 }
 
-fn binary(variable: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| {
-        panic!("{variable} must name the binary; `make test` installs Prometheus and sets it")
-    })
-}
-
-/// A Prometheus over backfilled data, stopped when dropped.
-struct RealPrometheus {
-    child: Option<Child>,
-    url: String,
-    dir: PathBuf,
-}
-
-impl RealPrometheus {
-    /// Backfills the series from three hours ago until now and starts Prometheus over them.
-    async fn start() -> RealPrometheus {
-        let port = free_port();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("prometheus-{port}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        let until = Utc::now().timestamp() / SCRAPE * SCRAPE;
-        let input = dir.join("series.om");
-        std::fs::write(&input, openmetrics(until - 3 * 3600, until)).unwrap();
-        let backfill = Command::new(binary("RAMPART_TEST_PROMTOOL"))
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&input)
-            .arg(dir.join("data"))
-            .output()
-            .expect("promtool runs");
-        assert!(
-            backfill.status.success(),
-            "promtool: {}",
-            String::from_utf8_lossy(&backfill.stderr)
-        );
-        let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
-        let child = Command::new(binary("RAMPART_TEST_PROMETHEUS"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts");
-        // Owned at once, so that a failure below still stops it.
-        let prometheus = RealPrometheus {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let ready = format!("{}/-/ready", prometheus.url);
-        for _ in 0..100 {
-            if reqwest::get(&ready)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return prometheus;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("Prometheus did not become ready on port {port}");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RealPrometheus {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn watched(method: &str) -> Watched {
     Watched {
         flag: FLAG.to_owned(),
@@ -306,7 +214,7 @@ fn assert_all_near(panel: Metric, got: &[f64], expected: f64) {
 
 #[tokio::test]
 async fn each_panel_asks_real_prometheus_what_the_series_imply() {
-    let prometheus = RealPrometheus::start().await;
+    let prometheus = RealPrometheus::start(openmetrics).await;
     let source = MetricsSource {
         prometheus: Prometheus::new(&prometheus.url, Duration::from_secs(5)).unwrap(),
         job: JOB.to_owned(),
@@ -382,7 +290,7 @@ fn chart<'a>(panels: &'a Value, key: &str) -> &'a Value {
 
 #[tokio::test]
 async fn the_page_reads_prometheus_and_says_unavailable_once_it_stops() {
-    let mut prometheus = RealPrometheus::start().await;
+    let mut prometheus = RealPrometheus::start(openmetrics).await;
     let app = spawn_app_with(Spawn {
         env: vec![
             ("RAMPART_FLAGS_DEVELOPMENT", "local".to_owned()),
