@@ -107,6 +107,14 @@ impl MigrationService for Fakes {
     ) -> Result<(), AppError> {
         Err(AppError::not_found(format!("migration {flag}")))
     }
+    async fn set_guardrail_mode(
+        &self,
+        _actor: &CurrentUser,
+        _flag: &str,
+        _observe_only: bool,
+    ) -> Result<(), AppError> {
+        Ok(())
+    }
     async fn change_lock(&self) -> Result<Option<crate::api::change_lock::ChangeLock>, AppError> {
         Ok(None)
     }

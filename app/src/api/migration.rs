@@ -50,6 +50,32 @@ pub struct MigrationDetail {
     pub drift: Vec<FlagDrift>,
     /// Every kill of the migration, newest first, with its review.
     pub kills: Vec<KillView>,
+    pub guardrail: GuardrailView,
+}
+
+/// What the guardrail concluded, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailView {
+    /// Judge and tell, never act.
+    pub observe_only: bool,
+    pub latest: Option<GuardrailEvaluation>,
+    /// The latest evaluation that acted (or, observing only, would have), when not the latest.
+    pub acted: Option<GuardrailEvaluation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailEvaluation {
+    pub at: DateTime<Utc>,
+    pub stage: String,
+    pub verdict: rollout::guardrail::Verdict,
+    /// Failing evaluations in a row, this one included.
+    pub streak: u32,
+    /// "disabled the flag in production", "would have paused the trial (observe only)".
+    pub action: Option<String>,
+    /// Each signal's comparison, in words.
+    pub signals: Vec<String>,
+    /// Each query asked, and what it answered.
+    pub queries: Vec<(String, String)>,
 }
 
 /// A kill, and a release manager's review of it afterwards.
@@ -497,6 +523,17 @@ pub async fn kill_switch(
 }
 
 /// A release manager reviews a kill afterwards: what happened, and whether it was right.
+/// Lets the guardrail act on a regression, or only judge and tell (a release manager's call).
+#[server(endpoint = "set_guardrail_mode")]
+pub async fn set_guardrail_mode(flag: String, observe_only: bool) -> Result<(), AppError> {
+    use crate::api::{services::services, session::require};
+    let user = require(rollout::Permission::Act(rollout::ActionKind::OverrideSoak))?;
+    services()?
+        .migrations
+        .set_guardrail_mode(&user, &flag, observe_only)
+        .await
+}
+
 #[server(endpoint = "review_kill")]
 pub async fn review_kill(flag: String, kill: i64, note: String) -> Result<(), AppError> {
     use crate::api::{services::services, session::require};

@@ -56,6 +56,13 @@ pub trait MigrationService: Send + Sync {
         kill: i64,
         note: &str,
     ) -> Result<(), AppError>;
+    /// The guardrail of `flag` acts on a regression, or only judges and tells.
+    async fn set_guardrail_mode(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        observe_only: bool,
+    ) -> Result<(), AppError>;
     /// The change lock holding now, if any.
     async fn change_lock(&self) -> Result<Option<ChangeLock>, AppError>;
     async fn declare_change_lock(

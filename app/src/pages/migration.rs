@@ -10,10 +10,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use rollout::{CheckOutcome, Status};
 
 mod flag_changes;
+mod guardrail;
 mod observe;
 mod production;
 
 use flag_changes::FlagChanges;
+use guardrail::GuardrailPanel;
 use observe::ObservePanels;
 use production::{KillSwitch, Kills, OverrideSoakForm, RequestCard, RequestForm};
 
@@ -21,7 +23,7 @@ use crate::api::migration::{
     AdvanceStage, ApproveProductionChange, CompleteMigration, ConfirmFlagChange, CurrentStage,
     Decide, FlagDrift, KillSwitch, MigrationDetail, OverrideSoak, PauseMigration, RecordCheckIn,
     RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange, ReviewKill,
-    StartMigration, VersionsNeeded, ViewerRights, get_migration,
+    SetGuardrailMode, StartMigration, VersionsNeeded, ViewerRights, get_migration,
 };
 use crate::api::panels::{ChartWindow, Panels, migration_panels};
 use crate::components::audit::AuditTrail;
@@ -51,6 +53,7 @@ pub(crate) struct Actions {
     override_soak: ServerAction<OverrideSoak>,
     kill: ServerAction<KillSwitch>,
     review: ServerAction<ReviewKill>,
+    guardrail_mode: ServerAction<SetGuardrailMode>,
 }
 
 /// Each action's last result, reduced to what the page needs: nothing yet, done, or why not.
@@ -74,11 +77,12 @@ impl Actions {
             override_soak: ServerAction::new(),
             kill: ServerAction::new(),
             review: ServerAction::new(),
+            guardrail_mode: ServerAction::new(),
         }
     }
 
     /// Every action's version and last outcome, read reactively.
-    fn each(&self) -> [(usize, Outcome); 15] {
+    fn each(&self) -> [(usize, Outcome); 16] {
         fn read<A>(action: ServerAction<A>) -> (usize, Outcome)
         where
             A: leptos::server_fn::ServerFn<Output = (), Error = AppError>
@@ -105,6 +109,7 @@ impl Actions {
             read(self.override_soak),
             read(self.kill),
             read(self.review),
+            read(self.guardrail_mode),
         ]
     }
 
@@ -269,6 +274,12 @@ fn MigrationView(
                     flag=flag.clone()
                     actions
                     now
+                />
+                <GuardrailPanel
+                    view=detail.guardrail.clone()
+                    flag=flag.clone()
+                    may_switch=detail.viewer.override_soak
+                    actions
                 />
                 {(!detail.kills.is_empty())
                     .then(|| {

@@ -14,6 +14,7 @@
 //!   observe-only mode, is only recorded as what would have been done.
 
 pub mod measure;
+pub mod view;
 
 use std::{sync::Arc, time::Duration};
 

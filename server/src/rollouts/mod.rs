@@ -401,14 +401,17 @@ impl MigrationService for PgMigrationService {
         let loaded = self.read(flag).await?;
         let (id, subject) = (loaded.row.id, subject(flag));
         let ids = [id];
-        let (stages, pending, audit, observations, kills) = tokio::try_join!(
-            db::stages::fetch_stages(&self.pool, &ids),
-            db::flag_changes::fetch_unsettled(&self.pool, id),
-            db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
-            db::flag_observations::fetch_for(&self.pool, id),
-            db::kill_reviews::fetch_for_subject(&self.pool, &subject),
-        )
-        .map_err(Error::from)?;
+        let (stages, pending, audit, observations, kills, evaluations, observe_only) =
+            tokio::try_join!(
+                db::stages::fetch_stages(&self.pool, &ids),
+                db::flag_changes::fetch_unsettled(&self.pool, id),
+                db::audit::fetch_for_subject(&self.pool, &subject, AUDIT_SHOWN),
+                db::flag_observations::fetch_for(&self.pool, id),
+                db::kill_reviews::fetch_for_subject(&self.pool, &subject),
+                db::guardrail::latest(&self.pool, id),
+                db::guardrail::observe_only(&self.pool, id),
+            )
+            .map_err(Error::from)?;
         let deployed = match versions_needed_to_advance(&loaded.state, &loaded.migration.plan) {
             Some(environment) => self.deployments.deployed(environment).await,
             None => KnownVersions::default(),
@@ -420,6 +423,7 @@ impl MigrationService for PgMigrationService {
             observations,
             kills,
             deployed,
+            guardrail: crate::guardrail::view::view(evaluations, observe_only),
         };
         Ok(view::detail(&loaded, parts, &self.links, now))
     }
@@ -601,6 +605,42 @@ impl MigrationService for PgMigrationService {
         hours: u32,
     ) -> Result<(), AppError> {
         Ok(self.declare_lock(actor, reason, hours).await?)
+    }
+
+    #[tracing::instrument(skip(self), fields(actor = %actor.username))]
+    async fn set_guardrail_mode(
+        &self,
+        actor: &CurrentUser,
+        flag: &str,
+        observe_only: bool,
+    ) -> Result<(), AppError> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let now = self.clock.now();
+        let loaded = self.lock(&mut tx, flag).await?;
+        let id = loaded.row.id;
+        let before = db::guardrail::observe_only(&mut *tx, id)
+            .await
+            .map_err(Error::from)?;
+        if before != observe_only {
+            db::guardrail::set_observe_only(&mut *tx, id, observe_only, &actor.username, now)
+                .await
+                .map_err(Error::from)?;
+            db::audit::insert_audit(
+                &mut *tx,
+                &db::audit::AuditEntry {
+                    actor: &actor.username,
+                    action: "guardrail.mode_changed",
+                    subject: subject(flag),
+                    before: Some(serde_json::json!({ "observe_only": before })),
+                    after: Some(serde_json::json!({ "observe_only": observe_only })),
+                },
+                now,
+            )
+            .await
+            .map_err(Error::from)?;
+        }
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
     }
 
     #[tracing::instrument(skip(self), fields(actor = %actor.username))]

@@ -120,6 +120,7 @@ pub struct DetailParts {
     pub kills: Vec<KillRow>,
     /// The versions deployed where advancing needs them, as far as Rampart can tell.
     pub deployed: KnownVersions,
+    pub guardrail: app::api::migration::GuardrailView,
 }
 
 pub fn detail(
@@ -178,6 +179,7 @@ pub fn detail(
         viewer: ViewerRights::default(),
         drift,
         kills: parts.kills.into_iter().map(kill).collect(),
+        guardrail: parts.guardrail,
     }
 }
 

@@ -31,6 +31,14 @@ pub fn summary(action: &str, after: Option<&Value>) -> String {
             )
         }
         "flag_change.retried" => "asked for a failed flag change to be tried again".to_owned(),
+        "guardrail.mode_changed" => match after
+            .and_then(|v| v.get("observe_only"))
+            .and_then(Value::as_bool)
+        {
+            Some(true) => "set the guardrail to observe only: it judges and tells, never acts",
+            _ => "let the guardrail act on a regression",
+        }
+        .to_owned(),
         "user.created" => "added the user".to_owned(),
         "user.roles_changed" => "changed the user's roles".to_owned(),
         "user.deactivated" => "deactivated the user".to_owned(),

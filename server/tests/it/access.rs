@@ -49,6 +49,11 @@ const MATRIX: &[Row] = &[
         Allowed::With(Permission::Read),
     ),
     (
+        "set_guardrail_mode",
+        &[("flag", "gitaly_nothing"), ("observe_only", "true")],
+        Allowed::With(Permission::Act(ActionKind::OverrideSoak)),
+    ),
+    (
         "migration_panels",
         &[("flag", "gitaly_nothing"), ("window", "Hour")],
         Allowed::With(Permission::Read),

@@ -215,8 +215,23 @@ async fn a_regression_is_rolled_back_and_healthy_or_thin_replays_are_not() {
             .contains(r#"flag="gitaly_replay_regressing""#)),
         "the evidence names the query: {asked:?}"
     );
-    let detail = first.other(&walker, REGRESSING).detail().await;
+    let regressing_driver = first.other(&walker, REGRESSING);
+    let detail = regressing_driver.detail().await;
     assert_eq!(detail["status"], "disabled");
+    // The page says why, beside what was done.
+    let acted = if detail["guardrail"]["acted"].is_null() {
+        &detail["guardrail"]["latest"]
+    } else {
+        &detail["guardrail"]["acted"]
+    };
+    assert_eq!(acted["action"], "disabled the flag", "{acted}");
+    assert!(
+        acted["signals"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("error rate flag-on 5."),
+        "{acted}"
+    );
     assert!(
         detail["kills"][0]["by"] == "[guardrail]",
         "killed by the guardrail: {}",
@@ -247,4 +262,44 @@ async fn a_regression_is_rolled_back_and_healthy_or_thin_replays_are_not() {
         let detail = first.other(&walker, &flag).detail().await;
         assert_eq!(detail["status"], "active", "{flag}");
     }
+}
+
+#[tokio::test]
+async fn observe_only_is_a_release_managers_switch_and_audited() {
+    let app = spawn_app_with(Spawn::default()).await;
+    let driver = Driver::new(&app, "gitaly_observe_switch").await;
+    driver.create_and_start().await;
+    let set = |who: &reqwest::Client, observe_only: &'static str| {
+        let flag = driver.flag.clone();
+        let who = who.clone();
+        let driver = &driver;
+        async move {
+            driver
+                .call(
+                    &who,
+                    "set_guardrail_mode",
+                    &[("flag", flag.as_str()), ("observe_only", observe_only)],
+                )
+                .await
+        }
+    };
+    let (status, _) = set(&driver.engineer, "true").await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    let (status, body) = set(&driver.release_manager, "true").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let detail = driver.detail().await;
+    assert_eq!(detail["guardrail"]["observe_only"], true);
+    assert!(
+        detail["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["summary"]
+                == "set the guardrail to observe only: it judges and tells, never acts"
+                && entry["actor"] == "rita"),
+        "{}",
+        detail["audit"]
+    );
+    set(&driver.release_manager, "false").await;
+    assert_eq!(driver.detail().await["guardrail"]["observe_only"], false);
 }

@@ -1,0 +1,61 @@
+//! The guardrail's evaluations as the migration's page shows them: the verdict, why, what was
+//! done, and the queries behind it.
+
+use app::api::migration::{GuardrailEvaluation, GuardrailView};
+use rollout::guardrail::{SignalReport, Verdict};
+
+use crate::db::guardrail::EvaluationRow;
+
+/// `rows`: the latest evaluation, then the latest that acted (see `db::guardrail::latest`).
+pub fn view(rows: Vec<EvaluationRow>, observe_only: bool) -> GuardrailView {
+    let mut evaluations = rows.into_iter().map(evaluation);
+    let latest = evaluations.next();
+    let acted = evaluations
+        .next()
+        .filter(|acted| Some(acted) != latest.as_ref());
+    GuardrailView {
+        observe_only,
+        latest,
+        acted,
+    }
+}
+
+fn evaluation(row: EvaluationRow) -> GuardrailEvaluation {
+    let reports: Vec<SignalReport> =
+        serde_json::from_value(row.evidence["reports"].clone()).unwrap_or_default();
+    let queries = row.evidence["queries"]
+        .as_array()
+        .map(|asked| {
+            asked
+                .iter()
+                .map(|q| {
+                    let text = |name: &str| q[name].as_str().unwrap_or_default().to_owned();
+                    (text("query"), text("answer"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let verdict = match row.verdict.as_str() {
+        "pass" => Verdict::Pass,
+        "fail" => Verdict::Fail,
+        _ => Verdict::Inconclusive,
+    };
+    GuardrailEvaluation {
+        at: row.evaluated_at,
+        stage: row.stage_key,
+        verdict,
+        streak: u32::try_from(row.failing_streak).unwrap_or(0),
+        action: row.action.as_deref().map(|action| {
+            match action {
+                "disabled" => "disabled the flag",
+                "paused" => "paused the trial",
+                "would_disable" => "would have disabled the flag (observe only)",
+                "would_pause" => "would have paused the trial (observe only)",
+                other => other,
+            }
+            .to_owned()
+        }),
+        signals: reports.iter().map(SignalReport::sentence).collect(),
+        queries,
+    }
+}
