@@ -87,8 +87,8 @@ pub async fn evaluate(
                     .map(|s| {
                         let value = s.points.last().map_or(f64::NAN, |(_, v)| *v);
                         match s.labels.get("enabled") {
-                            Some(enabled) => format!("enabled={enabled}: {value}"),
-                            None => value.to_string(),
+                            Some(enabled) => format!("enabled={enabled}: {value:.1}"),
+                            None => format!("{value:.1}"),
                         }
                     })
                     .collect::<Vec<_>>()

@@ -55,7 +55,10 @@ fn evaluation(row: EvaluationRow) -> GuardrailEvaluation {
             }
             .to_owned()
         }),
-        signals: reports.iter().map(SignalReport::sentence).collect(),
+        signals: reports
+            .iter()
+            .map(|report| format!("{}: {}", report.verdict, report.sentence()))
+            .collect(),
         queries,
     }
 }

@@ -229,7 +229,7 @@ async fn a_regression_is_rolled_back_and_healthy_or_thin_replays_are_not() {
         acted["signals"][0]
             .as_str()
             .unwrap()
-            .starts_with("error rate flag-on 5."),
+            .starts_with("fail: error rate flag-on "),
         "{acted}"
     );
     assert!(

@@ -102,7 +102,8 @@ fn PanelsView(panels: Panels) -> impl IntoView {
     let counts = panels
         .counts
         .into_iter()
-        .map(|tile| view! { <Count tile /> })
+        // Erased: the tiles' nested types would otherwise outgrow the compiler's limits.
+        .map(|tile| view! { <Count tile /> }.into_any())
         .collect_view();
     view! {
         <p class="muted observe__where">
