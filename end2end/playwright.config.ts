@@ -71,7 +71,9 @@ export default defineConfig({
     },
   },
   webServer: [
-    rampart(DEMO_URL, 'rampart_e2e_demo', true),
+    // The demo as loaded: its guardrail would start watching (and looking for people) a minute
+    // in, changing the health the tests check.
+    rampart(DEMO_URL, 'rampart_e2e_demo', true, false, { RAMPART_GUARDRAIL_INTERVAL_SECONDS: '3600' }),
     rampart(EMPTY_URL, 'rampart_e2e_empty', false),
     // Development and staging flags by hand, production's by Rampart itself.
     rampart(CLOCK_URL, 'rampart_e2e_clock', false, true, { RAMPART_FLAGS_PRODUCTION: 'local' }),

@@ -58,7 +58,12 @@ pub struct Guardrail {
 
 impl Guardrail {
     pub async fn run(self) {
-        let mut ticks = tokio::time::interval(self.config.interval);
+        // The first evaluation one interval after start-up, as every later one: a replica that
+        // starts does not add a pass of its own to the others'.
+        let mut ticks = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.config.interval,
+            self.config.interval,
+        );
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
