@@ -48,6 +48,8 @@ pub struct Config {
     pub observability: crate::observability::ObservabilityConfig,
     /// How the guardrail watches (see [`Vars::guardrail`]).
     pub guardrail: crate::guardrail::GuardrailConfig,
+    /// Where each environment's chat notifications go (see [`Vars::chat`]).
+    pub chat: crate::notify::ChatConfig,
     /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
     /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
     pub test_clock: bool,
@@ -102,6 +104,7 @@ impl Config {
             gitaly_versions: vars.gitaly_versions()?,
             observability: vars.observability()?,
             guardrail: vars.guardrail()?,
+            chat: vars.chat()?,
             test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }
@@ -125,6 +128,8 @@ struct EnvironmentVars {
     unleash_environment: &'static str,
     prometheus_url: &'static str,
     prometheus_job: &'static str,
+    chat_webhook: &'static str,
+    chat_channel: &'static str,
     promql: [(crate::observability::promql::Metric, &'static str); 11],
     gitaly_version_query: &'static str,
     default_environment: &'static str,
@@ -142,6 +147,8 @@ macro_rules! environment_vars {
             unleash_environment: concat!("RAMPART_UNLEASH_", $upper, "_ENVIRONMENT"),
             prometheus_url: concat!("RAMPART_PROMETHEUS_", $upper, "_URL"),
             prometheus_job: concat!("RAMPART_PROMETHEUS_", $upper, "_JOB"),
+            chat_webhook: concat!("RAMPART_CHAT_WEBHOOK_", $upper),
+            chat_channel: concat!("RAMPART_CHAT_CHANNEL_", $upper),
             promql: {
                 use crate::observability::promql::Metric;
                 [
@@ -189,6 +196,25 @@ macro_rules! environment_vars {
             default_environment: $lower,
         }
     };
+}
+
+/// Each environment with the names of its variables.
+fn per_environment() -> [(rollout::Environment, EnvironmentVars); 3] {
+    use rollout::Environment;
+    [
+        (
+            Environment::Development,
+            environment_vars!("DEVELOPMENT", "development"),
+        ),
+        (
+            Environment::Staging,
+            environment_vars!("STAGING", "staging"),
+        ),
+        (
+            Environment::Production,
+            environment_vars!("PRODUCTION", "production"),
+        ),
+    ]
 }
 
 impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
@@ -383,22 +409,8 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         )>,
         ConfigError,
     > {
-        use rollout::Environment;
         let mut sources = Vec::new();
-        for (environment, names) in [
-            (
-                Environment::Development,
-                environment_vars!("DEVELOPMENT", "development"),
-            ),
-            (
-                Environment::Staging,
-                environment_vars!("STAGING", "staging"),
-            ),
-            (
-                Environment::Production,
-                environment_vars!("PRODUCTION", "production"),
-            ),
-        ] {
+        for (environment, names) in per_environment() {
             if let Some(url) = self.get(names.prometheus_url) {
                 sources.push((
                     environment,
@@ -491,6 +503,41 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             logs,
             sentry,
         })
+    }
+
+    /// `RAMPART_CHAT_WEBHOOK_<ENVIRONMENT>`: a Slack-compatible incoming webhook (Mattermost's
+    /// too) for the environment's notifications; `RAMPART_CHAT_CHANNEL_<ENVIRONMENT>` the channel
+    /// to name in them (default the template's: `#dev-gitlab`, `#development`, `#production`).
+    fn chat(&self) -> Result<crate::notify::ChatConfig, ConfigError> {
+        let mut webhooks = Vec::new();
+        for (environment, names) in per_environment() {
+            if let Some(url) = self.get(names.chat_webhook) {
+                // Checked as an address, never echoed: the URL is the webhook's credential.
+                let parsed = reqwest::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if parsed.is_none() {
+                    return Err(ConfigError {
+                        variable: names.chat_webhook,
+                        problem: "is not an http(s) address".to_owned(),
+                    });
+                }
+                webhooks.push(crate::notify::ChatWebhook {
+                    environment,
+                    url: SecretString::from(url),
+                    channel: Some(
+                        self.text(
+                            names.chat_channel,
+                            &rollout::LinkConfig::default()
+                                .environment(environment)
+                                .chat_channel
+                                .name,
+                        ),
+                    ),
+                });
+            }
+        }
+        Ok(crate::notify::ChatConfig { webhooks })
     }
 
     /// `RAMPART_GUARDRAIL_INTERVAL_SECONDS` (default 60): how often each migration is judged;
@@ -758,6 +805,32 @@ mod tests {
             Some("http://prometheus:9090")
         );
         assert_eq!(configured.production.templates.len(), 1);
+    }
+
+    #[test]
+    fn chat_webhooks_are_checked_without_echoing_them() {
+        let error = config(&[
+            DB,
+            (
+                "RAMPART_CHAT_WEBHOOK_PRODUCTION",
+                "hooks.example.com/T0/B0/s3cr3t",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "RAMPART_CHAT_WEBHOOK_PRODUCTION");
+        assert!(!error.to_string().contains("s3cr3t"), "{error}");
+        let chat = config(&[
+            DB,
+            (
+                "RAMPART_CHAT_WEBHOOK_PRODUCTION",
+                "https://hooks.example.com/services/T0/B0/s3cr3t",
+            ),
+        ])
+        .unwrap()
+        .chat;
+        assert_eq!(chat.webhooks.len(), 1);
+        assert_eq!(chat.webhooks[0].channel.as_deref(), Some("#production"));
+        assert!(!format!("{chat:?}").contains("s3cr3t"), "{chat:?}");
     }
 
     #[test]

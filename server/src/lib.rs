@@ -10,6 +10,7 @@ pub mod error;
 pub mod flags;
 pub mod guardrail;
 pub mod http;
+pub mod notify;
 pub mod observability;
 pub mod outbound;
 pub mod rollouts;

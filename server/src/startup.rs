@@ -97,6 +97,12 @@ impl Application {
             .observability
             .sources(migrations.links())
             .map_err(Error::HttpClients)?;
+        // Every replica delivers chat notifications; each is claimed by one of them.
+        tokio::spawn(
+            crate::notify::Notifier::new(pool.clone(), config.chat.clone())
+                .map_err(Error::HttpClients)?
+                .run(),
+        );
         // Every replica runs the guardrail; each evaluation is claimed by one of them.
         tokio::spawn(
             Guardrail {

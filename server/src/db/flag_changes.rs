@@ -269,27 +269,28 @@ pub async fn retry_later(
 }
 
 /// Gives the change up, with the reason.
+/// Marks a pending change failed; its environment, or `None` if it was not pending.
 pub async fn mark_failed(
     tx: &mut PgConnection,
     id: i64,
     error: &str,
     by: &str,
     at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
         // language=PostgreSQL
         r#"UPDATE flag_changes
            SET status = 'failed', attempts = attempts + 1, error = $2, settled_at = $4,
                settled_by = $3
-           WHERE id = $1 AND status = 'pending'"#,
+           WHERE id = $1 AND status = 'pending'
+           RETURNING environment"#,
         id,
         error,
         by,
         at
     )
-    .execute(tx)
-    .await?;
-    Ok(())
+    .fetch_optional(tx)
+    .await
 }
 
 /// Puts a failed change of the migration back in the queue, for the backend that now sets its

@@ -8,6 +8,7 @@ pub mod guardrail;
 pub mod kill_reviews;
 pub mod local_flags;
 pub mod migrations;
+pub mod notifications;
 pub mod plans;
 pub mod sessions;
 pub mod stages;

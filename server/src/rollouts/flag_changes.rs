@@ -7,7 +7,11 @@ use chrono::{DateTime, Utc};
 use rollout::{Action, Environment, FlagValue};
 use sqlx::PgConnection;
 
-use super::{AUTOMATION, PgMigrationService, record::subject, stored::Loaded};
+use super::{
+    AUTOMATION, PgMigrationService,
+    record::{self, subject},
+    stored::Loaded,
+};
 use crate::{
     db::{self, audit::AuditEntry, flag_changes::FlagChangeRow},
     error::Error,
@@ -148,8 +152,10 @@ impl PgMigrationService {
     ) -> Result<(), Error> {
         let loaded = self.lock(tx, flag).await?;
         let actor = automation();
-        db::flag_changes::mark_failed(tx, change, reason, &actor.username, now).await?;
-        let after = serde_json::json!({ "change": change, "error": reason });
+        let environment =
+            db::flag_changes::mark_failed(tx, change, reason, &actor.username, now).await?;
+        let after =
+            serde_json::json!({ "change": change, "error": reason, "environment": environment });
         note(tx, &loaded, &actor, "flag_change.failed", after, now).await
     }
 
@@ -203,6 +209,19 @@ async fn note(
         after: Some(after),
     };
     db::audit::insert_audit(&mut *tx, &entry, now).await?;
+    // A change made or failed is told where the flag is.
+    if let Some(environment) = entry.after.as_ref().and_then(|a| a["environment"].as_str()) {
+        let sentence = crate::rollouts::words::summary(action, entry.after.as_ref());
+        record::tell(
+            tx,
+            environment,
+            &loaded.row.flag_name,
+            &actor.username,
+            &sentence,
+            now,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -2,12 +2,13 @@
 //! check-ins, flag-change intents and one audit entry per event.
 
 use chrono::{DateTime, Utc};
-use rollout::{Event, LinkConfig, Migration, StageRef, flag_command};
+use rollout::{Environment, Event, LinkConfig, Migration, StageRef, flag_command};
 use sqlx::PgConnection;
 
 use crate::db::{
     audit::{AuditEntry, insert_audit},
     flag_changes::{NewFlagChange, insert_intent},
+    notifications,
     stages::{
         EnteredStage, NewCheckIn, end_open_stage, enter_stage, insert_check_in, record_override,
     },
@@ -24,6 +25,19 @@ pub struct Recorder<'a> {
     pub backends: &'a FlagBackends,
     pub actor: &'a str,
     pub at: DateTime<Utc>,
+}
+
+/// Queues a chat notification of what `actor` did to `flag`, in the caller's transaction.
+pub async fn tell(
+    tx: &mut PgConnection,
+    environment: &str,
+    flag: &str,
+    actor: &str,
+    sentence: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let text = format!("{flag}: {actor} {sentence}");
+    notifications::enqueue(tx, environment, &text, at).await
 }
 
 /// How a migration is named in the audit log.
@@ -50,8 +64,45 @@ impl Recorder<'_> {
                 self.at,
             )
             .await?;
+            for environment in self.told_in(event) {
+                tell(
+                    tx,
+                    environment.as_str(),
+                    self.migration.identity.feature_flag.as_str(),
+                    self.actor,
+                    &crate::rollouts::words::describe(event),
+                    self.at,
+                )
+                .await?;
+            }
         }
         Ok(())
+    }
+
+    /// The environments whose channel hears of `event`: stage changes where the stage runs,
+    /// production's four eyes in production, a kill where it disabled the flag, the guardrail's
+    /// verdicts where it judged.
+    fn told_in(&self, event: &Event) -> Vec<Environment> {
+        let environment_of = |stage: &StageRef| {
+            self.migration
+                .plan
+                .stage(stage.index)
+                .and_then(|s| s.environment())
+        };
+        match event {
+            Event::Advanced { from, to } => environment_of(to)
+                .or_else(|| environment_of(from))
+                .into_iter()
+                .collect(),
+            Event::ProductionChangeRequested { .. }
+            | Event::ProductionChangeApproved { .. }
+            | Event::ProductionChangeRejected { .. } => vec![Environment::Production],
+            Event::Disabled { environments, .. } => environments.clone(),
+            Event::GuardrailVerdict { stage, .. } | Event::SoakOverridden { stage, .. } => {
+                environment_of(stage).into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event, urgent: bool) -> Result<(), Error> {

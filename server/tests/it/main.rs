@@ -17,6 +17,7 @@ mod gitlab_fake;
 mod guardrail;
 mod health;
 mod logs;
+mod notifications;
 mod pages;
 mod panels;
 mod prometheus;
