@@ -11,6 +11,9 @@ export const EMPTY_URL = 'http://127.0.0.1:3201';
 /** A server of its own whose clock tests move forward (`POST /test/clock`), so no other test's
  *  times shift under it. */
 export const CLOCK_URL = 'http://127.0.0.1:3202';
+/** Two replicas over one database of their own, for live updates between them. */
+export const LIVE_URL = 'http://127.0.0.1:3203';
+export const LIVE_REPLICA_URL = 'http://127.0.0.1:3204';
 /** The demo users' password on the demo server, and the one user's on the empty server (made by
  *  `make test` with `server add-user`). */
 export const PASSWORD = 'e2e-password-not-secret';
@@ -77,5 +80,7 @@ export default defineConfig({
     rampart(EMPTY_URL, 'rampart_e2e_empty', false),
     // Development and staging flags by hand, production's by Rampart itself.
     rampart(CLOCK_URL, 'rampart_e2e_clock', false, true, { RAMPART_FLAGS_PRODUCTION: 'local' }),
+    rampart(LIVE_URL, 'rampart_e2e_live', false),
+    rampart(LIVE_REPLICA_URL, 'rampart_e2e_live', false),
   ],
 });

@@ -180,7 +180,9 @@ fn router(
         public_url: Arc::from(config.public_url.as_str()),
         trust_forwarded_for: config.trust_forwarded_for,
         test_clock,
+        changes: http::events::Changes::new(),
     };
+    tokio::spawn(state.changes.clone().listen(pool.clone()));
     let context = {
         let services = state.services.clone();
         move || {
@@ -198,6 +200,7 @@ fn router(
         .route("/history.csv", get(http::exports::history_csv_file))
         .route("/audit.csv", get(http::exports::audit_csv_file))
         .route("/audit.json", get(http::exports::audit_json_file))
+        .route("/events", get(http::events::stream))
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),

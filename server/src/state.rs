@@ -25,6 +25,14 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// `RAMPART_TEST_CLOCK`: the clock tests move forward.
     pub test_clock: Option<Arc<ShiftedClock>>,
+    /// Migrations as they change, for the pages' live updates.
+    pub changes: crate::http::events::Changes,
+}
+
+impl FromRef<AppState> for crate::http::events::Changes {
+    fn from_ref(state: &AppState) -> Self {
+        state.changes.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod change_lock;
 pub mod chart;
 pub mod layout;
+pub mod live;
 pub mod rollout;
 pub mod status;
 pub mod time;

@@ -28,6 +28,7 @@ use crate::api::migration::{
 use crate::api::panels::{ChartWindow, Panels, migration_panels};
 use crate::components::audit::AuditTrail;
 use crate::components::change_lock::ChangeLockBanner;
+use crate::components::live::on_change;
 use crate::components::rollout::{CheckClock, CopyButton, HealthDot, ServingNow};
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::components::time::{Ago, When, ticking_now};
@@ -145,6 +146,12 @@ pub fn MigrationPage() -> impl IntoView {
         move || (flag(), actions.versions()),
         |(flag, _)| get_migration(flag),
     );
+    // Changed elsewhere (another person, Rampart's workers, the guardrail): read it again.
+    on_change(move |changed| {
+        if changed == "*" || changed == params.read_untracked().get("flag").unwrap_or_default() {
+            detail.refetch();
+        }
+    });
     let panels = Resource::new(
         move || (flag(), window.get(), actions.versions()),
         |(flag, window, _)| migration_panels(flag, window),

@@ -20,6 +20,7 @@ use crate::api::portfolio::{
 };
 use crate::components::change_lock::ChangeLockBanner;
 use crate::components::chart::Sparkline;
+use crate::components::live::on_change;
 use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading};
 use crate::components::time::ticking_now;
@@ -27,6 +28,8 @@ use crate::components::time::ticking_now;
 #[component]
 pub fn PortfolioPage() -> impl IntoView {
     let migrations = Resource::new(|| (), |_| list_migrations());
+    // Any migration that changes, here or in another browser, is read again.
+    on_change(move |_| migrations.refetch());
     // Read in the browser only, once the page is live (effects do not run on the server), into
     // a plain signal: the table never waits for the metrics behind the sparklines.
     let sparklines = RwSignal::new(None::<Vec<SparklineData>>);

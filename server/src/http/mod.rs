@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod errors;
+pub mod events;
 pub mod exports;
 pub mod health;
 pub mod metrics;

@@ -1,0 +1,44 @@
+import { expect, test, type Page } from '@playwright/test';
+import { LIVE_REPLICA_URL, LIVE_URL } from '../playwright.config';
+import { hydrated, signIn } from './sign-in';
+
+/** Adds a migration through `baseUrl`'s API, as the new-migration form does. */
+async function addMigration(page: Page, baseUrl: string, flag: string) {
+  const response = await page.request.post(`${baseUrl}/api/create_migration`, {
+    form: {
+      'form[feature_flag]': flag,
+      'form[grpc_method]': 'CommitService::FindCommit',
+      'form[gitaly_version]': 'v16.3.2',
+      'form[gitlab_version]': 'v16.3',
+      'form[routes]': 'GET /api/v4/projects/:id/repository/commits/:sha',
+      'form[acceptance_issue]': 'https://gitlab.com/gitlab-org/gitaly/-/issues/4821',
+      'form[conversation]': '#567',
+      'form[owner]': '',
+      'form[production_steps]': '',
+    },
+    headers: { origin: baseUrl, accept: 'application/json' },
+  });
+  expect(response.status(), await response.text()).toBe(200);
+}
+
+test('a change in one browser appears in another without a reload, across replicas too', async ({ browser }) => {
+  const watching = await (await browser.newContext()).newPage();
+  const acting = await (await browser.newContext()).newPage();
+  await signIn(watching, 'erin', LIVE_URL);
+  await signIn(acting, 'erin', LIVE_REPLICA_URL);
+  await watching.goto(LIVE_URL);
+  await hydrated(watching);
+  const rows = watching.locator('tbody tr');
+  const before = await rows.count();
+  let reloaded = false;
+  watching.on('load', () => (reloaded = true));
+
+  // Through the other replica: its write reaches this one through Postgres.
+  await addMigration(acting, LIVE_REPLICA_URL, 'gitaly_live_through_replica');
+  await expect(rows.filter({ hasText: 'gitaly_live_through_replica' })).toHaveCount(1);
+  // Through the same server.
+  await addMigration(acting, LIVE_URL, 'gitaly_live_same_server');
+  await expect(rows.filter({ hasText: 'gitaly_live_same_server' })).toHaveCount(1);
+  await expect(rows).toHaveCount(before + 2);
+  expect(reloaded).toBe(false);
+});

@@ -1,0 +1,97 @@
+//! Live updates: `GET /events`, a server-sent event stream that names each migration as it
+//! changes. Changes come from Postgres (`LISTEN`; a trigger notifies on every write to a
+//! migration, when its transaction commits), so a change made through any replica reaches the
+//! pages every replica serves. One broadcast inside the process feeds every open page.
+
+use std::{convert::Infallible, time::Duration};
+
+use app::api::session::{CurrentUser, authorize};
+use axum::{
+    Extension,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures_util::stream::{self, Stream};
+use rollout::Permission;
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::broadcast;
+
+/// The channel the migrations' trigger notifies.
+const CHANNEL: &str = "rampart_migration_changes";
+
+/// Changes fan out to every open page through this; a page that falls behind skips ahead.
+#[derive(Clone)]
+pub struct Changes {
+    sender: broadcast::Sender<String>,
+}
+
+impl Changes {
+    pub fn new() -> Changes {
+        Changes {
+            sender: broadcast::channel(1024).0,
+        }
+    }
+
+    /// Listens to Postgres for as long as the process runs, reconnecting after a drop.
+    pub async fn listen(self, pool: PgPool) {
+        loop {
+            match PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if let Err(error) = listener.listen(CHANNEL).await {
+                        tracing::warn!(%error, "could not listen for migration changes");
+                    } else {
+                        loop {
+                            match listener.recv().await {
+                                Ok(notification) => {
+                                    // Nobody listening is fine: no page is open.
+                                    let _ = self.sender.send(notification.payload().to_owned());
+                                }
+                                Err(error) => {
+                                    tracing::warn!(%error, "lost the migration changes' listener");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not connect to listen for changes"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    fn stream(&self) -> impl Stream<Item = Result<Event, Infallible>> + use<> {
+        stream::unfold(self.sender.subscribe(), |mut changes| async move {
+            let flag = match changes.recv().await {
+                Ok(flag) => flag,
+                // Fell behind: tell the page to read everything again.
+                Err(broadcast::error::RecvError::Lagged(_)) => "*".to_owned(),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok(Event::default().event("changed").data(flag)), changes))
+        })
+    }
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes::new()
+    }
+}
+
+/// `GET /events`, for whoever may read migrations.
+pub async fn stream(
+    axum::extract::State(changes): axum::extract::State<Changes>,
+    user: Option<Extension<CurrentUser>>,
+) -> Response {
+    if let Err(refused) = authorize(user.map(|Extension(user)| user), Permission::Read) {
+        let status = axum::http::StatusCode::from_u16(refused.status_code())
+            .unwrap_or(axum::http::StatusCode::FORBIDDEN);
+        return (status, refused.to_string()).into_response();
+    }
+    Sse::new(changes.stream())
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        .into_response()
+}
