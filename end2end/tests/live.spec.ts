@@ -28,6 +28,8 @@ test('a change in one browser appears in another without a reload, across replic
   await signIn(acting, 'erin', LIVE_REPLICA_URL);
   await watching.goto(LIVE_URL);
   await hydrated(watching);
+  // Listening: what happens from now on reaches the page.
+  await expect(watching.locator('body[data-live="open"]')).toHaveCount(1);
   const rows = watching.locator('tbody tr');
   const before = await rows.count();
   let reloaded = false;

@@ -13,6 +13,7 @@ pub mod http;
 pub mod notify;
 pub mod observability;
 pub mod outbound;
+pub mod overdue;
 pub mod rollouts;
 pub mod startup;
 pub mod state;

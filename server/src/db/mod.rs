@@ -9,6 +9,7 @@ pub mod kill_reviews;
 pub mod local_flags;
 pub mod migrations;
 pub mod notifications;
+pub mod overdue;
 pub mod plans;
 pub mod sessions;
 pub mod stages;

@@ -80,7 +80,7 @@ impl Guardrail {
         let period_start =
             DateTime::from_timestamp(now.timestamp().div_euclid(interval) * interval, 0)
                 .unwrap_or(now);
-        for guarded in self.migrations.guarded_in_flight().await? {
+        for guarded in self.migrations.guarded_in_flight(now).await? {
             // A trial, running or held: where the flag is off (a version check) there is
             // nothing of the new code to judge.
             if !matches!(guarded.status, Status::Active | Status::Paused)

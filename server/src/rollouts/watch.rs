@@ -34,14 +34,19 @@ pub struct PanelLinks {
 pub struct Guarded {
     pub migration_id: i64,
     pub watched: Watched,
+    /// Who answers for the rollout.
+    pub owner: String,
     pub status: Status,
     pub stage_key: String,
+    pub stage_name: String,
     pub stage_started: DateTime<Utc>,
     /// How often the stage asks for a look, if it does.
     pub cadence: Option<TimeDelta>,
     pub last_look: Option<DateTime<Utc>>,
     /// The guardrail's standing on the stage, as the stage machine keeps it.
     pub standing: Option<Verdict>,
+    /// How late the stage's next look is, at the time asked.
+    pub overdue_by: Option<TimeDelta>,
 }
 
 /// The environment `loaded`'s current stage watches, and the flag there; `None` before the rollout
@@ -65,8 +70,8 @@ fn watched(loaded: &Loaded) -> Option<Watched> {
 }
 
 impl PgMigrationService {
-    /// Every migration in flight that the guardrail may judge now.
-    pub async fn guarded_in_flight(&self) -> Result<Vec<Guarded>, Error> {
+    /// Every migration in flight running in a stage that watches an environment, as of `now`.
+    pub async fn guarded_in_flight(&self, now: DateTime<Utc>) -> Result<Vec<Guarded>, Error> {
         let rows = db::migrations::fetch_in_flight(&self.pool).await?;
         Ok(self
             .load_all(rows)
@@ -75,14 +80,23 @@ impl PgMigrationService {
             .filter_map(|loaded| {
                 let position = loaded.state.position()?;
                 let stage = loaded.state.current_stage(&loaded.migration.plan)?;
+                let looks = position.looks();
                 Some(Guarded {
                     migration_id: loaded.row.id,
                     watched: watched(loaded)?,
+                    owner: loaded.row.owner.clone(),
                     status: loaded.state.status(),
                     stage_key: position.key.as_str().to_owned(),
+                    stage_name: stage.name.clone(),
+                    overdue_by: rollout::timing::overdue_by(
+                        stage,
+                        position.started_at,
+                        &looks,
+                        now,
+                    ),
                     stage_started: position.started_at,
                     cadence: stage.cadence.interval(),
-                    last_look: position.looks().last().map(|look| look.at),
+                    last_look: looks.last().map(|look| look.at),
                     standing: position.guardrail.as_ref().map(|g| g.verdict),
                 })
             })

@@ -18,6 +18,7 @@ mod guardrail;
 mod health;
 mod logs;
 mod notifications;
+mod overdue;
 mod pages;
 mod panels;
 mod prometheus;
