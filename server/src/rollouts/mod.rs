@@ -264,6 +264,10 @@ impl PgMigrationService {
             backends: &self.backends,
             actor,
             at,
+            environment: loaded
+                .state
+                .current_stage(&loaded.migration.plan)
+                .and_then(|stage| stage.environment()),
         }
     }
 

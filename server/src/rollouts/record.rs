@@ -25,6 +25,9 @@ pub struct Recorder<'a> {
     pub backends: &'a FlagBackends,
     pub actor: &'a str,
     pub at: DateTime<Utc>,
+    /// The environment the migration's stage watched before the events: where a pause or a
+    /// resumption is told.
+    pub environment: Option<Environment>,
 }
 
 /// Queues a chat notification of what `actor` did to `flag`, in the caller's transaction.
@@ -81,7 +84,7 @@ impl Recorder<'_> {
 
     /// The environments whose channel hears of `event`: stage changes where the stage runs,
     /// production's four eyes in production, a kill where it disabled the flag, the guardrail's
-    /// verdicts where it judged.
+    /// verdicts where it judged, a pause or resumption where the stage runs.
     fn told_in(&self, event: &Event) -> Vec<Environment> {
         let environment_of = |stage: &StageRef| {
             self.migration
@@ -101,6 +104,7 @@ impl Recorder<'_> {
             Event::GuardrailVerdict { stage, .. } | Event::SoakOverridden { stage, .. } => {
                 environment_of(stage).into_iter().collect()
             }
+            Event::Paused { .. } | Event::Resumed => self.environment.into_iter().collect(),
             _ => Vec::new(),
         }
     }

@@ -86,6 +86,35 @@ async fn each_change_is_told_once_and_a_dead_webhook_holds_nothing_up() {
         );
     }
     assert_eq!(told.len(), expected.len(), "{told:#?}");
+    // A pause (the guardrail's, or a person's) is told where the trial runs.
+    let version = driver.version().await;
+    driver
+        .ok(
+            &driver.engineer,
+            "pause_migration",
+            &[("flag", "gitaly_told"), ("version", &version)],
+        )
+        .await;
+    let version = driver.version().await;
+    driver
+        .ok(
+            &driver.engineer,
+            "resume_migration",
+            &[("flag", "gitaly_told"), ("version", &version)],
+        )
+        .await;
+    for _ in 0..100 {
+        if texts(&received).len() >= expected.len() + 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let told = texts(&received);
+    assert_eq!(
+        &told[expected.len()..],
+        ["gitaly_told: erin paused", "gitaly_told: erin resumed"],
+        "{told:#?}"
+    );
     assert!(
         received
             .lock()
@@ -128,7 +157,7 @@ async fn each_change_is_told_once_and_a_dead_webhook_holds_nothing_up() {
     }
     assert_eq!(
         texts(&received).len(),
-        expected.len(),
+        expected.len() + 2,
         "staging's went nowhere else"
     );
 }
