@@ -1,21 +1,12 @@
 import { expect, test, type Page } from '@playwright/test';
 import { LIVE_REPLICA_URL, LIVE_URL } from '../playwright.config';
 import { hydrated, signIn } from './sign-in';
+import { newMigrationFields } from './migration-fields';
 
 /** Adds a migration through `baseUrl`'s API, as the new-migration form does. */
 async function addMigration(page: Page, baseUrl: string, flag: string) {
   const response = await page.request.post(`${baseUrl}/api/create_migration`, {
-    form: {
-      'form[feature_flag]': flag,
-      'form[grpc_method]': 'CommitService::FindCommit',
-      'form[gitaly_version]': 'v16.3.2',
-      'form[gitlab_version]': 'v16.3',
-      'form[routes]': 'GET /api/v4/projects/:id/repository/commits/:sha',
-      'form[acceptance_issue]': 'https://gitlab.com/gitlab-org/gitaly/-/issues/4821',
-      'form[conversation]': '#567',
-      'form[owner]': '',
-      'form[production_steps]': '',
-    },
+    form: newMigrationFields(flag),
     headers: { origin: baseUrl, accept: 'application/json' },
   });
   expect(response.status(), await response.text()).toBe(200);

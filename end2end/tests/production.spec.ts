@@ -1,6 +1,7 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { CLOCK_URL } from '../playwright.config';
 import { hydrated, signIn } from './sign-in';
+import { newMigrationFields } from './migration-fields';
 
 // On the clock server, development and staging flags are set by hand (the manual backend) and
 // production's by Rampart (the local store): the production steps here happen without anyone
@@ -63,17 +64,7 @@ async function advance(engineer: APIRequestContext, flag: string) {
 
 /** Adds a migration and walks it to production at 1 %, through the server functions. */
 async function walkToOnePercent(engineer: APIRequestContext, manager: APIRequestContext, flag: string) {
-  await call(engineer, 'create_migration', {
-    'form[feature_flag]': flag,
-    'form[grpc_method]': 'CommitService::FindCommit',
-    'form[gitaly_version]': 'v16.3.2',
-    'form[gitlab_version]': 'v16.3',
-    'form[routes]': 'GET /api/v4/projects/:id/repository/commits/:sha',
-    'form[acceptance_issue]': 'https://gitlab.com/gitlab-org/gitaly/-/issues/4821',
-    'form[conversation]': '#567',
-    'form[owner]': '',
-    'form[production_steps]': '',
-  });
+  await call(engineer, 'create_migration', newMigrationFields(flag));
   await call(engineer, 'start_migration', { flag, version: (await detail(engineer, flag)).version });
   // Preparation, development and staging; then production_check, left by the approval.
   for (let stage = 0; stage < 3; stage++) {

@@ -158,6 +158,16 @@ pub struct Live {
 }
 
 impl Live {
+    fn no_prometheus(&self) -> QueryError {
+        self.missing(
+            "Prometheus",
+            &format!(
+                "RAMPART_PROMETHEUS_{}_URL",
+                self.environment.as_str().to_ascii_uppercase()
+            ),
+        )
+    }
+
     fn missing(&self, what: &str, variable: &str) -> QueryError {
         QueryError::Unavailable(format!(
             "no {what} is configured for {} (set {variable})",
@@ -193,13 +203,7 @@ impl Source for Live {
                 source.prometheus.query(&query, Some(at)).await
             }
             (None, Some(fallback)) => fallback.instant(metric, watched, at, window).await,
-            (None, None) => Err(self.missing(
-                "Prometheus",
-                &format!(
-                    "RAMPART_PROMETHEUS_{}_URL",
-                    self.environment.as_str().to_ascii_uppercase()
-                ),
-            )),
+            (None, None) => Err(self.no_prometheus()),
         }
     }
 
@@ -218,13 +222,7 @@ impl Source for Live {
                     .await
             }
             (None, Some(fallback)) => fallback.metrics(panel, watched, span).await,
-            (None, None) => Err(self.missing(
-                "Prometheus",
-                &format!(
-                    "RAMPART_PROMETHEUS_{}_URL",
-                    self.environment.as_str().to_ascii_uppercase()
-                ),
-            )),
+            (None, None) => Err(self.no_prometheus()),
         }
     }
 
