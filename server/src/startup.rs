@@ -103,17 +103,8 @@ impl Application {
                 .map_err(Error::HttpClients)?
                 .run(),
         );
-        // Every replica looks for overdue checks; each notice is claimed by one of them.
-        tokio::spawn(
-            crate::overdue::OverdueWatch {
-                pool: pool.clone(),
-                migrations: migrations.clone(),
-                clock: clock.clone(),
-                interval: config.guardrail.interval,
-            }
-            .run(),
-        );
-        // Every replica runs the guardrail; each evaluation is claimed by one of them.
+        // Every replica runs the guardrail (and tells overdue checks); each evaluation and
+        // notice is claimed by one of them.
         tokio::spawn(
             Guardrail {
                 pool: pool.clone(),

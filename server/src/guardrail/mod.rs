@@ -80,7 +80,12 @@ impl Guardrail {
         let period_start =
             DateTime::from_timestamp(now.timestamp().div_euclid(interval) * interval, 0)
                 .unwrap_or(now);
-        for guarded in self.migrations.guarded_in_flight(now).await? {
+        let running = self.migrations.guarded_in_flight(now).await?;
+        // The same read serves the overdue checks' notices.
+        if let Err(error) = crate::overdue::tell_overdue(&self.pool, &running, now).await {
+            tracing::warn!(%error, "could not tell overdue checks");
+        }
+        for guarded in &running {
             // A trial, running or held: where the flag is off (a version check) there is
             // nothing of the new code to judge.
             if !matches!(guarded.status, Status::Active | Status::Paused)
@@ -105,7 +110,7 @@ impl Guardrail {
             else {
                 continue;
             };
-            if let Err(error) = self.evaluate(claim, &guarded, now).await {
+            if let Err(error) = self.evaluate(claim, guarded, now).await {
                 tracing::warn!(%error, flag = %guarded.watched.flag, "the guardrail's evaluation failed");
             }
         }
