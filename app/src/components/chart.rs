@@ -228,7 +228,19 @@ pub fn TimeChart(
     let start_label = ago(axis.from, now);
     view! {
         <figure class="chart" data-chart=chart.key.clone()>
-            <ChartHead chart=&chart />
+            <figcaption class="chart__head">
+                <span class="chart__title">{chart.title.clone()}</span>
+                {chart
+                    .link
+                    .clone()
+                    .map(|link| {
+                        view! {
+                            <a class="chart__link" href=link.url title=link.label>
+                                "Grafana ↗"
+                            </a>
+                        }
+                    })}
+            </figcaption>
             <div class="chart__legend">{legend}</div>
             <svg
                 node_ref=svg_ref
@@ -260,24 +272,6 @@ pub fn TimeChart(
     }
 }
 
-/// A chart's title, and the link to its dashboard.
-#[component]
-fn ChartHead<'a>(chart: &'a Chart) -> impl IntoView + use<> {
-    let link = chart.link.clone().map(|link| {
-        view! {
-            <a class="chart__link" href=link.url title=link.label>
-                "Grafana ↗"
-            </a>
-        }
-    });
-    view! {
-        <figcaption class="chart__head">
-            <span class="chart__title">{chart.title.clone()}</span>
-            {link}
-        </figcaption>
-    }
-}
-
 /// A chart that has no lines: why, and where to look instead.
 #[component]
 pub fn ChartMessage(chart: Chart) -> impl IntoView {
@@ -287,7 +281,19 @@ pub fn ChartMessage(chart: Chart) -> impl IntoView {
         .unwrap_or_else(|| "No data in this window.".to_owned());
     view! {
         <figure class="chart chart--empty" data-chart=chart.key.clone()>
-            <ChartHead chart=&chart />
+            <figcaption class="chart__head">
+                <span class="chart__title">{chart.title.clone()}</span>
+                {chart
+                    .link
+                    .clone()
+                    .map(|link| {
+                        view! {
+                            <a class="chart__link" href=link.url title=link.label>
+                                "Grafana ↗"
+                            </a>
+                        }
+                    })}
+            </figcaption>
             <p class="chart__message" role="status">
                 {message}
             </p>
