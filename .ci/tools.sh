@@ -78,3 +78,15 @@ ensure_browser_tools() {
 build_release() {
   LEPTOS_SITE_ROOT=target/site-release cargo leptos build --release --precompress
 }
+
+# schemathesis, pinned, from PyPI into a virtualenv of the project's.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local venv="$ROOT/target/schemathesis-venv"
+  SCHEMATHESIS="$venv/bin/schemathesis"
+  if ! "$SCHEMATHESIS" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION"
+    python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}

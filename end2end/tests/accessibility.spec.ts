@@ -46,3 +46,14 @@ for (const [user, path, heading] of [
     await expectNoViolations(page);
   });
 }
+
+test('the API reference is accessible and lists every operation with its answers', async ({ page }) => {
+  // Open to anyone, like the document it is made from: it holds no data.
+  await page.goto('/api/v1/docs');
+  await expect(page.getByRole('heading', { name: 'Rampart API, version 1' })).toBeVisible();
+  await expect(
+    page.getByRole('heading', { name: 'POST /api/v1/change-requests/{id}/approve' }),
+  ).toBeVisible();
+  await expect(page.locator('section')).toHaveCount(12);
+  await expectNoViolations(page);
+});

@@ -50,6 +50,9 @@ pub struct Config {
     pub guardrail: crate::guardrail::GuardrailConfig,
     /// Where each environment's chat notifications go (see [`Vars::chat`]).
     pub chat: crate::notify::ChatConfig,
+    /// `RAMPART_API_REQUESTS_PER_MINUTE`: how many requests each API token may make a minute,
+    /// across all replicas.
+    pub api_requests_per_minute: u32,
     /// `RAMPART_TEST_CLOCK`: for browser tests only. Rampart's clock can be moved forward with
     /// `POST /test/clock?minutes=N`, so tests wait out a soak without sleeping.
     pub test_clock: bool,
@@ -105,6 +108,11 @@ impl Config {
             observability: vars.observability()?,
             guardrail: vars.guardrail()?,
             chat: vars.chat()?,
+            api_requests_per_minute: vars.bounded(
+                "RAMPART_API_REQUESTS_PER_MINUTE",
+                600,
+                1..=10_000_000,
+            )?,
             test_clock: vars.flag("RAMPART_TEST_CLOCK", false)?,
         })
     }

@@ -1,5 +1,6 @@
 //! Rampart's server: configuration, telemetry, the Postgres store, HTTP routes, and the Leptos app.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod clock;

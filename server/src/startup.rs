@@ -12,6 +12,7 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 
 use crate::{
+    api,
     auth::{self, service::PgAuthService, sso::Sso, tokens::PgTokenService, users::PgUserService},
     clock::{Clock, ShiftedClock, SystemClock},
     config::Config,
@@ -59,6 +60,8 @@ impl Application {
                 tracing::info!(added, "loaded demo migrations into the empty database");
             }
         }
+        // Idempotency keys after a day, API request counts after an hour.
+        tokio::spawn(api::limits::sweep(pool.clone()));
         // Expired sessions and stale sign-in failures are gone within the hour.
         tokio::spawn(
             auth::store::PgSessionStore::new(pool.clone())
@@ -182,6 +185,7 @@ fn router(
         trust_forwarded_for: config.trust_forwarded_for,
         test_clock,
         changes: http::events::Changes::new(),
+        api_requests_per_minute: config.api_requests_per_minute,
     };
     tokio::spawn(state.changes.clone().listen(pool.clone()));
     let context = {
@@ -242,6 +246,7 @@ fn router(
             "/pkg",
             http::assets::router(&config.site_root, hashed_names),
         )
+        .nest("/api/v1", api::router(&state))
         .merge(signed_in)
         .layer(
             ServiceBuilder::new()

@@ -27,6 +27,8 @@ pub struct AppState {
     pub test_clock: Option<Arc<ShiftedClock>>,
     /// Migrations as they change, for the pages' live updates.
     pub changes: crate::http::events::Changes,
+    /// `RAMPART_API_REQUESTS_PER_MINUTE`.
+    pub api_requests_per_minute: u32,
 }
 
 impl FromRef<AppState> for crate::http::events::Changes {

@@ -1,6 +1,6 @@
 //! The audit log, searched: by migration, person, action and time.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,8 @@ pub struct AuditQuery {
     pub until: Option<DateTime<Utc>>,
     /// At most this many, newest first: [`AUDIT_LIMIT`] for a page.
     pub limit: i64,
+    /// Only entries older than this one (its time and id): the next page after it.
+    pub before: Option<(DateTime<Utc>, i64)>,
 }
 
 impl AuditFilter {
@@ -70,9 +72,12 @@ impl AuditFilter {
             if text.is_empty() {
                 return Ok(None);
             }
+            // Years a log can hold (and PostgreSQL can store): chrono reads far wider ones.
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .filter(|date| (1970..=9999).contains(&date.year()))
                 .map(Some)
-                .map_err(|_| {
+                .ok_or_else(|| {
                     AppError::invalid(field, format!("'{text}' is not a date such as 2026-11-25"))
                 })
         };
@@ -96,6 +101,7 @@ impl AuditFilter {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|t| t.and_utc()),
             limit: AUDIT_LIMIT,
+            before: None,
         })
     }
 }

@@ -509,17 +509,21 @@ pub async fn kill_switch(
     everywhere: Option<String>,
 ) -> Result<(), AppError> {
     crate::api::session::require(rollout::Permission::Act(rollout::ActionKind::Disable))?;
+    act(&flag, None, kill_action(reason, everywhere.is_some())?).await
+}
+
+/// The kill switch's action. It takes a reason: the people reviewing the kill need it.
+pub fn kill_action(reason: String, everywhere: bool) -> Result<rollout::Action, AppError> {
     if reason.trim().is_empty() {
         return Err(AppError::invalid(
             "reason",
             "say why the flag is turned off: the people reviewing the kill need it",
         ));
     }
-    let action = rollout::Action::Disable {
+    Ok(rollout::Action::Disable {
         reason: Some(reason),
-        everywhere: everywhere.is_some(),
-    };
-    act(&flag, None, action).await
+        everywhere,
+    })
 }
 
 /// A release manager reviews a kill afterwards: what happened, and whether it was right.

@@ -37,6 +37,7 @@ pub fn ProfilePage() -> impl IntoView {
             <h2>"API tokens"</h2>
             <p class="muted">
                 "A script sends a token as " <code>"Authorization: Bearer …"</code>
+                " to the " <a href="/api/v1/docs" rel="external">"REST API"</a>
                 " and acts with your roles. Revoke a token as soon as no script needs it."
             </p>
             {move || {

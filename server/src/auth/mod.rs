@@ -97,8 +97,8 @@ pub async fn load_current_user(
             .get(header::AUTHORIZATION)
             .map(|value| value.to_str().unwrap_or("?"));
         match tokens::user_of_bearer(&state.pool, authorization).await {
-            Ok(Ok(Some(user))) => {
-                request.extensions_mut().insert(user);
+            Ok(Ok(Some(bearer))) => {
+                request.extensions_mut().insert(bearer.user);
                 request.extensions_mut().insert(ViaApiToken);
                 return next.run(request).await;
             }

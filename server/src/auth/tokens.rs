@@ -56,12 +56,18 @@ fn sha256(token: &str) -> Vec<u8> {
 #[derive(Debug)]
 pub struct InvalidToken;
 
+/// A bearer token's user, and the token.
+pub struct Bearer {
+    pub user: CurrentUser,
+    pub token_id: i64,
+}
+
 /// The user a bearer token acts for. `Ok(None)` without an `Authorization` header; an error for a
 /// header that is malformed or a token that is unknown, revoked, or whose user is deactivated.
 pub async fn user_of_bearer(
     pool: &PgPool,
     authorization: Option<&str>,
-) -> Result<Result<Option<CurrentUser>, InvalidToken>, Error> {
+) -> Result<Result<Option<Bearer>, InvalidToken>, Error> {
     let Some(value) = authorization else {
         return Ok(Ok(None));
     };
@@ -75,11 +81,14 @@ pub async fn user_of_bearer(
     else {
         return Ok(Err(InvalidToken));
     };
-    let Some(user_id) = tokens::use_token(pool, &sha256(token), Utc::now()).await? else {
+    let Some(used) = tokens::use_token(pool, &sha256(token), Utc::now()).await? else {
         return Ok(Err(InvalidToken));
     };
-    Ok(match users::fetch_user(pool, user_id).await? {
-        Some(row) if row.active => Ok(Some(current_user(row))),
+    Ok(match users::fetch_user(pool, used.user_id).await? {
+        Some(row) if row.active => Ok(Some(Bearer {
+            user: current_user(row),
+            token_id: used.token_id,
+        })),
         _ => Err(InvalidToken),
     })
 }

@@ -99,6 +99,8 @@ pub struct AuditSearch<'a> {
     pub action: Option<&'a str>,
     pub from: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Entries older than this (time, id), in the search's order.
+    pub before: Option<(DateTime<Utc>, i64)>,
     pub limit: i64,
 }
 
@@ -117,6 +119,7 @@ pub async fn search(
              AND ($3::text IS NULL OR action = $3 OR action LIKE $3 || '.%')
              AND ($4::timestamptz IS NULL OR at >= $4)
              AND ($5::timestamptz IS NULL OR at < $5)
+             AND ($7::timestamptz IS NULL OR (at, id) < ($7, $8))
            ORDER BY at DESC, id DESC
            LIMIT $6"#,
         search.subject,
@@ -124,7 +127,9 @@ pub async fn search(
         search.action,
         search.from,
         search.until,
-        search.limit
+        search.limit,
+        search.before.map(|(at, _)| at),
+        search.before.map_or(0, |(_, id)| id)
     )
     .fetch_all(executor)
     .await

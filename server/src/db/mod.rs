@@ -1,5 +1,6 @@
 //! The Postgres store: the pool, the schema, and one module of queries per domain.
 
+pub mod api;
 pub mod audit;
 pub mod change_locks;
 pub mod flag_changes;

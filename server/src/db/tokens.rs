@@ -69,16 +69,23 @@ pub async fn revoke_token(
 }
 
 /// The user a valid token belongs to, marking the token used.
+/// A token in use: which, and whose.
+pub struct TokenUse {
+    pub token_id: i64,
+    pub user_id: i64,
+}
+
 pub async fn use_token(
     executor: impl PgExecutor<'_>,
     sha256: &[u8],
     at: DateTime<Utc>,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
+) -> Result<Option<TokenUse>, sqlx::Error> {
+    sqlx::query_as!(
+        TokenUse,
         // language=PostgreSQL
         r#"UPDATE api_tokens SET last_used_at = $2
            WHERE token_sha256 = $1 AND revoked_at IS NULL
-           RETURNING user_id"#,
+           RETURNING id AS token_id, user_id"#,
         sha256,
         at
     )

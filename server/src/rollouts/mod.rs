@@ -556,6 +556,7 @@ impl MigrationService for PgMigrationService {
             action: query.action.as_deref(),
             from: query.from,
             until: query.until,
+            before: query.before,
             limit: query.limit,
         };
         let records = db::audit::search(&self.pool, &search)

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access;
+mod api;
 mod auth;
 mod change_lock;
 mod cli;
