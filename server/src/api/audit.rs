@@ -55,7 +55,7 @@ fn parse_cursor(text: &str) -> Result<(DateTime<chrono::Utc>, i64), ApiError> {
 }
 
 /// Entries of the audit log, newest first.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditParams),
+#[utoipa::path(get, path = "/audit", operation_id = "list_audit", tag = "audit", params(AuditParams),
     responses((status = 200, description = "A page of entries, newest first", body = AuditPage)))]
 pub async fn list(
     State(state): State<AppState>,

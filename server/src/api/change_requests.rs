@@ -37,7 +37,7 @@ fn flag_of(id: &str) -> Result<&str, ApiError> {
 }
 
 /// Asks for production to move to the next stage's percentage.
-#[utoipa::path(post, path = "/migrations/{flag}/change-requests", tag = "production", request_body = NewChangeRequest,
+#[utoipa::path(post, path = "/migrations/{flag}/change-requests", operation_id = "request_change", tag = "production", request_body = NewChangeRequest,
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 201, description = "Asked for; a release manager who did not ask approves it", body = ChangeRequest),
               (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody),
@@ -92,7 +92,7 @@ async fn pending(state: &AppState, id: &str) -> Result<(String, i64), ApiError> 
 
 /// Approves the change: production moves to the requested percentage unless something else
 /// still holds the stage.
-#[utoipa::path(post, path = "/change-requests/{id}/approve", tag = "production",
+#[utoipa::path(post, path = "/change-requests/{id}/approve", operation_id = "approve_change", tag = "production",
     params(("id" = String, Path, description = "The change request's id")),
     responses((status = 200, description = "Approved", body = Migration),
               (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody), (status = 409, description = "Approved already, or the migration changed", body = super::error::ErrorBody),
@@ -110,7 +110,7 @@ pub async fn approve(
 }
 
 /// Turns the change down, saying why.
-#[utoipa::path(post, path = "/change-requests/{id}/reject", tag = "production", request_body = Rejection,
+#[utoipa::path(post, path = "/change-requests/{id}/reject", operation_id = "reject_change", tag = "production", request_body = Rejection,
     params(("id" = String, Path, description = "The change request's id")),
     responses((status = 200, description = "Rejected", body = Migration),
               (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody), (status = 409, description = "Approved already, or the migration changed", body = super::error::ErrorBody),

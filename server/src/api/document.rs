@@ -11,6 +11,8 @@ use utoipa::{
     },
 };
 
+use serde_json::{Value, json};
+
 use super::error::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
@@ -77,8 +79,9 @@ const BODY_ANSWERS: [(&str, &str); 2] = [
     ("415", "The body is not JSON"),
 ];
 
-/// The document with the bearer token and the shared answers and headers on every operation.
-pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+/// The document as published: with the bearer token, the shared answers and headers on every
+/// operation, and the links between operations.
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> Value {
     const TOKEN: &str = "api_token";
     if let Some(components) = document.components.as_mut() {
         components.add_security_scheme(
@@ -113,7 +116,61 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
             }
         }
     }
-    document
+    let mut published = serde_json::to_value(&document).unwrap_or(Value::Null);
+    link_answers(&mut published);
+    published
+}
+
+/// What a created migration's and change request's answers lead to, for clients (and
+/// schemathesis's stateful tests) that follow links: `flag` and `id` name them. Written as JSON:
+/// utoipa 5.5 spells the link's `operationId` as `operation_id`.
+fn link_answers(document: &mut Value) {
+    let follows: [(&str, &str, &[&str]); 2] = [
+        (
+            "/migrations",
+            "flag",
+            &[
+                "get_migration",
+                "update_migration",
+                "check_in",
+                "advance",
+                "kill",
+                "get_panels",
+                "request_change",
+            ],
+        ),
+        (
+            "/migrations/{flag}/change-requests",
+            "id",
+            &["approve_change", "reject_change"],
+        ),
+    ];
+    for (path, parameter, operations) in follows {
+        let links: serde_json::Map<String, Value> = operations
+            .iter()
+            .map(|operation| {
+                let link = json!({
+                    "operationId": operation,
+                    "parameters": {parameter: format!("$response.body#/{parameter}")},
+                });
+                ((*operation).to_owned(), link)
+            })
+            .collect();
+        if let Some(created) = document
+            .pointer_mut(&format!(
+                "/paths/{}/post/responses/201",
+                pointer_escape(path)
+            ))
+            .and_then(Value::as_object_mut)
+        {
+            created.insert("links".to_owned(), Value::Object(links));
+        }
+    }
+}
+
+/// `path` as one JSON pointer token: `/` is `~1`.
+fn pointer_escape(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
 }
 
 /// Adds the answers `operation` does not describe itself.

@@ -65,7 +65,7 @@ pub(super) fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
 }
 
 /// Every migration in flight, by flag, in pages.
-#[utoipa::path(get, path = "/migrations", tag = "migrations", params(ListParams),
+#[utoipa::path(get, path = "/migrations", operation_id = "list_migrations", tag = "migrations", params(ListParams),
     responses((status = 200, description = "A page of migrations in flight, by flag", body = MigrationPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ pub(super) async fn migration(state: &AppState, flag: &str) -> Result<Migration,
 }
 
 /// One migration: where it stands, what holds it, what is asked of it.
-#[utoipa::path(get, path = "/migrations/{flag}", tag = "migrations",
+#[utoipa::path(get, path = "/migrations/{flag}", operation_id = "get_migration", tag = "migrations",
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 200, description = "The migration, its stages and what holds it", body = Migration),
               (status = 404, description = "No such migration", body = super::error::ErrorBody)))]
@@ -128,7 +128,7 @@ pub async fn get(
 }
 
 /// Adds a migration, not started yet.
-#[utoipa::path(post, path = "/migrations", tag = "migrations", request_body = NewMigration,
+#[utoipa::path(post, path = "/migrations", operation_id = "create_migration", tag = "migrations", request_body = NewMigration,
     responses((status = 201, description = "Added; `Location` names it", body = Migration),
               (status = 409, description = "A migration with this flag exists", body = super::error::ErrorBody)))]
 pub async fn create(
@@ -147,7 +147,7 @@ pub async fn create(
 }
 
 /// Changes the fields given.
-#[utoipa::path(patch, path = "/migrations/{flag}", tag = "migrations", request_body = MigrationPatch,
+#[utoipa::path(patch, path = "/migrations/{flag}", operation_id = "update_migration", tag = "migrations", request_body = MigrationPatch,
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 200, description = "Changed", body = Migration), (status = 404, description = "No such migration", body = super::error::ErrorBody),
               (status = 409, description = "Changed since `version`", body = super::error::ErrorBody)))]
@@ -187,7 +187,7 @@ pub(super) async fn act(
 }
 
 /// Records a look at an item of the current stage's checklist, or answers its "Continue?".
-#[utoipa::path(post, path = "/migrations/{flag}/check-ins", tag = "stages", request_body = NewCheckIn,
+#[utoipa::path(post, path = "/migrations/{flag}/check-ins", operation_id = "check_in", tag = "stages", request_body = NewCheckIn,
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 201, description = "Recorded", body = Migration), (status = 404, description = "No such migration", body = super::error::ErrorBody),
               (status = 409, description = "Changed since `version`", body = super::error::ErrorBody),
@@ -223,7 +223,7 @@ pub async fn check_in(
 
 /// Moves a migration into its next stage: starts one not started, and advances through
 /// development and staging. A production percentage is asked for instead (change requests).
-#[utoipa::path(post, path = "/migrations/{flag}/advance", tag = "stages", request_body = Advance,
+#[utoipa::path(post, path = "/migrations/{flag}/advance", operation_id = "advance", tag = "stages", request_body = Advance,
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 200, description = "In its next stage", body = Migration), (status = 404, description = "No such migration", body = super::error::ErrorBody),
               (status = 409, description = "Changed since `version`", body = super::error::ErrorBody),
@@ -251,7 +251,7 @@ pub async fn advance(
 }
 
 /// The kill switch: the flag off at once where the trial runs, or everywhere.
-#[utoipa::path(post, path = "/migrations/{flag}/kill", tag = "stages", request_body = Kill,
+#[utoipa::path(post, path = "/migrations/{flag}/kill", operation_id = "kill", tag = "stages", request_body = Kill,
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 200, description = "Disabled; the flag changes are on their way", body = Migration),
               (status = 404, description = "No such migration", body = super::error::ErrorBody), (status = 409, description = "Changed since `version`", body = super::error::ErrorBody),
@@ -268,7 +268,7 @@ pub async fn kill(
 }
 
 /// The latest value of each of the migration's panels, where its trial runs now.
-#[utoipa::path(get, path = "/migrations/{flag}/panels", tag = "migrations",
+#[utoipa::path(get, path = "/migrations/{flag}/panels", operation_id = "get_panels", tag = "migrations",
     params(("flag" = String, Path, description = "The migration's feature flag")),
     responses((status = 200, description = "Each chart's latest values and each count", body = PanelValues),
               (status = 404, description = "No such migration", body = super::error::ErrorBody)))]

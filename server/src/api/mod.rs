@@ -83,7 +83,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(LARGEST_BODY));
     // Both made once, at start-up.
     let reference = axum::response::Html(Bytes::from(reference::page(&document)));
-    let json = Bytes::from(document.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    let json = Bytes::from(document.to_string());
     Router::new()
         .route(
             "/openapi.json",

@@ -5,8 +5,7 @@
 use serde_json::Value;
 
 /// The page, for `document`.
-pub fn page(document: &utoipa::openapi::OpenApi) -> String {
-    let document = serde_json::to_value(document).unwrap_or(Value::Null);
+pub fn page(document: &Value) -> String {
     let mut html = String::from(HEAD);
     let info = &document["info"];
     html += &format!(
@@ -19,7 +18,7 @@ pub fn page(document: &utoipa::openapi::OpenApi) -> String {
         text(&document["openapi"]),
     );
     html += "<nav aria-label=\"Operations\"><ul>";
-    for (method, path, operation) in operations(&document) {
+    for (method, path, operation) in operations(document) {
         html += &format!(
             "<li><a href=\"#{}\"><code>{} {}</code></a> {}</li>",
             anchor(method, path),
@@ -29,8 +28,8 @@ pub fn page(document: &utoipa::openapi::OpenApi) -> String {
         );
     }
     html += "<li><a href=\"#schemas\">Schemas</a></li></ul></nav>";
-    for (method, path, operation) in operations(&document) {
-        html += &operation_section(&document, method, path, operation);
+    for (method, path, operation) in operations(document) {
+        html += &operation_section(document, method, path, operation);
     }
     html += "<h2 id=\"schemas\">Schemas</h2>";
     if let Some(schemas) = document["components"]["schemas"].as_object() {

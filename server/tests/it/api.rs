@@ -629,6 +629,20 @@ async fn every_error_has_one_shape_and_the_status_it_calls_for() {
     assert_eq!(get(&app, &erin, "/migrations").await.status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn without_its_database_the_api_says_unavailable_in_its_error_shape() {
+    let app = spawn_app().await;
+    let erin = token_for(&app, "erin", &[Role::Engineer]).await;
+    assert_eq!(get(&app, &erin, "/migrations").await.status, StatusCode::OK);
+    app.drop_database().await;
+    for answer in [
+        get(&app, &erin, "/migrations").await,
+        post(&app, &erin, "/migrations", new_migration("gitaly_gone")).await,
+    ] {
+        assert_error(&answer, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    }
+}
+
 /// The body each operation is called with in the matrix: one that reads, so the call reaches
 /// the permission check.
 fn matrix_body(method: &str, path: &str) -> Option<Value> {
