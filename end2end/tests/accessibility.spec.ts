@@ -54,6 +54,6 @@ test('the API reference is accessible and lists every operation with its answers
   await expect(
     page.getByRole('heading', { name: 'POST /api/v1/change-requests/{id}/approve' }),
   ).toBeVisible();
-  await expect(page.locator('section')).toHaveCount(12);
+  await expect(page.locator('.api-method')).toHaveCount(12);
   await expectNoViolations(page);
 });
