@@ -1,9 +1,11 @@
-//! The portfolio's health word, from status and check-ins.
+//! The portfolio's health word, from status, check-ins and the guardrail's verdict.
 
 use chrono::TimeDelta;
-use rollout::{Action, CheckItem, CheckOutcome, Health, Plan, health};
+use rollout::{
+    Action, Actor, CheckItem, CheckOutcome, Health, Plan, Role, guardrail::Verdict, health,
+};
 
-use crate::common::{Run, alice};
+use crate::common::{Run, alice, carol};
 
 fn health_of(run: &Run) -> Health {
     health(&run.state, &run.migration.plan, run.now)
@@ -83,4 +85,56 @@ fn paused_needs_attention_and_killed_is_failing() {
         },
     );
     assert_eq!(health_of(&run), Health::Failing);
+}
+
+fn verdict(run: &mut Run, verdict: Verdict) {
+    let guardrail = Actor::new("[guardrail]", Role::Engineer);
+    run.ok(
+        &guardrail,
+        Action::GuardrailVerdict {
+            verdict,
+            summary: "error rate flag-on 4.10 % vs flag-off 0.30 %".into(),
+        },
+    );
+}
+
+#[test]
+fn a_regression_the_guardrail_found_is_failing_until_it_finds_the_stage_clear() {
+    let mut run = in_staging();
+    look(&mut run);
+    assert_eq!(health_of(&run), Health::Healthy);
+    verdict(&mut run, Verdict::Inconclusive);
+    assert_eq!(
+        health_of(&run),
+        Health::Healthy,
+        "too little to judge is not a regression"
+    );
+    verdict(&mut run, Verdict::Fail);
+    assert_eq!(
+        health_of(&run),
+        Health::Failing,
+        "looked at on time, but regressed"
+    );
+    run.ok(&alice(), Action::Pause { reason: None });
+    assert_eq!(
+        health_of(&run),
+        Health::Failing,
+        "paused for it, still regressed"
+    );
+    run.ok(&alice(), Action::Resume { deployed: None });
+    verdict(&mut run, Verdict::Pass);
+    assert_eq!(health_of(&run), Health::Healthy);
+    // A release manager's override lets the stage be left, but does not make it good; the next
+    // stage starts without the last one's verdict.
+    verdict(&mut run, Verdict::Fail);
+    run.wait(TimeDelta::minutes(1));
+    run.ok(
+        &carol(),
+        Action::OverrideSoak {
+            reason: "judged by hand".into(),
+        },
+    );
+    assert_eq!(health_of(&run), Health::Failing);
+    run.advance_properly();
+    assert_ne!(health_of(&run), Health::Failing);
 }
