@@ -90,6 +90,7 @@ pub struct Panels {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// Calls per second.
     PerSecond,

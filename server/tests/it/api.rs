@@ -237,21 +237,48 @@ async fn a_script_walks_a_migration_to_full_production_with_a_second_token_appro
         }
         let ready = get(&app, &erin, &format!("/migrations/{flag}")).await.body;
         if blockers(&ready).contains(&"production_change_not_requested".to_owned()) {
-            let asked = post(
-                &app,
-                &erin,
-                &format!("/migrations/{flag}/change-requests"),
-                json!({
-                    "reason": "error rate flat, latency flat",
-                    "infrastructure_issue": "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/17001",
-                    "gitaly_version": DEPLOYED.0,
-                    "gitlab_version": DEPLOYED.1
-                }),
-            )
-            .await;
+            let requests_path = format!("/migrations/{flag}/change-requests");
+            let ask = || {
+                post(
+                    &app,
+                    &erin,
+                    &requests_path,
+                    json!({
+                        "reason": "error rate flat, latency flat",
+                        "infrastructure_issue": "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/17001",
+                        "gitaly_version": DEPLOYED.0,
+                        "gitlab_version": DEPLOYED.1
+                    }),
+                )
+            };
+            if requests == 0 {
+                // The first is turned down, with a reason; asked again, it stands.
+                let first = ask().await;
+                assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+                let id = first.body["id"].as_str().unwrap();
+                let rejected = post(
+                    &app,
+                    &rita,
+                    &format!("/change-requests/{id}/reject"),
+                    json!({"reason": "wait for the deploy freeze to end"}),
+                )
+                .await;
+                assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
+                assert!(
+                    rejected.body["change_request"].is_null(),
+                    "{}",
+                    rejected.body
+                );
+                app.advance_clock(1).await;
+            }
+            let asked = ask().await;
             assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
             assert_eq!(asked.body["state"], "pending");
             let id = asked.body["id"].as_str().unwrap().to_owned();
+            // One at a time: a second request while this one waits is a conflict.
+            let twice = ask().await;
+            assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+            assert_eq!(twice.body["error"]["code"], "request_already_pending");
             // Four eyes: the requester cannot approve her own request, though her role may.
             let own = post(
                 &app,
@@ -351,7 +378,8 @@ async fn a_script_walks_a_migration_to_full_production_with_a_second_token_appro
     };
     assert_eq!(by("migration.created"), ["erin"]);
     assert_eq!(by("migration.started"), ["erin"]);
-    assert_eq!(by("migration.production_change_requested"), ["erin"; 4]);
+    assert_eq!(by("migration.production_change_requested"), ["erin"; 5]);
+    assert_eq!(by("migration.production_change_rejected"), ["rita"]);
     assert_eq!(by("migration.production_change_approved"), ["rita"; 4]);
     assert_eq!(by("migration.disabled"), ["erin"]);
     // Check-ins are the tokens' users' (and Rampart's own, for what it checks itself).
@@ -627,6 +655,48 @@ async fn every_error_has_one_shape_and_the_status_it_calls_for() {
     assert!((1..=60).contains(&wait), "{wait}");
     // Counted per token: another token is not held up by it.
     assert_eq!(get(&app, &erin, "/migrations").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_migrations_panels_give_each_charts_latest_values() {
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
+    let token = token_for(&app, "scripted", &[Role::Viewer]).await;
+    let panels = get(&app, &token, "/migrations/gitaly_find_commit_v2/panels").await;
+    assert_eq!(panels.status, StatusCode::OK, "{}", panels.body);
+    assert_eq!(panels.body["environment"], "production");
+    let charts = panels.body["charts"].as_array().unwrap();
+    let error_rate = charts
+        .iter()
+        .find(|chart| chart["key"] == "error_rate")
+        .expect("an error-rate chart");
+    assert_eq!(error_rate["unit"], "ratio");
+    let latest = error_rate["latest"].as_array().unwrap();
+    assert!(!latest.is_empty(), "{error_rate}");
+    for line in latest {
+        let value = line["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&value), "{line}");
+        assert!(at(&line["at"]).is_some(), "{line}");
+    }
+    assert!(
+        panels.body["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|count| count["count"].is_u64() || count["unavailable"].is_string()),
+        "{}",
+        panels.body
+    );
+    // Before the rollout reaches an environment there is nothing to watch.
+    let erin = token_for(&app, "erin_scripted", &[Role::Engineer]).await;
+    post(&app, &erin, "/migrations", new_migration("gitaly_not_yet")).await;
+    let nothing = get(&app, &token, "/migrations/gitaly_not_yet/panels").await;
+    assert_eq!(nothing.status, StatusCode::OK, "{}", nothing.body);
+    assert!(nothing.body["environment"].is_null());
+    assert_eq!(nothing.body["charts"], json!([]));
 }
 
 #[tokio::test]
