@@ -66,6 +66,42 @@ pub async fn fetch_in_flight(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow
     .await
 }
 
+/// What changes with every change to an in-flight migration's portfolio row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlightVersion {
+    pub id: i64,
+    pub version: i64,
+    pub flag_change_pending: bool,
+}
+
+impl InFlightVersion {
+    pub fn of(row: &MigrationRow) -> Self {
+        Self {
+            id: row.id,
+            version: row.version,
+            flag_change_pending: row.flag_change_pending,
+        }
+    }
+}
+
+/// Each in-flight migration's [`InFlightVersion`], in [`fetch_in_flight`]'s order.
+pub async fn fetch_in_flight_versions(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<InFlightVersion>, sqlx::Error> {
+    sqlx::query_as!(
+        InFlightVersion,
+        // language=PostgreSQL
+        r#"SELECT m.id, m.version,
+                  EXISTS (SELECT 1 FROM flag_changes c
+                          WHERE c.migration_id = m.id AND c.status IN ('pending', 'failed')) AS "flag_change_pending!"
+           FROM migrations m
+           WHERE m.completed_at IS NULL
+           ORDER BY m.created_at, m.flag_name"#
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Every migration that is over: completed, or stopped by the kill switch and not resumed
 /// (rolled back).
 pub async fn fetch_finished(db: impl PgExecutor<'_>) -> Result<Vec<MigrationRow>, sqlx::Error> {

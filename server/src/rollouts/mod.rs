@@ -5,6 +5,7 @@
 pub mod change_lock;
 pub mod deployments;
 pub mod flag_changes;
+mod in_flight;
 pub mod plans;
 pub mod record;
 pub mod stored;
@@ -56,6 +57,7 @@ pub struct PgMigrationService {
     deployments: Arc<dyn Deployments>,
     backends: FlagBackends,
     plans: Plans,
+    in_flight: in_flight::InFlight,
 }
 
 impl PgMigrationService {
@@ -73,6 +75,7 @@ impl PgMigrationService {
             deployments,
             backends,
             plans: Plans::default(),
+            in_flight: in_flight::InFlight::default(),
         }
     }
 
@@ -387,11 +390,9 @@ impl MigrationService for PgMigrationService {
     #[tracing::instrument(skip(self))]
     async fn portfolio(&self) -> Result<Portfolio, AppError> {
         let now = self.clock.now();
-        let rows = db::migrations::fetch_in_flight(&self.pool)
-            .await
-            .map_err(Error::from)?;
         let rows = self
-            .load_all(rows)
+            .in_flight
+            .read(&self.pool, self)
             .await?
             .iter()
             .map(|loaded| view::portfolio_row(loaded, now))

@@ -699,6 +699,57 @@ async fn a_migrations_panels_give_each_charts_latest_values() {
     assert_eq!(nothing.body["charts"], json!([]));
 }
 
+/// Each replica keeps the in-flight migrations it last read: what another replica, or the flag
+/// worker, changes since must show at once all the same.
+#[tokio::test]
+async fn the_list_shows_at_once_what_another_replica_or_the_flag_worker_changed() {
+    let first = spawn_app().await;
+    let second = spawn_app_with(Spawn {
+        replica_of: Some((first.database.clone(), first.database_url.clone())),
+        ..Spawn::default()
+    })
+    .await;
+    let erin = token_for(&first, "erin", &[Role::Engineer]).await;
+    let listed = async |app: &TestApp| get(app, &erin, "/migrations").await.body["items"].clone();
+    assert_eq!(listed(&second).await, json!([]));
+    post(&first, &erin, "/migrations", new_migration("gitaly_kept")).await;
+    let items = listed(&second).await;
+    assert_eq!(items[0]["status"], "not_started", "{items}");
+    post(&first, &erin, "/migrations/gitaly_kept/advance", json!({})).await;
+    assert_eq!(listed(&second).await[0]["stage"], "preparation");
+    // Into development (the manual backend: its flag change waits for a person).
+    let preparation = get(&first, &erin, "/migrations/gitaly_kept").await.body;
+    for row in preparation["current"]["checklist"].as_array().unwrap() {
+        let checked = post(
+            &first,
+            &erin,
+            "/migrations/gitaly_kept/check-ins",
+            json!({"item": row["item"]}),
+        )
+        .await;
+        assert_eq!(checked.status, StatusCode::CREATED, "{}", checked.body);
+    }
+    let advanced = post(
+        &first,
+        &erin,
+        "/migrations/gitaly_kept/advance",
+        json!({"gitaly_version": DEPLOYED.0, "gitlab_version": DEPLOYED.1}),
+    )
+    .await;
+    assert_eq!(advanced.status, StatusCode::OK, "{}", advanced.body);
+    let items = listed(&second).await;
+    assert_eq!(items[0]["stage"], "development", "{items}");
+    assert_eq!(items[0]["flag_change_pending"], true, "{items}");
+    // The change made: only the flag change's row moves, not the migration's.
+    sqlx::query("UPDATE flag_changes SET status = 'applied', settled_at = now()")
+        .execute(&first.pool)
+        .await
+        .unwrap();
+    let items = listed(&second).await;
+    assert_eq!(items[0]["flag_change_pending"], false, "{items}");
+    assert_eq!(listed(&first).await, items, "both replicas agree");
+}
+
 #[tokio::test]
 async fn without_its_database_the_api_says_unavailable_in_its_error_shape() {
     let app = spawn_app().await;
