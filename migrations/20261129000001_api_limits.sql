@@ -8,7 +8,7 @@ CREATE TABLE api_request_counts (
 );
 
 -- Requests sent with an Idempotency-Key: the row is the claim (the first request with a key
--- runs, a retry waits for it and gets its answer), kept a day.
+-- runs, a retry waits for it and gets its answer, whatever it was), kept a day.
 CREATE TABLE api_idempotency_keys (
     user_id      bigint      NOT NULL REFERENCES users (id),
     key          text        NOT NULL,
@@ -18,6 +18,7 @@ CREATE TABLE api_idempotency_keys (
     -- The answer, once there is one.
     status       smallint,
     content_type text,
+    location     text,
     body         bytea,
     PRIMARY KEY (user_id, key)
 );

@@ -59,34 +59,36 @@ pub async fn create(
         deployed,
     };
     let migration = act(&state, &caller, &flag, new.version, action).await?;
-    let request = migration.change_request.ok_or_else(ApiError::internal)?;
+    // Read back after the request was recorded; only someone deciding it in that instant leaves
+    // nothing to show.
+    let request = migration.change_request.ok_or_else(|| {
+        ApiError::conflict(
+            "request_decided",
+            "the request was recorded and decided at once by someone else; the migration's audit log says how",
+        )
+    })?;
     Ok((StatusCode::CREATED, Json(request)))
 }
 
-/// The migration of request `id`, at the version on which that request is the one pending.
-async fn pending(state: &AppState, id: &str) -> Result<(String, i64), ApiError> {
+/// The migration of request `id`, at the version on which that request is the current one: the
+/// domain then decides whether it can be approved or rejected.
+async fn current_request(state: &AppState, id: &str) -> Result<(String, i64), ApiError> {
     let flag = flag_of(id)?;
+    let gone = || {
+        ApiError::not_found(format!(
+            "there is no change request '{id}' on its migration now: it was rejected, carried out, or replaced"
+        ))
+    };
     let current = migration(state, flag).await.map_err(|error| {
         if error.status == StatusCode::NOT_FOUND {
-            ApiError::not_found(format!("there is no change request '{id}'"))
+            gone()
         } else {
             error
         }
     })?;
     match &current.change_request {
-        Some(request) if request.id == id && request.state == "pending" => {
-            Ok((current.flag, current.version))
-        }
-        Some(request) if request.id == id => Err(ApiError::conflict(
-            "already_approved",
-            format!(
-                "the change request was approved by {} already",
-                request.approved_by.as_deref().unwrap_or("someone")
-            ),
-        )),
-        _ => Err(ApiError::not_found(format!(
-            "there is no pending change request '{id}': it was decided, or replaced by another"
-        ))),
+        Some(request) if request.id == id => Ok((current.flag, current.version)),
+        _ => Err(gone()),
     }
 }
 
@@ -95,7 +97,7 @@ async fn pending(state: &AppState, id: &str) -> Result<(String, i64), ApiError> 
 #[utoipa::path(post, path = "/change-requests/{id}/approve", operation_id = "approve_change", tag = "production",
     params(("id" = String, Path, description = "The change request's id")),
     responses((status = 200, description = "Approved", body = Migration),
-              (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody), (status = 409, description = "Approved already, or the migration changed", body = super::error::ErrorBody),
+              (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody), (status = 409, description = "The migration changed meanwhile", body = super::error::ErrorBody),
               (status = 422, description = "Refused: the requester cannot approve, …", body = super::error::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
@@ -103,7 +105,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Json<Migration>, ApiError> {
     caller.may(Permission::Act(rollout::ActionKind::Approve))?;
-    let (flag, version) = pending(&state, &id).await?;
+    let (flag, version) = current_request(&state, &id).await?;
     Ok(Json(
         act(&state, &caller, &flag, Some(version), Action::Approve).await?,
     ))
@@ -113,8 +115,8 @@ pub async fn approve(
 #[utoipa::path(post, path = "/change-requests/{id}/reject", operation_id = "reject_change", tag = "production", request_body = Rejection,
     params(("id" = String, Path, description = "The change request's id")),
     responses((status = 200, description = "Rejected", body = Migration),
-              (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody), (status = 409, description = "Approved already, or the migration changed", body = super::error::ErrorBody),
-              (status = 422, description = "Refused by a rule of the rollout", body = super::error::ErrorBody)))]
+              (status = 404, description = "No such migration or pending request", body = super::error::ErrorBody), (status = 409, description = "The migration changed meanwhile", body = super::error::ErrorBody),
+              (status = 422, description = "Refused by a rule of the rollout: no reason, …", body = super::error::ErrorBody)))]
 pub async fn reject(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -122,7 +124,7 @@ pub async fn reject(
     Body(rejection): Body<Rejection>,
 ) -> Result<Json<Migration>, ApiError> {
     caller.may(Permission::Act(rollout::ActionKind::Reject))?;
-    let (flag, version) = pending(&state, &id).await?;
+    let (flag, version) = current_request(&state, &id).await?;
     let action = Action::Reject {
         reason: rejection.reason,
     };

@@ -1,9 +1,10 @@
 //! `Idempotency-Key`: a `POST` sent again with the key it was first sent with is applied once.
 //!
 //! The first request with a key claims it in Postgres (so replicas agree) and runs; its answer
-//! is kept a day. A retry while it runs waits for that answer; a retry afterwards gets it at
-//! once, marked `Idempotent-Replayed: true`. The same key with a different request is refused.
-//! An answer that says "try again" (429, 5xx) is not kept: the key is let go, so the retry runs.
+//! — whatever it is, an error included, since an error may come after the change was made — is
+//! kept a day. A retry while it runs waits for that answer; a retry afterwards gets it at once,
+//! marked `Idempotent-Replayed: true`. The same key with a different request is refused. The
+//! request runs to its end and its answer is kept even if the client goes away meanwhile.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Caller, LARGEST_BODY, error::ApiError};
@@ -26,8 +27,9 @@ pub const HEADER: &str = "idempotency-key";
 /// How long a retry waits for the first request's answer before it is told to try later.
 const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
-/// A claim this old without an answer was abandoned (its replica stopped): a retry takes it.
-const ABANDONED_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+/// A claim this old without an answer was abandoned (its replica stopped mid-request): a retry
+/// takes it over. Far longer than any request takes: backends time out within seconds.
+const ABANDONED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 /// An answer kept is at most this large; API answers are far smaller.
 const LARGEST_ANSWER: usize = 1024 * 1024;
 
@@ -74,18 +76,25 @@ pub async fn apply_once(
         hash.finalize().to_vec()
     };
     let user = caller.user.id;
-    match wait_for_turn(&state, user, &key, &fingerprint).await {
-        Ok(Turn::Run) => {}
+    let claimed_at = match wait_for_turn(&state, user, &key, &fingerprint).await {
+        Ok(Turn::Run { claimed_at }) => claimed_at,
         Ok(Turn::Answered(response)) => return response,
         Err(refusal) => return refusal.into_response(),
-    }
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    keep(&state, user, &key, response).await
+    };
+    // A task of its own: a client that goes away does not stop the change half-recorded, and
+    // its retry gets the answer.
+    let request = Request::from_parts(parts, Body::from(body));
+    let run = tokio::spawn(async move {
+        let response = next.run(request).await;
+        keep(&state, user, &key, claimed_at, response).await
+    });
+    run.await
+        .unwrap_or_else(|_| ApiError::internal().into_response())
 }
 
 enum Turn {
-    /// This request holds the key: run it.
-    Run,
+    /// This request holds the key, claimed at `claimed_at`: run it.
+    Run { claimed_at: DateTime<Utc> },
     /// The key's first request answered; this is its answer.
     Answered(Response),
 }
@@ -102,7 +111,9 @@ async fn wait_for_turn(
     };
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
+        // To the microsecond, as Postgres keeps it: the claim's time names it.
         let now = Utc::now();
+        let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         let claimed = db::api::claim_key(
             &state.pool,
             user,
@@ -114,13 +125,13 @@ async fn wait_for_turn(
         .await
         .map_err(unavailable)?;
         if claimed {
-            return Ok(Turn::Run);
+            return Ok(Turn::Run { claimed_at: now });
         }
         let Some(first) = db::api::keyed_request(&state.pool, user, key)
             .await
             .map_err(unavailable)?
         else {
-            // Let go between the two reads: claim it again.
+            // Swept between the two reads: claim it again.
             continue;
         };
         if first.fingerprint != fingerprint {
@@ -131,7 +142,12 @@ async fn wait_for_turn(
             ));
         }
         if let (Some(status), Some(body)) = (first.status, first.body) {
-            return Ok(Turn::Answered(replay(status, first.content_type, body)));
+            return Ok(Turn::Answered(replay(
+                status,
+                first.content_type,
+                first.location,
+                body,
+            )));
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ApiError::conflict(
@@ -146,48 +162,64 @@ async fn wait_for_turn(
     }
 }
 
-fn replay(status: i16, content_type: Option<String>, body: Vec<u8>) -> Response {
+fn replay(
+    status: i16,
+    content_type: Option<String>,
+    location: Option<String>,
+    body: Vec<u8>,
+) -> Response {
     let status = u16::try_from(status)
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    if let Some(value) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.insert(header::CONTENT_TYPE, value);
+    for (name, value) in [
+        (header::CONTENT_TYPE, content_type),
+        (header::LOCATION, location),
+    ] {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
     }
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }
 
-/// Keeps the answer under the key (or lets the key go), and gives the answer back.
-async fn keep(state: &AppState, user: i64, key: &str, response: Response) -> Response {
-    let status = response.status();
+/// Keeps the answer under the key, and gives it back.
+async fn keep(
+    state: &AppState,
+    user: i64,
+    key: &str,
+    claimed_at: DateTime<Utc>,
+    response: Response,
+) -> Response {
     let (parts, body) = response.into_parts();
-    let retry = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-    let Ok(bytes) = to_bytes(body, LARGEST_ANSWER).await else {
-        let _ = db::api::release_key(&state.pool, user, key).await;
-        return ApiError::internal().into_response();
+    let (parts, bytes) = match to_bytes(body, LARGEST_ANSWER).await {
+        Ok(bytes) => (parts, bytes),
+        Err(error) => {
+            tracing::error!(%error, "cannot read an idempotent request's answer");
+            let (parts, body) = ApiError::internal().into_response().into_parts();
+            let bytes = to_bytes(body, LARGEST_ANSWER).await.unwrap_or_default();
+            (parts, bytes)
+        }
     };
-    let kept = if retry {
-        db::api::release_key(&state.pool, user, key).await
-    } else {
-        let content_type = parts
+    let text = |name| {
+        parts
             .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok());
-        db::api::keep_answer(
-            &state.pool,
-            user,
-            key,
-            i16::try_from(status.as_u16()).unwrap_or(500),
-            content_type,
-            &bytes,
-        )
-        .await
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    if let Err(error) = kept {
-        // The change is made; only a retry's answer is at stake, and the claim expires.
+    let answer = db::api::Answer {
+        status: i16::try_from(parts.status.as_u16()).unwrap_or(500),
+        content_type: text(header::CONTENT_TYPE),
+        location: text(header::LOCATION),
+        body: &bytes,
+    };
+    if let Err(error) = db::api::keep_answer(&state.pool, user, key, claimed_at, &answer).await {
+        // The change is made; a retry is told the first is still running, and once the claim
+        // counts as abandoned (ABANDONED_AFTER) it would run again: the one case this does not
+        // cover, the database failing between the change and this write.
         tracing::error!(%error, "cannot keep the answer to an idempotent request");
     }
     Response::from_parts(parts, Body::from(bytes))

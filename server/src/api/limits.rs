@@ -25,9 +25,11 @@ pub async fn count_request(
     let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
     match db::api::count_request(&state.pool, caller.token_id, minute).await {
         Ok(count) if u32::try_from(count).unwrap_or(u32::MAX) > state.api_requests_per_minute => {
-            let next_minute = minute + TimeDelta::minutes(1);
-            let wait = (next_minute - now).num_seconds().max(1);
-            ApiError::rate_limited(u64::try_from(wait).unwrap_or(60)).into_response()
+            // Whole seconds, rounded up: a client that waits exactly this long is in the next
+            // minute.
+            let left = (minute + TimeDelta::minutes(1) - now).num_milliseconds();
+            let wait = u64::try_from((left + 999) / 1000).unwrap_or(60).max(1);
+            ApiError::rate_limited(wait).into_response()
         }
         Ok(_) => next.run(request).await,
         Err(error) => {

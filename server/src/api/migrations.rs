@@ -130,7 +130,7 @@ pub async fn get(
 /// Adds a migration, not started yet.
 #[utoipa::path(post, path = "/migrations", operation_id = "create_migration", tag = "migrations", request_body = NewMigration,
     responses((status = 201, description = "Added; `Location` names it", body = Migration),
-              (status = 409, description = "A migration with this flag exists", body = super::error::ErrorBody)))]
+              (status = 400, description = "Malformed, or a field the domain refuses (a flag already taken is `feature_flag`'s)", body = super::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

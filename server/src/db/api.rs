@@ -30,11 +30,21 @@ pub struct KeyedRequest {
     pub claimed_at: DateTime<Utc>,
     pub status: Option<i16>,
     pub content_type: Option<String>,
+    pub location: Option<String>,
     pub body: Option<Vec<u8>>,
 }
 
-/// Claims `key` for a request: `true` when no request had it (or the one that had it was
-/// abandoned before `stale_before` without an answer), so this one runs.
+/// An answer kept for a retry: what a client reads of it.
+pub struct Answer<'a> {
+    pub status: i16,
+    pub content_type: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Claims `key` for a request made at `now` (which names the claim): `true` when no request had
+/// it (or the one that had it was abandoned before `stale_before` without an answer), so this
+/// one runs.
 pub async fn claim_key(
     db: impl PgExecutor<'_>,
     user_id: i64,
@@ -72,7 +82,7 @@ pub async fn keyed_request(
     sqlx::query_as!(
         KeyedRequest,
         // language=PostgreSQL
-        r#"SELECT fingerprint, claimed_at, status, content_type, body
+        r#"SELECT fingerprint, claimed_at, status, content_type, location, body
            FROM api_idempotency_keys WHERE user_id = $1 AND key = $2"#,
         user_id,
         key,
@@ -81,41 +91,27 @@ pub async fn keyed_request(
     .await
 }
 
-/// Keeps the answer to the request that claimed `key`.
+/// Keeps the answer to the request that claimed `key` at `claimed_at` (not to one that took the
+/// claim over since).
 pub async fn keep_answer(
     db: impl PgExecutor<'_>,
     user_id: i64,
     key: &str,
-    status: i16,
-    content_type: Option<&str>,
-    body: &[u8],
+    claimed_at: DateTime<Utc>,
+    answer: &Answer<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         // language=PostgreSQL
-        r#"UPDATE api_idempotency_keys SET status = $3, content_type = $4, body = $5
-           WHERE user_id = $1 AND key = $2"#,
+        r#"UPDATE api_idempotency_keys
+           SET status = $4, content_type = $5, location = $6, body = $7
+           WHERE user_id = $1 AND key = $2 AND claimed_at = $3"#,
         user_id,
         key,
-        status,
-        content_type,
-        body,
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Lets `key` go without an answer, so the request can be sent again with it.
-pub async fn release_key(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-    key: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        // language=PostgreSQL
-        "DELETE FROM api_idempotency_keys WHERE user_id = $1 AND key = $2 AND status IS NULL",
-        user_id,
-        key,
+        claimed_at,
+        answer.status,
+        answer.content_type,
+        answer.location,
+        answer.body,
     )
     .execute(db)
     .await?;

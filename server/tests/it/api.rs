@@ -296,7 +296,7 @@ async fn a_script_walks_a_migration_to_full_production_with_a_second_token_appro
             )
             .await;
             assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
-            // Decided: the id names nothing pending any more.
+            // Carried out: the id names nothing any more.
             let again = post(
                 &app,
                 &rita,
@@ -304,12 +304,7 @@ async fn a_script_walks_a_migration_to_full_production_with_a_second_token_appro
                 json!({}),
             )
             .await;
-            assert!(
-                [StatusCode::NOT_FOUND, StatusCode::CONFLICT].contains(&again.status),
-                "{} {}",
-                again.status,
-                again.body
-            );
+            assert_error(&again, StatusCode::NOT_FOUND, "not_found");
             requests += 1;
         } else {
             let advanced = post(
@@ -398,12 +393,24 @@ async fn the_same_idempotency_key_sent_twice_at_once_applies_once() {
     let app = spawn_app().await;
     let erin = token_for(&app, "erin", &[Role::Engineer]).await;
     let flag = "gitaly_idempotent";
-    assert_eq!(
-        post(&app, &erin, "/migrations", new_migration(flag))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    // A retried create: the same answer, its Location included, and one migration.
+    let create = || {
+        call(
+            &app,
+            Some(&erin),
+            Method::POST,
+            "/migrations",
+            Some(new_migration(flag)),
+            Some("create-1c9e"),
+        )
+    };
+    let created = create().await;
+    let retried = create().await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.body);
+    assert_eq!(retried.body, created.body);
+    assert_eq!(retried.headers["location"], created.headers["location"]);
+    assert_eq!(retried.headers["idempotent-replayed"], "true");
     let path = format!("/migrations/{flag}/advance");
     let send = || {
         call(
