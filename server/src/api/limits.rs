@@ -1,5 +1,6 @@
 //! Per-token rate limits: each token may make so many requests a minute, counted in Postgres so
-//! that the limit holds however many replicas share the load.
+//! that the limit holds however many replicas share the load. The pages' server functions count
+//! a token's requests the same way ([`seconds_to_wait`]), so the limit holds there too.
 
 use std::time::Duration;
 
@@ -15,23 +16,30 @@ use sqlx::PgPool;
 use super::{Caller, error::ApiError};
 use crate::{db, state::AppState};
 
+/// Counts a request of `token_id`: `Some(seconds)` to wait when it is over this minute's limit.
+pub async fn seconds_to_wait(state: &AppState, token_id: i64) -> Result<Option<u64>, sqlx::Error> {
+    let now = Utc::now();
+    let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
+    let count = db::api::count_request(&state.pool, token_id, minute).await?;
+    if u32::try_from(count).unwrap_or(u32::MAX) <= state.api_requests_per_minute {
+        return Ok(None);
+    }
+    // Whole seconds, rounded up: a client that waits exactly this long is in the next minute.
+    let left = (minute + TimeDelta::minutes(1) - now).num_milliseconds();
+    Ok(Some(
+        u64::try_from((left + 999) / 1000).unwrap_or(60).max(1),
+    ))
+}
+
 pub async fn count_request(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     request: Request,
     next: Next,
 ) -> Response {
-    let now = Utc::now();
-    let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
-    match db::api::count_request(&state.pool, caller.token_id, minute).await {
-        Ok(count) if u32::try_from(count).unwrap_or(u32::MAX) > state.api_requests_per_minute => {
-            // Whole seconds, rounded up: a client that waits exactly this long is in the next
-            // minute.
-            let left = (minute + TimeDelta::minutes(1) - now).num_milliseconds();
-            let wait = u64::try_from((left + 999) / 1000).unwrap_or(60).max(1);
-            ApiError::rate_limited(wait).into_response()
-        }
-        Ok(_) => next.run(request).await,
+    match seconds_to_wait(&state, caller.token_id).await {
+        Ok(Some(wait)) => ApiError::rate_limited(wait).into_response(),
+        Ok(None) => next.run(request).await,
         Err(error) => {
             tracing::error!(%error, "cannot count an API request");
             ApiError::unavailable("Rampart cannot reach its database right now; try again")

@@ -98,6 +98,14 @@ pub async fn load_current_user(
             .map(|value| value.to_str().unwrap_or("?"));
         match tokens::user_of_bearer(&state.pool, authorization).await {
             Ok(Ok(Some(bearer))) => {
+                match crate::api::limits::seconds_to_wait(&state, bearer.token_id).await {
+                    Ok(None) => {}
+                    Ok(Some(wait)) => return too_many_requests(wait),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot count an API token's request");
+                        return unavailable();
+                    }
+                }
                 request.extensions_mut().insert(bearer.user);
                 request.extensions_mut().insert(ViaApiToken);
                 return next.run(request).await;
@@ -128,6 +136,19 @@ pub async fn load_current_user(
         }
     }
     next.run(request).await
+}
+
+/// A server function's refusal, in its error's JSON, for a token over its limit.
+fn too_many_requests(wait: u64) -> Response {
+    let error = app::error::AppError::TooManyRequests {
+        message: format!("this token has made too many requests; try again in {wait} s"),
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, wait.to_string())],
+        axum::Json(error),
+    )
+        .into_response()
 }
 
 fn unavailable() -> Response {

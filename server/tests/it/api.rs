@@ -660,6 +660,16 @@ async fn every_error_has_one_shape_and_the_status_it_calls_for() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    // The pages' server functions take tokens too, and count them the same way.
+    let server_function = client()
+        .post(format!("{}/api/list_migrations", app.address))
+        .bearer_auth(&vera)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(server_function.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(server_function.headers().contains_key("retry-after"));
     // Counted per token: another token is not held up by it.
     assert_eq!(get(&app, &erin, "/migrations").await.status, StatusCode::OK);
 }
