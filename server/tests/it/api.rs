@@ -279,32 +279,16 @@ async fn a_script_walks_a_migration_to_full_production_with_a_second_token_appro
             let twice = ask().await;
             assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
             assert_eq!(twice.body["error"]["code"], "request_already_pending");
+            let approve_path = format!("/change-requests/{id}/approve");
+            let approve = async |token: &str| post(&app, token, &approve_path, json!({})).await;
             // Four eyes: the requester cannot approve her own request, though her role may.
-            let own = post(
-                &app,
-                &erin,
-                &format!("/change-requests/{id}/approve"),
-                json!({}),
-            )
-            .await;
+            let own = approve(&erin).await;
             assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", own.body);
-            let approved = post(
-                &app,
-                &rita,
-                &format!("/change-requests/{id}/approve"),
-                json!({}),
-            )
-            .await;
+            assert_eq!(own.body["error"]["code"], "self_approval");
+            let approved = approve(&rita).await;
             assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
             // Carried out: the id names nothing any more.
-            let again = post(
-                &app,
-                &rita,
-                &format!("/change-requests/{id}/approve"),
-                json!({}),
-            )
-            .await;
-            assert_error(&again, StatusCode::NOT_FOUND, "not_found");
+            assert_error(&approve(&rita).await, StatusCode::NOT_FOUND, "not_found");
             requests += 1;
         } else {
             let advanced = post(
