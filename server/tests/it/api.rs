@@ -513,27 +513,19 @@ async fn every_error_has_one_shape_and_the_status_it_calls_for() {
         .await
         .unwrap();
     assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
-    let mut wrong_type = new_migration(flag);
-    wrong_type["routes"] = json!("one route");
-    assert_error(
-        &post(&app, &erin, "/migrations", wrong_type).await,
-        StatusCode::BAD_REQUEST,
-        "malformed",
-    );
-    let mut unknown = new_migration(flag);
-    unknown["colour"] = json!("blue");
-    assert_error(
-        &post(&app, &erin, "/migrations", unknown).await,
-        StatusCode::BAD_REQUEST,
-        "malformed",
-    );
-    let mut nul = new_migration(flag);
-    nul["conversation"] = json!("#5\u{0}67");
-    assert_error(
-        &post(&app, &erin, "/migrations", nul).await,
-        StatusCode::BAD_REQUEST,
-        "malformed",
-    );
+    for (field, value) in [
+        ("routes", json!("one route")),
+        ("colour", json!("blue")),
+        ("conversation", json!("#5\u{0}67")),
+    ] {
+        let mut body = new_migration(flag);
+        body[field] = value;
+        assert_error(
+            &post(&app, &erin, "/migrations", body).await,
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        );
+    }
     assert_error(
         &get(&app, &erin, "/migrations/gitaly%00x").await,
         StatusCode::BAD_REQUEST,
