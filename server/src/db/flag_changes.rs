@@ -268,8 +268,7 @@ pub async fn retry_later(
     Ok(())
 }
 
-/// Gives the change up, with the reason.
-/// Marks a pending change failed; its environment, or `None` if it was not pending.
+/// Gives a pending change up, with the reason: its environment, or `None` if it was not pending.
 pub async fn mark_failed(
     tx: &mut PgConnection,
     id: i64,

@@ -68,13 +68,13 @@ pub async fn revoke_token(
     .await
 }
 
-/// The user a valid token belongs to, marking the token used.
 /// A token in use: which, and whose.
 pub struct TokenUse {
     pub token_id: i64,
     pub user_id: i64,
 }
 
+/// The valid token with this hash and its user, marking the token used.
 pub async fn use_token(
     executor: impl PgExecutor<'_>,
     sha256: &[u8],

@@ -6,7 +6,13 @@
 //! which does the same while it renders.
 
 use app::error::AppError;
-use axum::{body::Body, extract::Request, http::StatusCode, middleware::Next, response::Response};
+use axum::{
+    body::Body,
+    extract::Request,
+    http::StatusCode,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 
 /// An error's JSON is short; a body longer than this is not one.
 const LONGEST_ERROR: usize = 64 * 1024;
@@ -27,4 +33,10 @@ pub async fn server_function_status(request: Request, next: Next) -> Response {
         parts.status = status;
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A plain route's error (a download, the events stream): its status and its sentence.
+pub fn refusal(error: &AppError) -> Response {
+    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, error.to_string()).into_response()
 }

@@ -87,9 +87,7 @@ pub async fn stream(
     user: Option<Extension<CurrentUser>>,
 ) -> Response {
     if let Err(refused) = authorize(user.map(|Extension(user)| user), Permission::Read) {
-        let status = axum::http::StatusCode::from_u16(refused.status_code())
-            .unwrap_or(axum::http::StatusCode::FORBIDDEN);
-        return (status, refused.to_string()).into_response();
+        return super::errors::refusal(&refused);
     }
     Sse::new(changes.stream())
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))

@@ -16,23 +16,18 @@ use app::{
 use axum::{
     Extension, Json,
     extract::{Query, State},
-    http::{StatusCode, header},
+    http::header,
     response::{IntoResponse, Response},
 };
 use rollout::Permission;
 
-use crate::state::AppState;
+use crate::{http::errors::refusal, state::AppState};
 
 /// An export holds every matching entry, up to this many.
 const EXPORT_LIMIT: i64 = 100_000;
 
 fn require(user: Option<Extension<CurrentUser>>, permission: Permission) -> Result<(), AppError> {
     authorize(user.map(|Extension(user)| user), permission).map(|_| ())
-}
-
-fn refusal(error: &AppError) -> Response {
-    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, error.to_string()).into_response()
 }
 
 fn attachment(content_type: &'static str, name: &str, body: String) -> Response {

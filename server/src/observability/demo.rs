@@ -94,6 +94,24 @@ fn series(span: &Span, value: impl Fn(i64) -> f64) -> Vec<(DateTime<Utc>, f64)> 
         .collect()
 }
 
+/// The generator of a metric that is one value at a time (a gauge): its value at unix second
+/// `at`. `None` for the counts and the flag split.
+fn gauge(metric: Metric) -> Option<fn(&Watched, i64) -> f64> {
+    Some(match metric {
+        Metric::CallRate => call_rate,
+        Metric::ErrorRate => error_ratio,
+        Metric::LatencyP50 => |watched, at| latency(watched, 0.5, at),
+        Metric::LatencyP95 => |watched, at| latency(watched, 0.95, at),
+        Metric::LatencyP99 => |watched, at| latency(watched, 0.99, at),
+        Metric::Cpu => cpu,
+        Metric::FlagSplit
+        | Metric::Calls
+        | Metric::Errors
+        | Metric::CohortCalls
+        | Metric::CohortErrors => return None,
+    })
+}
+
 fn one(points: Vec<(DateTime<Utc>, f64)>) -> Vec<Series> {
     vec![Series {
         labels: Default::default(),
@@ -143,13 +161,13 @@ impl Source for DemoSource {
             Metric::CohortCalls | Metric::CohortErrors => {
                 return Ok(RangeAnswer::default());
             }
-            Metric::CallRate => call_rate(watched, at.timestamp()),
-            Metric::ErrorRate => error_ratio(watched, at.timestamp()),
-            Metric::LatencyP50 => latency(watched, 0.5, at.timestamp()),
-            Metric::LatencyP95 => latency(watched, 0.95, at.timestamp()),
-            Metric::LatencyP99 => latency(watched, 0.99, at.timestamp()),
-            Metric::Cpu => cpu(watched, at.timestamp()),
             Metric::FlagSplit => return self.metrics(metric, watched, &minutes).await,
+            Metric::CallRate
+            | Metric::ErrorRate
+            | Metric::LatencyP50
+            | Metric::LatencyP95
+            | Metric::LatencyP99
+            | Metric::Cpu => gauge(metric).map_or(0.0, |value| value(watched, at.timestamp())),
         };
         Ok(RangeAnswer {
             series: one(vec![(at, value)]),
@@ -164,12 +182,14 @@ impl Source for DemoSource {
         span: &Span,
     ) -> Result<RangeAnswer, QueryError> {
         let series = match panel {
-            Metric::CallRate => one(series(span, |at| call_rate(watched, at))),
-            Metric::ErrorRate => one(series(span, |at| error_ratio(watched, at))),
-            Metric::LatencyP50 => one(series(span, |at| latency(watched, 0.5, at))),
-            Metric::LatencyP95 => one(series(span, |at| latency(watched, 0.95, at))),
-            Metric::LatencyP99 => one(series(span, |at| latency(watched, 0.99, at))),
-            Metric::Cpu => one(series(span, |at| cpu(watched, at))),
+            Metric::CallRate
+            | Metric::ErrorRate
+            | Metric::LatencyP50
+            | Metric::LatencyP95
+            | Metric::LatencyP99
+            | Metric::Cpu => gauge(panel)
+                .map(|value| one(series(span, |at| value(watched, at))))
+                .unwrap_or_default(),
             Metric::Calls | Metric::Errors | Metric::CohortCalls | Metric::CohortErrors => {
                 // Counts are asked at an instant (see `instant`), never charted.
                 Vec::new()

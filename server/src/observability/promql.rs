@@ -8,7 +8,8 @@ use std::{fmt, time::Duration};
 
 /// What Rampart asks Prometheus, each one query: the charts of a migration's page (latency: one
 /// per quantile), and the counts the guardrail judges by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Metric {
     CallRate,
     ErrorRate,
@@ -30,45 +31,8 @@ pub enum Metric {
 impl Metric {
     /// As configuration names it: `RAMPART_PROMQL_<ENVIRONMENT>_<KEY>`.
     pub fn key(self) -> &'static str {
-        match self {
-            Metric::CallRate => "CALL_RATE",
-            Metric::ErrorRate => "ERROR_RATE",
-            Metric::LatencyP50 => "LATENCY_P50",
-            Metric::LatencyP95 => "LATENCY_P95",
-            Metric::LatencyP99 => "LATENCY_P99",
-            Metric::Cpu => "CPU",
-            Metric::FlagSplit => "FLAG_SPLIT",
-            Metric::Calls => "CALLS",
-            Metric::Errors => "ERRORS",
-            Metric::CohortCalls => "COHORT_CALLS",
-            Metric::CohortErrors => "COHORT_ERRORS",
-        }
+        self.into()
     }
-
-    /// What the charts ask.
-    pub const CHARTS: [Metric; 7] = [
-        Metric::CallRate,
-        Metric::ErrorRate,
-        Metric::LatencyP50,
-        Metric::LatencyP95,
-        Metric::LatencyP99,
-        Metric::Cpu,
-        Metric::FlagSplit,
-    ];
-
-    pub const ALL: [Metric; 11] = [
-        Metric::CallRate,
-        Metric::ErrorRate,
-        Metric::LatencyP50,
-        Metric::LatencyP95,
-        Metric::LatencyP99,
-        Metric::Cpu,
-        Metric::FlagSplit,
-        Metric::Calls,
-        Metric::Errors,
-        Metric::CohortCalls,
-        Metric::CohortErrors,
-    ];
 
     /// Gitaly's series, as it exports them.
     pub fn default_template(self) -> &'static str {
@@ -252,13 +216,36 @@ mod tests {
             query,
             r#"sum(rate(grpc_server_handled_total{job="gitaly",grpc_service="gitaly.CommitService",grpc_method="FindCommit"}[5m]))"#
         );
-        for panel in Metric::ALL {
+        for panel in <Metric as strum::IntoEnumIterator>::iter() {
             assert_eq!(
                 check_template(panel.default_template()),
                 Ok(()),
                 "{panel:?}"
             );
         }
+    }
+
+    #[test]
+    fn keys_are_the_configuration_names() {
+        let keys: Vec<&str> = <Metric as strum::IntoEnumIterator>::iter()
+            .map(Metric::key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "CALL_RATE",
+                "ERROR_RATE",
+                "LATENCY_P50",
+                "LATENCY_P95",
+                "LATENCY_P99",
+                "CPU",
+                "FLAG_SPLIT",
+                "CALLS",
+                "ERRORS",
+                "COHORT_CALLS",
+                "COHORT_ERRORS",
+            ]
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! The in-flight migrations as last read, kept between requests: the portfolio reads every one of
-//! them, and parsing their stored states is most of what it costs.
+//! The in-flight migrations as last read, kept between requests: the portfolio, its sparklines
+//! and each guardrail pass read every one of them, and parsing their stored states is most of
+//! what that costs.
 //!
-//! Before using them, a request asks Postgres for each in-flight migration's version and whether
-//! a flag change of it is pending — the two things every change to a portfolio row moves (each
-//! write to a migration bumps its version; the flag worker changes only its flag changes). Only
-//! when that list differs from the one the kept migrations were read with are they read again,
-//! so a change made through any replica shows at once on every other.
+//! Before using them, a reader asks Postgres for each in-flight migration's version and whether
+//! a flag change of it is pending. Every write to a migration bumps its version (the flag worker
+//! touches the migration when it settles a change, too); the pending flag is asked as well so
+//! that a flag change settled any other way cannot leave a row stale. Only when that list
+//! differs from the one the kept migrations were read with are they read again, so a change made
+//! through any replica shows at once on every other.
 
 use std::sync::{Arc, Mutex};
 

@@ -72,9 +72,9 @@ fn watched(loaded: &Loaded) -> Option<Watched> {
 impl PgMigrationService {
     /// Every migration in flight running in a stage that watches an environment, as of `now`.
     pub async fn guarded_in_flight(&self, now: DateTime<Utc>) -> Result<Vec<Guarded>, Error> {
-        let rows = db::migrations::fetch_in_flight(&self.pool).await?;
         Ok(self
-            .load_all(rows)
+            .in_flight
+            .read(&self.pool, self)
             .await?
             .iter()
             .filter_map(|loaded| {
@@ -96,7 +96,7 @@ impl PgMigrationService {
                     ),
                     stage_started: position.started_at,
                     cadence: stage.cadence.interval(),
-                    last_look: looks.last().map(|look| look.at),
+                    last_look: rollout::timing::last_look(&looks, now),
                     standing: position.guardrail.as_ref().map(|g| g.verdict),
                 })
             })
@@ -105,9 +105,9 @@ impl PgMigrationService {
 
     /// What each migration in flight watches, for the portfolio's sparklines.
     pub async fn watched_in_flight(&self) -> Result<Vec<Watched>, Error> {
-        let rows = db::migrations::fetch_in_flight(&self.pool).await?;
         Ok(self
-            .load_all(rows)
+            .in_flight
+            .read(&self.pool, self)
             .await?
             .iter()
             .filter_map(watched)
