@@ -75,7 +75,7 @@ pub fn GuardrailPanel(
     let mode = if view.observe_only {
         "Observe only: it judges and tells, and never acts."
     } else {
-        "Acts: a regression found twice in a row disables the flag in production, or pauses a dev or staging trial."
+        "Acts: a regression found in enough evaluations in a row (as configured) disables the flag in production, or pauses a dev or staging trial."
     };
     let switch = may_switch.then(|| {
         let (label, value) = if view.observe_only {
