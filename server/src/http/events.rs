@@ -34,32 +34,39 @@ impl Changes {
         }
     }
 
-    /// Listens to Postgres for as long as the process runs, reconnecting after a drop.
+    /// Listens to Postgres for as long as the process runs. The listener reconnects by itself
+    /// after a drop; what changed meanwhile is unknown, so every page is told to read everything
+    /// again (`*`). Nobody listening is fine: no page is open.
     pub async fn listen(self, pool: PgPool) {
-        loop {
-            match PgListener::connect_with(&pool).await {
-                Ok(mut listener) => {
-                    if let Err(error) = listener.listen(CHANNEL).await {
-                        tracing::warn!(%error, "could not listen for migration changes");
-                    } else {
-                        loop {
-                            match listener.recv().await {
-                                Ok(notification) => {
-                                    // Nobody listening is fine: no page is open.
-                                    let _ = self.sender.send(notification.payload().to_owned());
-                                }
-                                Err(error) => {
-                                    tracing::warn!(%error, "lost the migration changes' listener");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "could not connect to listen for changes"),
+        let mut listener = loop {
+            match Self::connect(&pool).await {
+                Ok(listener) => break listener,
+                Err(error) => tracing::warn!(%error, "could not listen for migration changes"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    let _ = self.sender.send(notification.payload().to_owned());
+                }
+                Ok(None) => {
+                    tracing::warn!("lost the migration changes' listener; reconnecting");
+                    let _ = self.sender.send("*".to_owned());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not listen for migration changes");
+                    let _ = self.sender.send("*".to_owned());
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         }
+    }
+
+    async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
     }
 
     fn stream(&self) -> impl Stream<Item = Result<Event, Infallible>> + use<> {
