@@ -120,7 +120,17 @@ impl PgMigrationService {
             "command": applied.command,
             "backend": backend,
         });
-        note(tx, &loaded, actor, "flag_change.applied", after, now).await?;
+        let told_in = Some(applied.environment.as_str());
+        note(
+            tx,
+            &loaded,
+            actor,
+            "flag_change.applied",
+            after,
+            told_in,
+            now,
+        )
+        .await?;
         // Setting the stage's flag is what its "Flag enabled" / "Flag percentage set" item asks:
         // the change ticks it, by whoever made it.
         if let Some(item) = flag_item_done_by(&loaded, &applied) {
@@ -156,7 +166,17 @@ impl PgMigrationService {
             db::flag_changes::mark_failed(tx, change, reason, &actor.username, now).await?;
         let after =
             serde_json::json!({ "change": change, "error": reason, "environment": environment });
-        note(tx, &loaded, &actor, "flag_change.failed", after, now).await
+        let told_in = environment.as_deref();
+        note(
+            tx,
+            &loaded,
+            &actor,
+            "flag_change.failed",
+            after,
+            told_in,
+            now,
+        )
+        .await
     }
 
     /// Puts a failed flag change back in the worker's queue.
@@ -187,17 +207,29 @@ impl PgMigrationService {
             "environment": retried.environment,
             "value": retried.value,
         });
-        note(tx, &loaded, actor, "flag_change.retried", after, now).await
+        let told_in = Some(retried.environment.as_str());
+        note(
+            tx,
+            &loaded,
+            actor,
+            "flag_change.retried",
+            after,
+            told_in,
+            now,
+        )
+        .await
     }
 }
 
-/// Marks the migration changed by `actor` and writes the audit entry.
+/// Marks the migration changed by `actor`, writes the audit entry, and tells it in the chat of
+/// `told_in`, the environment whose flag it is.
 async fn note(
     tx: &mut PgConnection,
     loaded: &Loaded,
     actor: &CurrentUser,
     action: &str,
     after: serde_json::Value,
+    told_in: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     db::migrations::touch(tx, loaded.row.id, &actor.username, now).await?;
@@ -209,8 +241,7 @@ async fn note(
         after: Some(after),
     };
     db::audit::insert_audit(&mut *tx, &entry, now).await?;
-    // A change made or failed is told where the flag is.
-    if let Some(environment) = entry.after.as_ref().and_then(|a| a["environment"].as_str()) {
+    if let Some(environment) = told_in {
         let sentence = crate::rollouts::words::summary(action, entry.after.as_ref());
         record::tell(
             tx,
