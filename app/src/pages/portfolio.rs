@@ -42,6 +42,19 @@ pub fn PortfolioPage() -> impl IntoView {
     });
     let query = use_query_map();
     let view = Memo::new(move |_| query.with(|q| PortfolioView::from_query(|name| q.get(name))));
+    // Taken here, not in the filter: the filter renders inside a Suspend, which may still be
+    // rendering when a request is dropped and the router's context with it.
+    let navigate = use_navigate();
+    let show = Callback::new(move |url: String| {
+        navigate(
+            &url,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
+    });
 
     view! {
         <Title text="In flight" />
@@ -55,7 +68,7 @@ pub fn PortfolioPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     migrations
                         .await
-                        .map(|portfolio| view! { <PortfolioBody portfolio view sparklines /> })
+                        .map(|portfolio| view! { <PortfolioBody portfolio view sparklines show /> })
                 })}
             </ErrorBoundary>
         </Suspense>
@@ -67,6 +80,8 @@ fn PortfolioBody(
     portfolio: Portfolio,
     view: Memo<PortfolioView>,
     sparklines: Sparklines,
+    /// Shows another view of the portfolio (its address), in place.
+    show: Callback<String>,
 ) -> impl IntoView {
     if portfolio.rows.is_empty() {
         return view! { <EmptyPortfolio /> }.into_any();
@@ -96,7 +111,7 @@ fn PortfolioBody(
 
     view! {
         <p class="summary">{summary}</p>
-        <PortfolioFilter rows=Arc::clone(&rows) view />
+        <PortfolioFilter rows=Arc::clone(&rows) view show />
         <p class="summary" aria-live="polite">
             {count}
         </p>
@@ -147,25 +162,20 @@ fn summary(rows: &[PortfolioRow]) -> String {
 /// The filter form. Without JavaScript it submits as a GET to `/`; with it, every change
 /// rewrites the URL at once and the table follows.
 #[component]
-fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> impl IntoView {
-    let navigate = use_navigate();
+fn PortfolioFilter(
+    rows: Arc<Vec<PortfolioRow>>,
+    view: Memo<PortfolioView>,
+    show: Callback<String>,
+) -> impl IntoView {
     let go = move |change: &dyn Fn(&mut PortfolioView)| {
         let mut next = view.get_untracked();
         change(&mut next);
         let query = next.to_query();
-        let url = if query.is_empty() {
+        show.run(if query.is_empty() {
             "/".to_owned()
         } else {
             format!("/?{query}")
-        };
-        navigate(
-            &url,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..NavigateOptions::default()
-            },
-        );
+        });
     };
     let current = view.get_untracked();
     let distinct = |pick: fn(&PortfolioRow) -> (String, String)| -> Vec<(String, String)> {
@@ -189,12 +199,9 @@ fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> i
         .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
         .collect();
 
-    let on_search = {
-        let go = go.clone();
-        move |event| {
-            let text = event_target_value(&event);
-            go(&|v: &mut PortfolioView| v.q = text.clone());
-        }
+    let on_search = move |event| {
+        let text = event_target_value(&event);
+        go(&|v: &mut PortfolioView| v.q = text.clone());
     };
     let select = |name: &'static str,
                   label: &'static str,
@@ -203,7 +210,6 @@ fn PortfolioFilter(rows: Arc<Vec<PortfolioRow>>, view: Memo<PortfolioView>) -> i
                   get: fn(&PortfolioView) -> String,
                   set: fn(&mut PortfolioView, String)| {
         let chosen = get(&current);
-        let go = go.clone();
         let on_change = move |event| {
             let value = event_target_value(&event);
             go(&|v: &mut PortfolioView| set(v, value.clone()));
