@@ -8,8 +8,7 @@ use leptos_router::{
     path,
 };
 
-use crate::components::layout::TopBar;
-use crate::components::time::provide_viewer_time;
+use crate::components::layout::{PageScript, TopBar};
 use crate::pages::{
     audit::AuditPage,
     history::HistoryPage,
@@ -33,7 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -46,14 +45,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_viewer_time();
-    // Effects run only in the browser, after hydration: mark the document so tests (and styles)
-    // can tell a live page from server-rendered HTML.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "");
-        }
-    });
 
     view! {
         <Title formatter=|page: String| format!("{page} · Rampart") />
@@ -81,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 </Routes>
             </main>
+            <PageScript />
         </Router>
     }
 }

@@ -32,16 +32,22 @@ test('the header shows who is signed in and their roles; signing out ends the se
 test('a wrong password says so without saying whether the account exists', async ({ page }) => {
   await page.goto('/sign-in');
   await hydrated(page);
+  const answers: string[] = [];
   for (const username of ['erin', 'nobody']) {
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill('not the password');
-    // Each attempt's own answer: the alert from the one before is still on the page.
+    // The form posts as a plain form: the answer sends the browser back to it, saying why.
     const answer = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/sign_in');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    expect((await answer).status()).toBe(401);
+    const response = await answer;
+    expect(response.status()).toBe(302);
+    answers.push(response.headers()['location']);
     await expect(page.getByRole('alert')).toHaveText('The username or the password is wrong.');
   }
-  await expect(page).toHaveURL(/\/sign-in$/);
+  // An unknown name and a wrong password get the very same answer.
+  expect(answers[0]).toMatch(/^\/sign-in\?failed=/);
+  expect(answers[1]).toBe(answers[0]);
+  await expect(page.getByRole('banner').getByText('Erin Engineer')).toHaveCount(0);
 });
 
 test.describe('without JavaScript', () => {

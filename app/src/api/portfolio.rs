@@ -165,7 +165,7 @@ fn progress(row: &PortfolioRow) -> usize {
 
 /// The portfolio's filter and order, as the page's URL query carries them so a link shares the
 /// view: `?q=commit&environment=production&health=attention&sort=flag`. Empty means "any".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortfolioView {
     /// Part of the flag or of `Service::Method`, any case.
     pub q: String,

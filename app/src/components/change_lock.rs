@@ -6,24 +6,13 @@ use leptos::prelude::*;
 use crate::api::change_lock::{
     ChangeLockStatus, DeclareChangeLock, LiftChangeLock, MAX_LOCK_HOURS, get_change_lock,
 };
-use crate::components::status::{ErrorNotice, sentence};
 use crate::components::time::When;
 
 #[component]
 pub fn ChangeLockBanner() -> impl IntoView {
     let declare = ServerAction::<DeclareChangeLock>::new();
     let lift = ServerAction::<LiftChangeLock>::new();
-    let status = Resource::new(
-        move || (declare.version().get(), lift.version().get()),
-        |_| get_change_lock(),
-    );
-    let failure = move || {
-        [declare.value().get(), lift.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|error| view! { <ErrorNotice message=sentence(&error.to_string()) /> })
-    };
+    let status = Resource::new(|| (), |_| get_change_lock());
     view! {
         <Transition>
             {move || Suspend::new(async move {
@@ -33,7 +22,6 @@ pub fn ChangeLockBanner() -> impl IntoView {
                     .map(|status| view! { <Banner status declare lift /> })
             })}
         </Transition>
-        {failure}
     }
 }
 

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::api::panels::{Chart, Line, Marker, Unit};
 use crate::components::time::relative;
@@ -16,7 +17,7 @@ const TOP: f64 = 22.0;
 const BOTTOM: f64 = 146.0;
 
 /// The time axis: unix seconds at the left and right edges.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 pub struct Axis {
     pub from: i64,
     pub until: i64,
@@ -112,7 +113,8 @@ fn ago(at: i64, now: DateTime<Utc>) -> String {
     DateTime::from_timestamp(at, 0).map_or_else(String::new, |at| relative(at, now))
 }
 
-#[component]
+/// A chart that reads out the value under the pointer: an island, sent with its data.
+#[island]
 pub fn TimeChart(
     chart: Chart,
     axis: Axis,

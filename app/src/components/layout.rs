@@ -67,3 +67,11 @@ fn SignedIn(user: crate::api::session::CurrentUser) -> impl IntoView {
         </div>
     }
 }
+
+/// The page's script (see `browser`): times, forms sent in place, live updates. An island with
+/// nothing to show, so that the browser runs it on every page.
+#[island]
+pub fn PageScript() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    crate::browser::start();
+}

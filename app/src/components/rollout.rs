@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use rollout::{Environment, FlagValue, Health, Status, duration::format_duration};
+use rollout::{Environment, FlagValue, Health, Status};
 
 use crate::api::portfolio::CheckDue;
-use crate::components::time::relative;
+use crate::components::time::{Tick, Ticking};
 
 /// A coloured dot with the health in words for screen readers and as a tooltip.
 #[component]
@@ -41,15 +41,16 @@ pub fn CommandBox(#[prop(into)] command: String, #[prop(into)] channel: String) 
     view! {
         <div class="command">
             <code class="command__line">{command.clone()}</code>
-            <CopyButton text=command />
+            <CopyButton text=command.clone() />
         </div>
         <p class="muted">"in " {channel}</p>
     }
 }
 
-/// Copies `text` to the clipboard, and says so.
-#[component]
-pub fn CopyButton(#[prop(into)] text: String) -> impl IntoView {
+/// Copies `text` to the clipboard, and says so. An island: the only part of its box that runs
+/// in the browser.
+#[island]
+pub fn CopyButton(text: String) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
@@ -67,30 +68,16 @@ pub fn CopyButton(#[prop(into)] text: String) -> impl IntoView {
     }
 }
 
-/// When the next look is due, "overdue by …" in red once late, ticking with `now`.
+/// When the next look is due, "overdue by …" in red once late; the browser keeps it ticking.
 #[component]
-pub fn CheckClock(due: Option<CheckDue>, now: Signal<DateTime<Utc>>) -> impl IntoView {
+pub fn CheckClock(due: Option<CheckDue>, now: DateTime<Utc>) -> impl IntoView {
     match due {
         None => view! { <span class="next muted">"no check due"</span> }.into_any(),
         Some(CheckDue {
             can_be_late: false, ..
         }) => view! { <span class="next">"one look, due now"</span> }.into_any(),
         Some(CheckDue { at, .. }) => {
-            let late = move || at < now.get();
-            let text = move || {
-                let now = now.get();
-                if at < now {
-                    format!("overdue by {}", format_duration(now - at))
-                } else {
-                    format!("due {}", relative(at, now))
-                }
-            };
-            view! {
-                <span class="next" class:next--bad=late>
-                    {text}
-                </span>
-            }
-            .into_any()
+            view! { <Ticking tick=Tick::Due at now class="next" /> }.into_any()
         }
     }
 }

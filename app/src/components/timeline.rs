@@ -6,10 +6,10 @@ use rollout::duration::format_duration;
 
 use crate::api::migration::{StageVisit, TimelineStage};
 use crate::api::portfolio::Place;
-use crate::components::time::When;
+use crate::components::time::{Tick, Ticking, When};
 
 #[component]
-pub fn StageTimeline(stages: Vec<TimelineStage>, now: Signal<DateTime<Utc>>) -> impl IntoView {
+pub fn StageTimeline(stages: Vec<TimelineStage>, now: DateTime<Utc>) -> impl IntoView {
     view! {
         <ol class="timeline" aria-label="Stage timeline">
             {stages.into_iter().map(|stage| view! { <TimelineEntry stage now /> }).collect_view()}
@@ -18,7 +18,7 @@ pub fn StageTimeline(stages: Vec<TimelineStage>, now: Signal<DateTime<Utc>>) -> 
 }
 
 #[component]
-fn TimelineEntry(stage: TimelineStage, now: Signal<DateTime<Utc>>) -> impl IntoView {
+fn TimelineEntry(stage: TimelineStage, now: DateTime<Utc>) -> impl IntoView {
     let (class, place) = match stage.place {
         Place::Passed => ("timeline__stage timeline__stage--passed", "done"),
         Place::Current => ("timeline__stage timeline__stage--current", "current stage"),
@@ -41,12 +41,13 @@ fn TimelineEntry(stage: TimelineStage, now: Signal<DateTime<Utc>>) -> impl IntoV
 }
 
 #[component]
-fn Visit(visit: StageVisit, now: Signal<DateTime<Utc>>) -> impl IntoView {
+fn Visit(visit: StageVisit, now: DateTime<Utc>) -> impl IntoView {
     let started = visit.started_at;
     let ended = visit.ended_at;
-    let ran = move || {
-        let until = ended.unwrap_or_else(|| now.get());
-        format!("ran {}", format_duration(until - started))
+    // A visit under way keeps counting in the browser.
+    let ran = match ended {
+        Some(ended) => format!("ran {}", format_duration(ended - started)).into_any(),
+        None => view! { <Ticking tick=Tick::Ran at=started now /> }.into_any(),
     };
     view! {
         <span class="timeline__visit">

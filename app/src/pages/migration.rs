@@ -28,15 +28,14 @@ use crate::api::migration::{
 use crate::api::panels::{ChartWindow, Panels, migration_panels};
 use crate::components::audit::AuditTrail;
 use crate::components::change_lock::ChangeLockBanner;
-use crate::components::live::on_change;
+use crate::components::flash::Region;
 use crate::components::rollout::{CheckClock, CopyButton, HealthDot, ServingNow};
-use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
-use crate::components::time::{Ago, When, ticking_now};
+use crate::components::status::{ErrorPanel, Loading, sentence};
+use crate::components::time::{Ago, When};
 use crate::components::timeline::StageTimeline;
 use crate::error::AppError;
 
-/// Every action of the page, so that one finishing reads the migration again and one failing
-/// says why.
+/// Every action of the page: each form posts to its server function.
 #[derive(Clone, Copy)]
 pub(crate) struct Actions {
     check_in: ServerAction<RecordCheckIn>,
@@ -56,9 +55,6 @@ pub(crate) struct Actions {
     review: ServerAction<ReviewKill>,
     guardrail_mode: ServerAction<SetGuardrailMode>,
 }
-
-/// Each action's last result, reduced to what the page needs: nothing yet, done, or why not.
-type Outcome = Option<Result<(), AppError>>;
 
 impl Actions {
     fn new() -> Actions {
@@ -81,54 +77,6 @@ impl Actions {
             guardrail_mode: ServerAction::new(),
         }
     }
-
-    /// Every action's version and last outcome, read reactively.
-    fn each(&self) -> [(usize, Outcome); 16] {
-        fn read<A>(action: ServerAction<A>) -> (usize, Outcome)
-        where
-            A: leptos::server_fn::ServerFn<Output = (), Error = AppError>
-                + Clone
-                + Send
-                + Sync
-                + 'static,
-        {
-            (action.version().get(), action.value().get())
-        }
-        [
-            read(self.check_in),
-            read(self.decide),
-            read(self.advance),
-            read(self.start),
-            read(self.pause),
-            read(self.resume),
-            read(self.complete),
-            read(self.confirm),
-            read(self.retry),
-            read(self.request),
-            read(self.approve),
-            read(self.reject),
-            read(self.override_soak),
-            read(self.kill),
-            read(self.review),
-            read(self.guardrail_mode),
-        ]
-    }
-
-    /// Changes whenever any action finishes.
-    fn versions(&self) -> Vec<usize> {
-        self.each()
-            .into_iter()
-            .map(|(version, _)| version)
-            .collect()
-    }
-
-    /// The failure of the action that finished last, if it failed.
-    fn failure(&self) -> Option<AppError> {
-        self.each()
-            .into_iter()
-            .filter_map(|(_, outcome)| outcome)
-            .find_map(Result::err)
-    }
 }
 
 #[component]
@@ -142,19 +90,10 @@ pub fn MigrationPage() -> impl IntoView {
     let actions = Actions::new();
     // Blocking: the response waits for the migration before its first byte, so an unknown one
     // is answered with 404 (the panels after it stream in order, and block nothing).
-    let detail = Resource::new_blocking(
-        move || (flag(), actions.versions()),
-        |(flag, _)| get_migration(flag),
-    );
-    // Changed elsewhere (another person, Rampart's workers, the guardrail): read it again.
-    on_change(move |changed| {
-        if changed == "*" || changed == params.read_untracked().get("flag").unwrap_or_default() {
-            detail.refetch();
-        }
-    });
+    let detail = Resource::new_blocking(flag, get_migration);
     let panels = Resource::new(
-        move || (flag(), window.get(), actions.versions()),
-        |(flag, window, _)| migration_panels(flag, window),
+        move || (flag(), window.get()),
+        |(flag, window)| migration_panels(flag, window),
     );
 
     view! {
@@ -163,9 +102,21 @@ pub fn MigrationPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="the migration" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
-                    detail
-                        .await
-                        .map(|detail| view! { <MigrationView detail actions panels window /> })
+                    detail.await.map(|detail| {
+                        // Changed elsewhere (another person, Rampart's workers, the guardrail):
+                        // the browser reads it again.
+                        view! {
+                            // Every minute too: the charts and counts move on their own.
+                            <Region
+                                id="migration"
+                                live=detail.flag.clone()
+                                now=detail.as_of
+                                every=60u32
+                            >
+                                <MigrationView detail actions panels window />
+                            </Region>
+                        }
+                    })
                 })}
             </ErrorBoundary>
         </Transition>
@@ -179,15 +130,11 @@ fn MigrationView(
     panels: Resource<Result<Panels, AppError>>,
     window: Signal<ChartWindow>,
 ) -> impl IntoView {
-    let now = ticking_now(detail.as_of);
-    let failure = move || {
-        actions
-            .failure()
-            .map(|error| view! { <ErrorNotice message=sentence(&error.to_string()) /> })
-    };
+    let now = detail.as_of;
     let flag = detail.flag.clone();
     let version = detail.version;
-    view! {
+    // Erased in parts: the page's whole view type would outgrow the compiler's limits.
+    let head = view! {
         <header class="detail-head">
             <div>
                 <div class="detail-head__title">
@@ -224,10 +171,9 @@ fn MigrationView(
                     .then(|| view! { <KillSwitch flag=flag.clone() actions /> })}
             </div>
         </header>
-        {failure}
-        <ChangeLockBanner />
-        <DriftWarnings drift=detail.drift.clone() now />
-        <StageTimeline stages=detail.stages.clone() now />
+    }
+    .into_any();
+    let body = view! {
         <div class="detail-body">
             <div class="detail-body__main">
                 {match detail.current.clone() {
@@ -309,6 +255,14 @@ fn MigrationView(
                 </section>
             </aside>
         </div>
+    }
+    .into_any();
+    view! {
+        {head}
+        <ChangeLockBanner />
+        <DriftWarnings drift=detail.drift.clone() now />
+        <StageTimeline stages=detail.stages.clone() now />
+        {body}
         // Last on the page: it streams in order, so nothing waits for the panels' sources.
         <ObservePanels panels window />
     }
@@ -316,7 +270,7 @@ fn MigrationView(
 
 /// Flags found otherwise than Rampart set them, or that could not be read.
 #[component]
-fn DriftWarnings(drift: Vec<FlagDrift>, now: Signal<DateTime<Utc>>) -> impl IntoView {
+fn DriftWarnings(drift: Vec<FlagDrift>, now: DateTime<Utc>) -> impl IntoView {
     drift
         .into_iter()
         .map(|d| {
@@ -383,7 +337,7 @@ fn CurrentStagePanel(
     status: Status,
     viewer: ViewerRights,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     let running = matches!(status, Status::Active | Status::Paused);
     let checklist = current
@@ -501,7 +455,7 @@ fn DecisionForm(
     flag: String,
     version: i64,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     let answered = decision.map(|d| {
         let answer = match d.outcome {
@@ -549,7 +503,7 @@ fn AdvancePanel(
     status: Status,
     viewer: ViewerRights,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     let Some(next) = current.next_stage.clone() else {
         return match status {

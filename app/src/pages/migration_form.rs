@@ -5,31 +5,48 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::migration_form::{
     CreateMigration, EditableMigration, MigrationForm, UpdateMigration, get_migration_form,
 };
+use crate::components::flash::failed_form;
+use crate::components::island_form::SentForm;
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::error::AppError;
 
 #[component]
 pub fn NewMigrationPage() -> impl IntoView {
-    let create = ServerAction::<CreateMigration>::new();
-    let result = create.value();
     view! {
         <Title text="New migration" />
         <h1>"New migration"</h1>
         <p class="muted">
             "The fields of the acceptance-testing template's Details and Preparation. It is added not started; start it from its page."
         </p>
-        <ActionForm action=create attr:class="migration-form" attr:novalidate=true>
-            <Fields form=MigrationForm::default() editing=false result=result.into() />
-            <button class="button button--primary" type="submit" disabled=create.pending()>
+        <NewForm failed=failed_form(Some(CreateMigration::PATH)) />
+    }
+}
+
+/// An island: each field's error shows beside it, and what was typed stays. `failed`: the error
+/// of a sending without JavaScript, which came back to this page.
+#[island]
+fn NewForm(failed: Option<AppError>) -> impl IntoView {
+    let sent = SentForm::<()>::failed_before(failed);
+    view! {
+        <form
+            class="migration-form"
+            method="post"
+            action=CreateMigration::url()
+            novalidate
+            on:submit=sent.on_submit()
+        >
+            <Fields form=MigrationForm::default() editing=false result=sent.answer.into() />
+            <button class="button button--primary" type="submit" disabled=sent.pending>
                 "Add migration"
             </button>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -44,30 +61,39 @@ pub fn EditMigrationPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="the migration" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {move || Suspend::new(async move {
-                    saved.await.map(|saved| view! { <EditForm saved /> })
+                    saved.await.map(|saved| {
+                        view! { <EditForm saved failed=failed_form(Some(UpdateMigration::PATH)) /> }
+                    })
                 })}
             </ErrorBoundary>
         </Suspense>
     }
 }
 
-#[component]
-fn EditForm(saved: EditableMigration) -> impl IntoView {
-    let update = ServerAction::<UpdateMigration>::new();
-    let result = update.value();
+/// An island, as [`NewForm`]; a save refused as stale says who changed it, and what was typed
+/// stays.
+#[island]
+fn EditForm(saved: EditableMigration, failed: Option<AppError>) -> impl IntoView {
+    let sent = SentForm::<()>::failed_before(failed);
     let flag = saved.form.feature_flag.clone();
     view! {
-        <ActionForm action=update attr:class="migration-form" attr:novalidate=true>
+        <form
+            class="migration-form"
+            method="post"
+            action=UpdateMigration::url()
+            novalidate
+            on:submit=sent.on_submit()
+        >
             <input type="hidden" name="flag" value=flag.clone() />
             <input type="hidden" name="version" value=saved.version />
-            <Fields form=saved.form editing=true result=result.into() />
+            <Fields form=saved.form editing=true result=sent.answer.into() />
             <div class="migration-form__buttons">
-                <button class="button button--primary" type="submit" disabled=update.pending()>
+                <button class="button button--primary" type="submit" disabled=sent.pending>
                     "Save changes"
                 </button>
                 <a class="button" href=format!("/migrations/{flag}")>"Cancel"</a>
             </div>
-        </ActionForm>
+        </form>
     }
 }
 

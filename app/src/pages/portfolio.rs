@@ -3,15 +3,11 @@
 //! JavaScript the filter is a plain GET form.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    NavigateOptions,
-    hooks::{use_navigate, use_query_map},
-};
+use leptos_router::hooks::use_query_map;
 use rollout::{Environment, Health, Status};
 
 use crate::api::panels::{Sparkline as SparklineData, Unit, error_rate_sparklines};
@@ -20,41 +16,16 @@ use crate::api::portfolio::{
 };
 use crate::components::change_lock::ChangeLockBanner;
 use crate::components::chart::Sparkline;
-use crate::components::live::on_change;
+use crate::components::flash::Region;
 use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading};
-use crate::components::time::ticking_now;
+use crate::components::time::{Tick, Ticking};
 
 #[component]
 pub fn PortfolioPage() -> impl IntoView {
     let migrations = Resource::new(|| (), |_| list_migrations());
-    // Any migration that changes, here or in another browser, is read again.
-    on_change(move |_| migrations.refetch());
-    // Read in the browser only, once the page is live (effects do not run on the server), into
-    // a plain signal: the table never waits for the metrics behind the sparklines.
-    let sparklines = RwSignal::new(None::<Vec<SparklineData>>);
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            if let Ok(found) = error_rate_sparklines().await {
-                sparklines.set(Some(found));
-            }
-        });
-    });
-    let query = use_query_map();
-    let view = Memo::new(move |_| query.with(|q| PortfolioView::from_query(|name| q.get(name))));
-    // Taken here, not in the filter: the filter renders inside a Suspend, which may still be
-    // rendering when a request is dropped and the router's context with it.
-    let navigate = use_navigate();
-    let show = Callback::new(move |url: String| {
-        navigate(
-            &url,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..NavigateOptions::default()
-            },
-        );
-    });
+    let sparklines = Resource::new(|| (), |_| error_rate_sparklines());
+    let view = use_query_map().with_untracked(|q| PortfolioView::from_query(|name| q.get(name)));
 
     view! {
         <Title text="In flight" />
@@ -65,11 +36,20 @@ pub fn PortfolioPage() -> impl IntoView {
         <ChangeLockBanner />
         <Suspense fallback=|| view! { <Loading what="migrations" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
-                {move || Suspend::new(async move {
-                    migrations
-                        .await
-                        .map(|portfolio| view! { <PortfolioBody portfolio view sparklines show /> })
-                })}
+                {
+                    let view = view.clone();
+                    move || {
+                        let view = view.clone();
+                        Suspend::new(async move {
+                            let portfolio = migrations.await?;
+                            // The sparklines' sources failing leaves their column empty, not the page.
+                            let sparklines = sparklines.await.unwrap_or_default();
+                            Ok::<_, crate::error::AppError>(
+                                view! { <PortfolioBody portfolio view sparklines /> },
+                            )
+                        })
+                    }
+                }
             </ErrorBoundary>
         </Suspense>
     }
@@ -78,66 +58,75 @@ pub fn PortfolioPage() -> impl IntoView {
 #[component]
 fn PortfolioBody(
     portfolio: Portfolio,
-    view: Memo<PortfolioView>,
-    sparklines: Sparklines,
-    /// Shows another view of the portfolio (its address), in place.
-    show: Callback<String>,
+    view: PortfolioView,
+    sparklines: Vec<SparklineData>,
 ) -> impl IntoView {
-    if portfolio.rows.is_empty() {
-        return view! { <EmptyPortfolio /> }.into_any();
+    let now = portfolio.as_of;
+    let rows = portfolio.rows;
+    if rows.is_empty() {
+        return view! {
+            <Region id="portfolio" live="*" now>
+                <EmptyPortfolio />
+            </Region>
+        }
+        .into_any();
     }
-    let now = ticking_now(portfolio.as_of);
-    // A plain Arc, not a StoredValue: views made inside a Suspend may still be rendering after the
-    // Suspend's owner (and any arena value in it) has been disposed.
-    let rows = Arc::new(portfolio.rows);
     let summary = summary(&rows);
-    let shown = {
-        let rows = Arc::clone(&rows);
-        move || {
-            let view = view.get();
-            view.apply(&rows).into_iter().cloned().collect::<Vec<_>>()
-        }
+    let distinct = |pick: fn(&PortfolioRow) -> (String, String)| -> Vec<(String, String)> {
+        rows.iter()
+            .map(pick)
+            .filter(|(value, _)| !value.is_empty())
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect()
     };
-    let shown = Memo::new(move |_| shown());
+    let options = FilterOptions {
+        stages: distinct(|r| (r.stage_key.clone(), r.stage_name.clone())),
+        owners: distinct(|r| (r.owner.clone(), r.owner.clone())),
+        services: distinct(|r| (r.grpc_service.clone(), r.grpc_service.clone())),
+    };
+    let shown = view.apply(&rows);
     let total = rows.len();
-    let count = move || {
-        let n = shown.with(Vec::len);
-        if n == total {
-            String::new()
-        } else {
-            format!("{n} of {total} match the filter.")
-        }
-    };
+    let count =
+        (shown.len() != total).then(|| format!("{} of {total} match the filter.", shown.len()));
+    let none_shown = shown.is_empty();
+    let table_rows = shown
+        .into_iter()
+        .map(|row| {
+            let sparkline = sparklines.iter().find(|s| s.flag == row.flag).cloned();
+            view! { <MigrationRow row=row.clone() now sparkline /> }
+        })
+        .collect_view();
 
     view! {
-        <p class="summary">{summary}</p>
-        <PortfolioFilter rows=Arc::clone(&rows) view show />
-        <p class="summary" aria-live="polite">
-            {count}
-        </p>
-        <table class="migrations" hidden=move || shown.with(Vec::is_empty)>
-            <thead>
-                <tr>
-                    <th scope="col">
-                        <span class="visually-hidden">"Health"</span>
-                    </th>
-                    <th scope="col">"Flag · method"</th>
-                    <th scope="col">"Stage"</th>
-                    <th scope="col">"Now"</th>
-                    <th scope="col">"Next check"</th>
-                    <th scope="col">"Errors, 24 h"</th>
-                    <th scope="col">"Owner"</th>
-                </tr>
-            </thead>
-            <tbody>
-                <For each=move || shown.get() key=|row| row.flag.clone() let(row)>
-                    <MigrationRow row now sparklines />
-                </For>
-            </tbody>
-        </table>
-        <p class="notice" hidden=move || !shown.with(Vec::is_empty)>
-            "No migration matches this filter. " <a href="/">"Show all"</a>
-        </p>
+        <PortfolioFilter view options />
+        // Any migration that changes, here or in another browser, is read again.
+        <Region id="portfolio" live="*" now>
+            <p class="summary">{summary}</p>
+            <p class="summary" aria-live="polite">
+                {count}
+            </p>
+            <table class="migrations" hidden=none_shown>
+                <thead>
+                    <tr>
+                        <th scope="col">
+                            <span class="visually-hidden">"Health"</span>
+                        </th>
+                        <th scope="col">"Flag · method"</th>
+                        <th scope="col">"Stage"</th>
+                        <th scope="col">"Now"</th>
+                        <th scope="col">"Next check"</th>
+                        <th scope="col">"Errors, 24 h"</th>
+                        <th scope="col">"Owner"</th>
+                    </tr>
+                </thead>
+                <tbody>{table_rows}</tbody>
+            </table>
+            <p class="notice" hidden=!none_shown>
+                "No migration matches this filter. "
+                <a href="/">"Show all"</a>
+            </p>
+        </Region>
     }
     .into_any()
 }
@@ -159,36 +148,43 @@ fn summary(rows: &[PortfolioRow]) -> String {
     parts.join(" · ")
 }
 
+/// The values the filter offers that come from the migrations themselves: (value, label).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct FilterOptions {
+    stages: Vec<(String, String)>,
+    owners: Vec<(String, String)>,
+    services: Vec<(String, String)>,
+}
+
 /// The filter form. Without JavaScript it submits as a GET to `/`; with it, every change
-/// rewrites the URL at once and the table follows.
-#[component]
-fn PortfolioFilter(
-    rows: Arc<Vec<PortfolioRow>>,
-    view: Memo<PortfolioView>,
-    show: Callback<String>,
-) -> impl IntoView {
+/// rewrites the URL at once and the results below are read again in place.
+#[island]
+fn PortfolioFilter(view: PortfolioView, options: FilterOptions) -> impl IntoView {
+    let current = RwSignal::new(view);
     let go = move |change: &dyn Fn(&mut PortfolioView)| {
-        let mut next = view.get_untracked();
+        let mut next = current.get_untracked();
         change(&mut next);
+        current.set(next.clone());
         let query = next.to_query();
-        show.run(if query.is_empty() {
+        let url = if query.is_empty() {
             "/".to_owned()
         } else {
             format!("/?{query}")
-        });
+        };
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(window) = web_sys::window()
+                && let Ok(history) = window.history()
+            {
+                let _ =
+                    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+            }
+            crate::browser::regions::refresh(url);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = url;
     };
-    let current = view.get_untracked();
-    let distinct = |pick: fn(&PortfolioRow) -> (String, String)| -> Vec<(String, String)> {
-        rows.iter()
-            .map(pick)
-            .filter(|(value, _)| !value.is_empty())
-            .collect::<BTreeMap<_, _>>()
-            .into_iter()
-            .collect()
-    };
-    let stages = distinct(|r| (r.stage_key.clone(), r.stage_name.clone()));
-    let owners = distinct(|r| (r.owner.clone(), r.owner.clone()));
-    let services = distinct(|r| (r.grpc_service.clone(), r.grpc_service.clone()));
+    let chosen_at_first = current.get_untracked();
     let environments: Vec<(String, String)> = Environment::all()
         .map(|e| (e.as_str().to_owned(), e.label().to_owned()))
         .collect();
@@ -209,7 +205,7 @@ fn PortfolioFilter(
                   options: Vec<(String, String)>,
                   get: fn(&PortfolioView) -> String,
                   set: fn(&mut PortfolioView, String)| {
-        let chosen = get(&current);
+        let chosen = get(&chosen_at_first);
         let on_change = move |event| {
             let value = event_target_value(&event);
             go(&|v: &mut PortfolioView| set(v, value.clone()));
@@ -220,7 +216,7 @@ fn PortfolioFilter(
                 <select
                     class="filter__select"
                     name=name
-                    prop:value=move || view.with(get)
+                    prop:value=move || current.with(get)
                     on:change=on_change
                 >
                     {(!any.is_empty())
@@ -247,12 +243,11 @@ fn PortfolioFilter(
                     name="q"
                     class="toolbar__filter"
                     placeholder="Flag or Service::Method"
-                    value=current.q.clone()
-                    prop:value=move || view.with(|v| v.q.clone())
+                    value=chosen_at_first.q.clone()
                     on:input=on_search
                 />
             </label>
-            {select("stage", "Stage", "Any stage", stages, |v| v.stage.clone(), |v, s| v.stage = s)}
+            {select("stage", "Stage", "Any stage", options.stages, |v| v.stage.clone(), |v, s| v.stage = s)}
             {select(
                 "environment",
                 "Environment",
@@ -262,12 +257,12 @@ fn PortfolioFilter(
                 |v, s| v.environment = s,
             )}
             {select("health", "Health", "Any health", healths, |v| v.health.clone(), |v, s| v.health = s)}
-            {select("owner", "Owner", "Anyone", owners, |v| v.owner.clone(), |v, s| v.owner = s)}
+            {select("owner", "Owner", "Anyone", options.owners, |v| v.owner.clone(), |v, s| v.owner = s)}
             {select(
                 "service",
                 "Service",
                 "Any service",
-                services,
+                options.services,
                 |v| v.service.clone(),
                 |v, s| v.service = s,
             )}
@@ -284,14 +279,13 @@ fn PortfolioFilter(
             </noscript>
         </form>
     }
-    .into_any()
 }
 
 #[component]
 fn MigrationRow(
     row: PortfolioRow,
-    now: Signal<DateTime<Utc>>,
-    sparklines: Sparklines,
+    now: DateTime<Utc>,
+    sparkline: Option<SparklineData>,
 ) -> impl IntoView {
     let method = row.method_name();
     let href = format!("/migrations/{}", row.flag);
@@ -317,7 +311,7 @@ fn MigrationRow(
                 <NextCheck row=row.clone() now />
             </td>
             <td class="migrations__errors">
-                <ErrorRate flag=row.flag.clone() sparklines />
+                <ErrorRate sparkline />
             </td>
             <td>
                 <span class="owner">{row.owner.clone()}</span>
@@ -330,50 +324,35 @@ fn MigrationRow(
 /// The error rate a sparkline's scale reaches at least: a fraction of a percent stays flat.
 const ERROR_RATE_FLOOR: f64 = 0.02;
 
-type Sparklines = RwSignal<Option<Vec<SparklineData>>>;
-
-/// The row's error-rate sparkline, once the browser has read them; nothing for a migration
-/// that watches no environment.
+/// The row's error-rate sparkline; nothing for a migration that watches no environment.
 #[component]
-fn ErrorRate(flag: String, sparklines: Sparklines) -> impl IntoView {
-    move || {
-        let found =
-            sparklines.with(|all| all.as_ref()?.iter().find(|s| s.flag == flag).cloned())?;
-        Some(match found.unavailable {
-            Some(reason) => {
-                view! { <span class="muted" title=reason>"unavailable"</span> }.into_any()
-            }
-            None => view! {
-                <Sparkline
-                    points=found.points
-                    unit=Unit::Ratio
-                    floor=ERROR_RATE_FLOOR
-                    label=format!("Error rate in {}, last 24 h", found.environment.label())
-                />
-            }
-            .into_any(),
-        })
-    }
+fn ErrorRate(sparkline: Option<SparklineData>) -> impl IntoView {
+    let found = sparkline?;
+    Some(match found.unavailable {
+        Some(reason) => view! { <span class="muted" title=reason>"unavailable"</span> }.into_any(),
+        None => view! {
+            <Sparkline
+                points=found.points
+                unit=Unit::Ratio
+                floor=ERROR_RATE_FLOOR
+                label=format!("Error rate in {}, last 24 h", found.environment.label())
+            />
+        }
+        .into_any(),
+    })
 }
 
 /// The stage's name, and its soak: "Staging trial · soak 62 %, 6 min left".
-fn stage_line(row: &PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView + use<> {
-    let name = row.stage_name.clone();
+fn stage_line(row: &PortfolioRow, now: DateTime<Utc>) -> impl IntoView + use<> {
     // A stopped trial's soak means nothing until it is resumed.
-    let soak = row.soak.filter(|_| row.status != Status::Disabled);
-    move || match soak {
-        Some(soak) => {
-            let now = now.get();
-            let percent = (soak.progress * 100.0).round();
-            if soak.ends_at > now {
-                let left = rollout::duration::format_duration(soak.ends_at - now);
-                format!("{name} · soak {percent} %, {left} left")
-            } else {
-                format!("{name} · soak done")
-            }
-        }
-        None => name.clone(),
-    }
+    let soak = row
+        .soak
+        .filter(|_| row.status != Status::Disabled)
+        .map(|soak| {
+            let percent = format!("{:.0}", (soak.progress * 100.0).round());
+            view! { " · " <Ticking tick=Tick::Soak at=soak.ends_at now percent /> }
+        });
+    view! { {row.stage_name.clone()} {soak} }
 }
 
 /// The plan's trials as a row of chips: passed, current (with its soak bar), ahead.
@@ -413,7 +392,7 @@ fn TrialTimeline(row: PortfolioRow) -> impl IntoView {
 
 /// When the next look is due, in red once it is late; or why nothing is due.
 #[component]
-fn NextCheck(row: PortfolioRow, now: Signal<DateTime<Utc>>) -> impl IntoView {
+fn NextCheck(row: PortfolioRow, now: DateTime<Utc>) -> impl IntoView {
     let note = match (row.ready_to_advance, row.flag_change_pending) {
         (_, true) => Some("flag change to confirm"),
         (true, false) => Some("ready to advance"),

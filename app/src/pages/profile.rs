@@ -4,18 +4,19 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::session::get_session_info;
-use crate::api::tokens::{CreateToken, RevokeToken, TokenSummary, list_tokens};
+use leptos::server_fn::ServerFn;
+
+use crate::api::tokens::{CreateToken, CreatedToken, RevokeToken, TokenSummary, list_tokens};
+use crate::components::flash::{Region, failed_form};
+use crate::components::island_form::SentForm;
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
+use crate::error::AppError;
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let info = Resource::new(|| (), |_| get_session_info());
-    let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_tokens(),
-    );
+    let tokens = Resource::new(|| (), |_| list_tokens());
 
     view! {
         <Title text="Your account" />
@@ -40,55 +41,54 @@ pub fn ProfilePage() -> impl IntoView {
                 " to the " <a href="/api/v1/docs" rel="external">"REST API"</a>
                 " and acts with your roles. Revoke a token as soon as no script needs it."
             </p>
-            {move || {
-                revoke
-                    .value()
-                    .get()
-                    .and_then(Result::err)
-                    .map(|error| view! { <ErrorNotice message=sentence(&error.to_string()) /> })
-            }}
-            <Suspense fallback=|| view! { <Loading what="tokens" /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
-                    {move || Suspend::new(async move {
-                        tokens.await.map(|rows| view! { <TokenTable rows revoke /> })
-                    })}
-                </ErrorBoundary>
-            </Suspense>
-            <ActionForm action=create attr:class="tokens__form">
-                <label class="field">
-                    <span class="field__label">"New token's name"</span>
-                    <input
-                        class="field__input"
-                        name="name"
-                        required
-                        maxlength="100"
-                        placeholder="CI pipeline"
-                    />
-                </label>
-                <button class="button button--primary" type="submit" disabled=create.pending()>
-                    "Create token"
-                </button>
-            </ActionForm>
-            {move || {
-                create
-                    .value()
-                    .get()
-                    .map(|result| match result {
-                        Ok(created) => view! {
-                            <p class="notice notice--success" role="status">
-                                "Token " <strong>{created.name}</strong>
-                                ", shown this once — copy it now: "
-                                <code class="secret">{created.token}</code>
-                            </p>
-                        }
-                        .into_any(),
-                        Err(error) => {
-                            view! { <ErrorNotice message=sentence(&error.to_string()) /> }
-                                .into_any()
-                        }
-                    })
-            }}
+            <Region id="tokens">
+                <Suspense fallback=|| view! { <Loading what="tokens" /> }>
+                    <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
+                        {move || Suspend::new(async move {
+                            tokens.await.map(|rows| view! { <TokenTable rows revoke /> })
+                        })}
+                    </ErrorBoundary>
+                </Suspense>
+            </Region>
+            <NewToken failed=failed_form(Some(CreateToken::PATH)) />
         </section>
+    }
+}
+
+/// An island: the new token is shown once, here, and nowhere else. `failed`: the error of a
+/// sending without JavaScript, which came back to this page.
+#[island]
+fn NewToken(failed: Option<AppError>) -> impl IntoView {
+    let sent = SentForm::<CreatedToken>::failed_before(failed);
+    // The list above shows the new token.
+    sent.refresh_page_on_success();
+    view! {
+        <form class="tokens__form" method="post" action=CreateToken::url() on:submit=sent.on_submit()>
+            <label class="field">
+                <span class="field__label">"New token's name"</span>
+                <input class="field__input" name="name" required maxlength="100" placeholder="CI pipeline" />
+            </label>
+            <button class="button button--primary" type="submit" disabled=sent.pending>
+                "Create token"
+            </button>
+        </form>
+        {move || {
+            sent.answer
+                .get()
+                .map(|result| match result {
+                    Ok(created) => view! {
+                        <p class="notice notice--success" role="status">
+                            "Token " <strong>{created.name}</strong>
+                            ", shown this once — copy it now: "
+                            <code class="secret">{created.token}</code>
+                        </p>
+                    }
+                    .into_any(),
+                    Err(error) => {
+                        view! { <ErrorNotice message=sentence(&error.to_string()) /> }.into_any()
+                    }
+                })
+        }}
     }
 }
 

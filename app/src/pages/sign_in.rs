@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::session::{SignIn, SignInFailure, get_session_info};
-use crate::components::status::{ErrorNotice, sentence};
+use crate::components::status::ErrorNotice;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -18,20 +18,11 @@ pub fn SignInPage() -> impl IntoView {
         .unwrap_or_else(|| "/".to_owned());
     let sso_next = next.clone();
     let info = Resource::new(|| (), |_| get_session_info());
-    // The script's answer, or the address's after a form post without JavaScript.
-    let failure = move || {
-        sign_in
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| sentence(&error.to_string()))
-            .or_else(|| {
-                query
-                    .read()
-                    .get("failed")
-                    .map(|failed| SignInFailure::parse(&failed).message().to_owned())
-            })
-    };
+    // The form posts as a plain form; a failure comes back in the address.
+    let failure = query
+        .read_untracked()
+        .get("failed")
+        .map(|failed| SignInFailure::parse(&failed).message().to_owned());
 
     view! {
         <Title text="Sign in" />
@@ -60,14 +51,11 @@ pub fn SignInPage() -> impl IntoView {
                         maxlength="256"
                     />
                 </label>
-                <button class="button button--primary" type="submit" disabled=sign_in.pending()>
+                <button class="button button--primary" type="submit">
                     "Sign in"
                 </button>
             </ActionForm>
-            {move || {
-                failure()
-                    .map(|message| view! { <ErrorNotice message /> })
-            }}
+            {failure.map(|message| view! { <ErrorNotice message /> })}
             <Suspense>
                 {
                     let next = sso_next;

@@ -4,50 +4,37 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use rollout::{Role, Roles};
 
+use leptos::server_fn::ServerFn;
+
 use crate::api::users::{
-    CreateUser, DeactivateUser, SetUserRoles, UserDirectory, UserSummary, list_users,
+    CreateUser, CreatedUser, DeactivateUser, SetUserRoles, UserDirectory, UserSummary, list_users,
 };
+use crate::components::flash::{Region, failed_form};
+use crate::components::island_form::SentForm;
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
+use crate::error::AppError;
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let create = ServerAction::<CreateUser>::new();
     let set_roles = ServerAction::<SetUserRoles>::new();
     let deactivate = ServerAction::<DeactivateUser>::new();
-    // Read again after every change.
-    let users = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                set_roles.version().get(),
-                deactivate.version().get(),
-            )
-        },
-        |_| list_users(),
-    );
-    let change_failure = move || {
-        [set_roles.value().get(), deactivate.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|error| sentence(&error.to_string()))
-    };
+    let users = Resource::new(|| (), |_| list_users());
 
     view! {
         <Title text="Users" />
         <h1>"Users"</h1>
-        {move || {
-            change_failure()
-                .map(|message| view! { <ErrorNotice message /> })
-        }}
-        <Suspense fallback=|| view! { <Loading what="users" /> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
-                {move || Suspend::new(async move {
-                    users.await.map(|directory| view! { <UserTable directory set_roles deactivate /> })
-                })}
-            </ErrorBoundary>
-        </Suspense>
-        <NewUser create />
+        <Region id="users">
+            <Suspense fallback=|| view! { <Loading what="users" /> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
+                    {move || Suspend::new(async move {
+                        users
+                            .await
+                            .map(|directory| view! { <UserTable directory set_roles deactivate /> })
+                    })}
+                </ErrorBoundary>
+            </Suspense>
+        </Region>
+        <NewUser failed=failed_form(Some(CreateUser::PATH)) />
     }
 }
 
@@ -143,10 +130,15 @@ fn RoleBoxes(checked: Roles) -> impl IntoView {
         .collect_view()
 }
 
-#[component]
-fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
+/// An island: the new user's password is shown once, here, and nowhere else. `failed`: the
+/// error of a sending without JavaScript, which came back to this page.
+#[island]
+fn NewUser(failed: Option<AppError>) -> impl IntoView {
+    let sent = SentForm::<CreatedUser>::failed_before(failed);
+    // The list above shows the new user.
+    sent.refresh_page_on_success();
     let outcome = move || {
-        create.value().get().map(|result| match result {
+        sent.answer.get().map(|result| match result {
             Ok(created) => view! {
                 <p class="notice notice--success" role="status">
                     "Added " <strong>{created.username}</strong>
@@ -160,7 +152,7 @@ fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
     view! {
         <section class="new-user">
             <h2>"Add a user"</h2>
-            <ActionForm action=create attr:class="new-user__form">
+            <form class="new-user__form" method="post" action=CreateUser::url() on:submit=sent.on_submit()>
                 <label class="field">
                     <span class="field__label">"Username"</span>
                     <input class="field__input" name="username" required maxlength="64" />
@@ -173,10 +165,10 @@ fn NewUser(create: ServerAction<CreateUser>) -> impl IntoView {
                     <legend class="field__label">"Roles"</legend>
                     <RoleBoxes checked=Roles::from(Role::Viewer) />
                 </fieldset>
-                <button class="button button--primary" type="submit" disabled=create.pending()>
+                <button class="button button--primary" type="submit" disabled=sent.pending>
                     "Add user"
                 </button>
-            </ActionForm>
+            </form>
             {outcome}
         </section>
     }

@@ -17,7 +17,7 @@ pub fn FlagChanges(
     next: Option<rollout::ChatOpsCommand>,
     flag: String,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     let waiting = !pending.is_empty();
     view! {
@@ -47,7 +47,7 @@ fn Change(
     change: PendingFlagChange,
     flag: String,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     let asked = view! {
         <p class="muted">

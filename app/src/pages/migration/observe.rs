@@ -12,21 +12,11 @@ use crate::components::status::sentence;
 use crate::components::time::When;
 use crate::error::AppError;
 
-/// How often an open page reads the panels again. The server answers from its cache within its
-/// refresh interval, so a shorter period here would cost it nothing and show nothing new.
-const REREAD: std::time::Duration = std::time::Duration::from_secs(60);
-
 #[component]
 pub fn ObservePanels(
     panels: Resource<Result<Panels, AppError>>,
     window: Signal<ChartWindow>,
 ) -> impl IntoView {
-    // Effects run only in the browser: the charts keep up while the page stays open.
-    Effect::new(move |_| {
-        if let Ok(reading) = set_interval_with_handle(move || panels.refetch(), REREAD) {
-            on_cleanup(move || reading.clear());
-        }
-    });
     let choices = ChartWindow::ALL
         .into_iter()
         .map(|choice| {

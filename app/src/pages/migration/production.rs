@@ -72,7 +72,7 @@ pub fn RequestCard(
     flag: String,
     version: i64,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     let percent = request.percent;
     let evidence = if request.outstanding.is_empty() {
@@ -220,7 +220,7 @@ pub fn Kills(
     flag: String,
     may_review: bool,
     actions: Actions,
-    now: Signal<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="kills">
