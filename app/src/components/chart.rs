@@ -72,17 +72,38 @@ fn polylines(line: &Line, axis: Axis, ceiling: f64) -> Vec<String> {
     let mut runs: Vec<String> = Vec::new();
     let mut previous: Option<i64> = None;
     for (at, value) in &line.points {
-        let point = format!("{:.1},{:.1}", axis.x(*at), y(*value, ceiling));
+        let (x, y) = (axis.x(*at), y(*value, ceiling));
         match (previous, runs.last_mut()) {
             (Some(before), Some(run)) if at - before <= 2 * step => {
                 run.push(' ');
-                run.push_str(&point);
+                push_point(run, x, y);
             }
-            _ => runs.push(point),
+            _ => {
+                let mut run = String::new();
+                push_point(&mut run, x, y);
+                runs.push(run);
+            }
         }
         previous = Some(*at);
     }
     runs
+}
+
+/// Appends "x,y", each to a tenth ("12.3,4.5"), as SVG points are written. Integer arithmetic,
+/// not `{:.1}`: formatting floats took a fifth of the time of rendering the portfolio, whose 200
+/// sparklines have 49 points each.
+fn push_point(out: &mut String, x: f64, y: f64) {
+    push_tenths(out, x);
+    out.push(',');
+    push_tenths(out, y);
+}
+
+fn push_tenths(out: &mut String, value: f64) {
+    use std::fmt::Write;
+    let tenths = (value * 10.0).round() as i64;
+    let sign = if tenths < 0 { "-" } else { "" };
+    let tenths = tenths.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{}", tenths / 10, tenths % 10);
 }
 
 /// The point of `line` nearest `at`.
@@ -317,16 +338,15 @@ pub fn Sparkline(points: Vec<f64>, unit: Unit, floor: f64, label: String) -> imp
         .fold(floor, f64::max)
         .max(f64::EPSILON);
     let count = points.len().max(2) - 1;
-    let line = points
-        .iter()
-        .enumerate()
-        .map(|(index, value)| {
-            let x = index as f64 / count as f64 * SPARK_WIDTH;
-            let y = SPARK_HEIGHT - 1.0 - value / top * (SPARK_HEIGHT - 2.0);
-            format!("{x:.1},{y:.1}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let mut line = String::with_capacity(points.len() * 10);
+    for (index, value) in points.iter().enumerate() {
+        if index > 0 {
+            line.push(' ');
+        }
+        let x = index as f64 / count as f64 * SPARK_WIDTH;
+        let y = SPARK_HEIGHT - 1.0 - value / top * (SPARK_HEIGHT - 2.0);
+        push_point(&mut line, x, y);
+    }
     let latest = points.last().map(|value| unit.format(*value));
     let description = match &latest {
         Some(latest) => format!("{label}, latest {latest}"),
@@ -364,6 +384,21 @@ mod tests {
         assert_eq!(ceiling(&[line(&[(0, 0.0041)])]), 0.005);
         assert_eq!(ceiling(&[line(&[(0, 0.0)])]), 1.0);
         assert_eq!(ceiling(&[]), 1.0);
+    }
+
+    #[test]
+    fn points_are_written_to_a_tenth_as_float_formatting_would() {
+        for (x, y) in [
+            (0.0, 17.34),
+            (95.96, 0.05),
+            (433.999, 146.0),
+            (-2.36, 12.25),
+        ] {
+            let mut written = String::new();
+            push_point(&mut written, x, y);
+            let rounded = |v: f64| (v * 10.0).round() / 10.0;
+            assert_eq!(written, format!("{:.1},{:.1}", rounded(x), rounded(y)));
+        }
     }
 
     #[test]

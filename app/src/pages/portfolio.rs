@@ -2,7 +2,7 @@
 //! check is due. The filter and order live in the URL, so a link shares the view; without
 //! JavaScript the filter is a plain GET form.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -90,10 +90,14 @@ fn PortfolioBody(
     let count =
         (shown.len() != total).then(|| format!("{} of {total} match the filter.", shown.len()));
     let none_shown = shown.is_empty();
+    let mut sparklines: HashMap<String, SparklineData> = sparklines
+        .into_iter()
+        .map(|sparkline| (sparkline.flag.clone(), sparkline))
+        .collect();
     let table_rows = shown
         .into_iter()
         .map(|row| {
-            let sparkline = sparklines.iter().find(|s| s.flag == row.flag).cloned();
+            let sparkline = sparklines.remove(&row.flag);
             view! { <MigrationRow row=row.clone() now sparkline /> }
         })
         .collect_view();
@@ -299,7 +303,7 @@ fn MigrationRow(
                 <div class="method">{method}</div>
             </td>
             <td>
-                <TrialTimeline row=row.clone() />
+                {trial_timeline(&row)}
                 <div class="muted">{stage_line(&row, now)}</div>
             </td>
             <td>
@@ -308,7 +312,7 @@ fn MigrationRow(
             </td>
             <td>
                 <span class="migrations__label">"Next check "</span>
-                <NextCheck row=row.clone() now />
+                {next_check(&row, now)}
             </td>
             <td class="migrations__errors">
                 <ErrorRate sparkline />
@@ -356,14 +360,14 @@ fn stage_line(row: &PortfolioRow, now: DateTime<Utc>) -> impl IntoView + use<> {
 }
 
 /// The plan's trials as a row of chips: passed, current (with its soak bar), ahead.
-#[component]
-fn TrialTimeline(row: PortfolioRow) -> impl IntoView {
+fn trial_timeline(row: &PortfolioRow) -> impl IntoView + use<> {
     let soak = row.soak.map_or(1.0, |s| s.progress);
     view! {
         <ol class="trials" aria-label="Trials">
             {row
                 .trials
-                .into_iter()
+                .iter()
+                .cloned()
                 .map(|mark| {
                     let class = match mark.place {
                         Place::Passed => "trial trial--passed",
@@ -391,8 +395,7 @@ fn TrialTimeline(row: PortfolioRow) -> impl IntoView {
 }
 
 /// When the next look is due, in red once it is late; or why nothing is due.
-#[component]
-fn NextCheck(row: PortfolioRow, now: DateTime<Utc>) -> impl IntoView {
+fn next_check(row: &PortfolioRow, now: DateTime<Utc>) -> impl IntoView + use<> {
     let note = match (row.ready_to_advance, row.flag_change_pending) {
         (_, true) => Some("flag change to confirm"),
         (true, false) => Some("ready to advance"),
