@@ -99,13 +99,22 @@ fn push_point(out: &mut String, x: f64, y: f64) {
 }
 
 fn push_tenths(out: &mut String, value: f64) {
-    use std::fmt::Write;
     let tenths = (value * 10.0).round() as i64;
-    let sign = if tenths < 0 { "-" } else { "" };
+    if tenths < 0 {
+        out.push('-');
+    }
     let tenths = tenths.unsigned_abs();
-    let _ = write!(out, "{sign}{}.{}", tenths / 10, tenths % 10);
+    push_digits(out, tenths / 10);
+    out.push('.');
+    out.push(char::from(b'0' + (tenths % 10) as u8));
 }
 
+fn push_digits(out: &mut String, number: u64) {
+    if number >= 10 {
+        push_digits(out, number / 10);
+    }
+    out.push(char::from(b'0' + (number % 10) as u8));
+}
 /// The point of `line` nearest `at`.
 fn nearest(line: &Line, at: i64) -> Option<(i64, f64)> {
     line.points
