@@ -339,6 +339,56 @@ pub fn acts(streak: u32, thresholds: &Thresholds) -> bool {
     streak >= thresholds.consecutive.max(1)
 }
 
+/// What the guardrail does about a regression it is sure of. In production the template says
+/// "disable trial immediately"; a trial elsewhere is paused, which holds it for a person without
+/// touching a flag nobody depends on yet. Observing only, it records what it would have done.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Response {
+    Disabled,
+    Paused,
+    WouldDisable,
+    WouldPause,
+}
+
+impl Response {
+    /// The response to this evaluation, if any: a fail, enough of them in a row, and a trial that
+    /// is running (a paused or disabled one has been stopped already).
+    pub fn to(
+        verdict: Verdict,
+        streak: u32,
+        thresholds: &Thresholds,
+        running: bool,
+        production: bool,
+        observe_only: bool,
+    ) -> Option<Response> {
+        let sure = verdict == Verdict::Fail && acts(streak, thresholds) && running;
+        sure.then_some(match (production, observe_only) {
+            (true, false) => Response::Disabled,
+            (false, false) => Response::Paused,
+            (true, true) => Response::WouldDisable,
+            (false, true) => Response::WouldPause,
+        })
+    }
+
+    /// Its stored name: "disabled", "would_pause", ….
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// What it did, for the migration's page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Response::Disabled => "disabled the flag",
+            Response::Paused => "paused the trial",
+            Response::WouldDisable => "would have disabled the flag (observe only)",
+            Response::WouldPause => "would have paused the trial (observe only)",
+        }
+    }
+}
+
 /// Why the guardrail acted (or would have), in one line for the page: the failing signals, and
 /// how many evaluations in a row.
 pub fn summary(reports: &[SignalReport], streak: u32) -> String {
@@ -444,6 +494,43 @@ fn erfc(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_is_disabled_elsewhere_paused_and_observing_only_records_it() {
+        let t = Thresholds::default();
+        let sure = t.consecutive.max(1);
+        let respond = |production, observe_only| {
+            Response::to(Verdict::Fail, sure, &t, true, production, observe_only)
+        };
+        assert_eq!(respond(true, false), Some(Response::Disabled));
+        assert_eq!(respond(false, false), Some(Response::Paused));
+        assert_eq!(respond(true, true), Some(Response::WouldDisable));
+        assert_eq!(respond(false, true), Some(Response::WouldPause));
+    }
+
+    #[test]
+    fn no_response_without_a_sure_fail_on_a_running_trial() {
+        let t = Thresholds {
+            consecutive: 2,
+            ..Thresholds::default()
+        };
+        assert_eq!(Response::to(Verdict::Fail, 1, &t, true, true, false), None);
+        assert_eq!(Response::to(Verdict::Fail, 2, &t, false, true, false), None);
+        assert_eq!(
+            Response::to(Verdict::Inconclusive, 5, &t, true, true, false),
+            None
+        );
+        assert_eq!(Response::to(Verdict::Pass, 5, &t, true, true, false), None);
+    }
+
+    #[test]
+    fn responses_are_stored_by_name() {
+        use strum::IntoEnumIterator;
+        for response in Response::iter() {
+            assert_eq!(response.as_str().parse::<Response>(), Ok(response));
+        }
+        assert_eq!(Response::WouldPause.as_str(), "would_pause");
+    }
 
     fn calls(calls: f64, errors: f64) -> Calls {
         Calls { calls, errors }

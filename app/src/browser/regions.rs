@@ -92,30 +92,37 @@ pub fn send_forms_in_place() {
         else {
             return;
         };
-        let in_region = form.closest("[data-swap]").ok().flatten().is_some();
+        let region = form.closest("[data-swap]").ok().flatten();
         let in_island = form.closest("leptos-island").ok().flatten().is_some();
-        if event.default_prevented()
-            || !form.method().eq_ignore_ascii_case("post")
-            || !in_region
-            || in_island
-        {
+        if event.default_prevented() || !form.method().eq_ignore_ascii_case("post") || in_island {
             return;
         }
+        let Some(region) = region else {
+            return;
+        };
         event.prevent_default();
-        if form.has_attribute("aria-busy") {
-            return; // already on its way
+        // One form of a region at a time: its answer brings the region back with the versions
+        // the next form must send, so a second form sent meanwhile would be refused as stale.
+        if region.has_attribute("aria-busy") {
+            return;
         }
         let Some(body) = form_body(&form, event.submitter()) else {
             return;
         };
-        let _ = form.set_attribute("aria-busy", "true");
+        let _ = region.set_attribute("aria-busy", "true");
         let ticket = next_ticket();
         spawn_local(async move {
             match fetch(&form.action(), Some(body), "text/html").await {
-                Ok(response) => show(response, ticket).await,
+                Ok(response) => {
+                    show(response, ticket).await;
+                    // Still here: the answer was not shown (a later read is on its way).
+                    if region.is_connected() {
+                        let _ = region.remove_attribute("aria-busy");
+                    }
+                }
                 // Not sent: let the browser send it and say what went wrong.
                 Err(_) => {
-                    let _ = form.remove_attribute("aria-busy");
+                    let _ = region.remove_attribute("aria-busy");
                     let _ = form.submit();
                 }
             }

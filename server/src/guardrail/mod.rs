@@ -21,7 +21,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
     Action, Environment, FlagValue, Status,
-    guardrail::{self, Thresholds, Verdict},
+    guardrail::{self, Response, Thresholds},
 };
 use sqlx::PgPool;
 
@@ -150,16 +150,14 @@ impl Guardrail {
         let streak = guardrail::streak(previous, evaluation.verdict);
         let summary = guardrail::summary(&evaluation.reports, streak);
         let observe_only = db::guardrail::observe_only(&self.pool, guarded.migration_id).await?;
-        let production = guarded.watched.environment == Environment::Production;
-        let act = evaluation.verdict == Verdict::Fail
-            && guardrail::acts(streak, &self.config.thresholds)
-            && guarded.status == Status::Active;
-        let action = act.then_some(match (production, observe_only) {
-            (true, false) => "disabled",
-            (false, false) => "paused",
-            (true, true) => "would_disable",
-            (false, true) => "would_pause",
-        });
+        let response = Response::to(
+            evaluation.verdict,
+            streak,
+            &self.config.thresholds,
+            guarded.status == Status::Active,
+            guarded.watched.environment == Environment::Production,
+            observe_only,
+        );
         db::guardrail::record(
             &self.pool,
             db::guardrail::Evaluated {
@@ -170,7 +168,7 @@ impl Guardrail {
                 verdict: &evaluation.verdict.to_string(),
                 failing_streak: streak,
                 evidence: serde_json::to_value(&evaluation).unwrap_or_default(),
-                action,
+                action: response.map(Response::as_str),
             },
         )
         .await?;
@@ -208,8 +206,8 @@ impl Guardrail {
                 .await?;
         }
         let reason = format!("guardrail: {summary}");
-        match action {
-            Some("disabled") => {
+        match response {
+            Some(Response::Disabled) => {
                 tracing::warn!(%flag, %summary, "the guardrail disables the flag");
                 self.migrations
                     .act(
@@ -223,7 +221,7 @@ impl Guardrail {
                     )
                     .await?;
             }
-            Some("paused") => {
+            Some(Response::Paused) => {
                 tracing::warn!(%flag, %summary, "the guardrail pauses the migration");
                 self.migrations
                     .act(
@@ -236,7 +234,7 @@ impl Guardrail {
                     )
                     .await?;
             }
-            Some(_) => {
+            Some(Response::WouldDisable | Response::WouldPause) => {
                 tracing::warn!(%flag, %summary, "observe only: the guardrail would have acted")
             }
             None => {}

@@ -2,7 +2,7 @@
 //! done, and the queries behind it.
 
 use app::api::migration::{GuardrailEvaluation, GuardrailView};
-use rollout::guardrail::{SignalReport, Verdict};
+use rollout::guardrail::{Response, SignalReport, Verdict};
 
 use crate::db::guardrail::EvaluationRow;
 
@@ -45,15 +45,9 @@ fn evaluation(row: EvaluationRow) -> GuardrailEvaluation {
         stage: row.stage_key,
         verdict,
         streak: u32::try_from(row.failing_streak).unwrap_or(0),
-        action: row.action.as_deref().map(|action| {
-            match action {
-                "disabled" => "disabled the flag",
-                "paused" => "paused the trial",
-                "would_disable" => "would have disabled the flag (observe only)",
-                "would_pause" => "would have paused the trial (observe only)",
-                other => other,
-            }
-            .to_owned()
+        action: row.action.map(|action| match action.parse::<Response>() {
+            Ok(response) => response.describe().to_owned(),
+            Err(_) => action,
         }),
         signals: reports
             .iter()
