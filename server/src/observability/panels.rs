@@ -38,6 +38,10 @@ const SPARKLINE_STEP: Duration = Duration::from_secs(1800);
 /// How many sparklines are asked for at once: two hundred migrations must not become two
 /// hundred simultaneous queries.
 const SPARKLINES_AT_ONCE: usize = 8;
+/// How long the portfolio waits for its sparklines. One its source has not answered by then is
+/// left out of this read — the call goes on in its own task and serves the next read — so a slow
+/// source never holds up the page.
+const SPARKLINES_WAIT: Duration = Duration::from_secs(2);
 
 /// The stage window starts this share of the stage's age before it (at least
 /// [`MIN_CONTEXT`]), so the chart shows what the stage changed.
@@ -117,8 +121,11 @@ impl Observatory {
         span: &Span,
     ) -> Result<RangeAnswer, QueryError> {
         let key = (panel, question(watched, span));
+        let (source, watched, span) = (Arc::clone(source), watched.clone(), *span);
         self.metrics
-            .get(key, || source.metrics(panel, watched, span))
+            .get(key, move || async move {
+                source.metrics(panel, &watched, &span).await
+            })
             .await
     }
 
@@ -215,13 +222,17 @@ impl Observatory {
         };
         let count = |kind| {
             let key = (kind, question(watched, &window));
-            self.counts
-                .get(key, move || source.log_count(kind, watched, from, until))
+            let (source, watched) = (Arc::clone(source), watched.clone());
+            self.counts.get(key, move || async move {
+                source.log_count(kind, &watched, from, until).await
+            })
         };
         let issues = |project| {
             let key = (project, question(watched, &window));
-            self.issues
-                .get(key, move || source.sentry(project, watched, hours))
+            let (source, watched) = (Arc::clone(source), watched.clone());
+            self.issues.get(key, move || async move {
+                source.sentry(project, &watched, hours).await
+            })
         };
         let (invocations, errors, gitaly, gitlab) = tokio::join!(
             count(Kind::Invocations),
@@ -422,8 +433,19 @@ impl ObservabilityService for Observatory {
         use futures_util::StreamExt;
         let until = self.until(self.clock.now());
         let watched = self.migrations.watched_in_flight().await?;
+        let deadline = tokio::time::Instant::now() + SPARKLINES_WAIT;
         Ok(futures_util::stream::iter(watched)
-            .map(|watched| self.sparkline(watched, until))
+            .map(|watched| async move {
+                let (flag, environment) = (watched.flag.clone(), watched.environment);
+                tokio::time::timeout_at(deadline, self.sparkline(watched, until))
+                    .await
+                    .unwrap_or_else(|_| Sparkline {
+                        flag,
+                        environment,
+                        points: Vec::new(),
+                        unavailable: Some("still being read: the next read shows it".to_owned()),
+                    })
+            })
             .buffered(SPARKLINES_AT_ONCE)
             .collect()
             .await)
