@@ -3,6 +3,7 @@
 
 use app::api::migration::{GuardrailEvaluation, GuardrailView};
 use rollout::guardrail::{Response, SignalReport, Verdict};
+use serde::Deserialize;
 
 use crate::db::guardrail::EvaluationRow;
 
@@ -20,21 +21,28 @@ pub fn view(rows: Vec<EvaluationRow>, observe_only: bool) -> GuardrailView {
     }
 }
 
+/// What the page shows of an evaluation's stored evidence (`measure::Evaluation`, as JSON). Read
+/// leniently: evidence stored by an older Rampart still shows what it has.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Evidence {
+    reports: Vec<SignalReport>,
+    queries: Vec<Asked>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Asked {
+    query: String,
+    answer: String,
+}
+
 fn evaluation(row: EvaluationRow) -> GuardrailEvaluation {
-    let reports: Vec<SignalReport> =
-        serde_json::from_value(row.evidence["reports"].clone()).unwrap_or_default();
-    let queries = row.evidence["queries"]
-        .as_array()
-        .map(|asked| {
-            asked
-                .iter()
-                .map(|q| {
-                    let text = |name: &str| q[name].as_str().unwrap_or_default().to_owned();
-                    (text("query"), text("answer"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let Evidence { reports, queries } = serde_json::from_value(row.evidence).unwrap_or_default();
+    let queries = queries
+        .into_iter()
+        .map(|asked| (asked.query, asked.answer))
+        .collect();
     let verdict = match row.verdict.as_str() {
         "pass" => Verdict::Pass,
         "fail" => Verdict::Fail,
