@@ -1,4 +1,4 @@
-//! A page's regions (`[data-swap][id]`, see `components::flash::Region`) read again in place.
+//! A page's regions (`[data-swap][id]`, see `components::region::Region`) read again in place.
 //!
 //! The page is read again from the server whole, as a reload would, and each region of this page
 //! takes the place of its namesake there; islands in them start again with their new props.
@@ -194,7 +194,7 @@ async fn show(response: Response, ticket: u64) {
     }
 }
 
-/// `url` without the failed form's message (see `components::flash`): the page shows it once,
+/// `url` without the failed form's message (see `components::region`): the page shows it once,
 /// and the address stays the page's own.
 fn without_message(url: &str) -> Option<web_sys::Url> {
     let url = web_sys::Url::new(url).ok()?;

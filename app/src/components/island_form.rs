@@ -22,7 +22,7 @@ impl<T: Send + Sync + 'static> Copy for SentForm<T> {}
 
 impl<T: DeserializeOwned + Send + Sync + 'static> SentForm<T> {
     /// A form whose last sending, without JavaScript, failed with `error` (see
-    /// `flash::failed_form`): it shows that answer until sent again.
+    /// `region::failed_form`): it shows that answer until sent again.
     pub fn failed_before(error: Option<AppError>) -> Self {
         SentForm {
             answer: RwSignal::new(error.map(Err)),

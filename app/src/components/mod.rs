@@ -3,9 +3,9 @@
 pub mod audit;
 pub mod change_lock;
 pub mod chart;
-pub mod flash;
 pub mod island_form;
 pub mod layout;
+pub mod region;
 pub mod rollout;
 pub mod status;
 pub mod time;

@@ -28,7 +28,7 @@ use crate::api::migration::{
 use crate::api::panels::{ChartWindow, Panels, migration_panels};
 use crate::components::audit::AuditTrail;
 use crate::components::change_lock::ChangeLockBanner;
-use crate::components::flash::Region;
+use crate::components::region::Region;
 use crate::components::rollout::{CheckClock, CopyButton, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading, sentence};
 use crate::components::time::{Ago, When};

@@ -12,8 +12,8 @@ use leptos_router::hooks::use_params_map;
 use crate::api::migration_form::{
     CreateMigration, EditableMigration, MigrationForm, UpdateMigration, get_migration_form,
 };
-use crate::components::flash::failed_form;
 use crate::components::island_form::SentForm;
+use crate::components::region::failed_form;
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::error::AppError;
 

@@ -16,7 +16,7 @@ use crate::api::portfolio::{
 };
 use crate::components::change_lock::ChangeLockBanner;
 use crate::components::chart::Sparkline;
-use crate::components::flash::Region;
+use crate::components::region::Region;
 use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
 use crate::components::status::{ErrorPanel, Loading};
 use crate::components::time::{Tick, Ticking};

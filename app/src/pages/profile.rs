@@ -7,8 +7,8 @@ use crate::api::session::get_session_info;
 use leptos::server_fn::ServerFn;
 
 use crate::api::tokens::{CreateToken, CreatedToken, RevokeToken, TokenSummary, list_tokens};
-use crate::components::flash::{Region, failed_form};
 use crate::components::island_form::SentForm;
+use crate::components::region::{Region, failed_form};
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::error::AppError;
 

@@ -9,8 +9,8 @@ use leptos::server_fn::ServerFn;
 use crate::api::users::{
     CreateUser, CreatedUser, DeactivateUser, SetUserRoles, UserDirectory, UserSummary, list_users,
 };
-use crate::components::flash::{Region, failed_form};
 use crate::components::island_form::SentForm;
+use crate::components::region::{Region, failed_form};
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
 use crate::error::AppError;
 
