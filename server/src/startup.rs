@@ -14,6 +14,7 @@ use tower_http::compression::CompressionLayer;
 use crate::{
     api,
     auth::{self, service::PgAuthService, sso::Sso, tokens::PgTokenService, users::PgUserService},
+    changes::{Changes, Kept, Topic},
     clock::{Clock, ShiftedClock, SystemClock},
     config::Config,
     db, demo,
@@ -25,6 +26,9 @@ use crate::{
     rollouts::{PgMigrationService, deployments},
     state::AppState,
 };
+
+/// How many signed-in users a replica keeps at most (see `AppState::signed_in`).
+const USERS_KEPT: usize = 10_000;
 
 /// The name cargo-leptos gives the browser files (`[[workspace.metadata.leptos]] name`).
 const OUTPUT_NAME: &str = "rampart";
@@ -46,11 +50,14 @@ impl Application {
             None => Arc::new(SystemClock),
         };
         let backends = FlagBackends::new(&config.flags, &pool).map_err(Error::HttpClients)?;
+        let changes = Changes::new();
+        tokio::spawn(changes.clone().listen(pool.clone()));
         let migrations = Arc::new(migration_service(
             &config,
             pool.clone(),
             clock.clone(),
             backends.clone(),
+            changes.clone(),
         )?);
         if config.demo_data {
             // The people first: the demo migrations are owned by them.
@@ -64,7 +71,7 @@ impl Application {
         tokio::spawn(api::limits::sweep(pool.clone()));
         // Expired sessions and stale sign-in failures are gone within the hour.
         tokio::spawn(
-            auth::store::PgSessionStore::new(pool.clone())
+            auth::store::PgSessionStore::new(pool.clone(), changes.clone())
                 .sweep(std::time::Duration::from_secs(3600)),
         );
         // Every replica applies flag changes; they share the work through the database.
@@ -125,7 +132,15 @@ impl Application {
             sources,
             config.observability.refresh,
         ));
-        let router = router(&config, pool, sso, migrations, observatory, test_clock);
+        let router = router(
+            &config,
+            pool,
+            sso,
+            migrations,
+            observatory,
+            test_clock,
+            changes,
+        );
         Ok(Self { listener, router })
     }
 
@@ -155,6 +170,7 @@ fn router(
     migrations: Arc<PgMigrationService>,
     observatory: Arc<Observatory>,
     test_clock: Option<Arc<ShiftedClock>>,
+    changes: Changes,
 ) -> Router {
     let hashed_names = hash_file_present();
     let leptos_options = LeptosOptions::builder()
@@ -174,6 +190,7 @@ fn router(
         observability: observatory,
         demo: config.demo_data,
         sso_name: sso.as_ref().map(|sso| sso.config.name.clone()),
+        kept_tables: Default::default(),
     };
     let state = AppState {
         pool: pool.clone(),
@@ -184,10 +201,10 @@ fn router(
         public_url: Arc::from(config.public_url.as_str()),
         trust_forwarded_for: config.trust_forwarded_for,
         test_clock,
-        changes: http::events::Changes::new(),
+        signed_in: Arc::new(Kept::new(Topic::Identity, changes.clone(), USERS_KEPT)),
+        changes,
         api_requests_per_minute: config.api_requests_per_minute,
     };
-    tokio::spawn(state.changes.clone().listen(pool.clone()));
     let context = {
         let services = state.services.clone();
         move || {
@@ -221,7 +238,7 @@ fn router(
                     state.clone(),
                     auth::refuse_cross_site,
                 ))
-                .layer(auth::session_layer(pool, config))
+                .layer(auth::session_layer(pool, state.changes.clone(), config))
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
                     auth::load_current_user,
@@ -258,6 +275,10 @@ fn router(
                     http::metrics::track,
                 ))
                 .layer(middleware::from_fn(http::security::headers))
+                .layer(middleware::from_fn_with_state(
+                    state.changes.clone(),
+                    crate::changes::read_your_writes,
+                ))
                 .layer(CompressionLayer::new()),
         )
         .with_state(state)
@@ -270,6 +291,7 @@ fn migration_service(
     pool: PgPool,
     clock: Arc<dyn Clock>,
     backends: FlagBackends,
+    changes: Changes,
 ) -> Result<PgMigrationService, Error> {
     let deployments: Arc<dyn deployments::Deployments> = if config.demo_data {
         Arc::new(deployments::Demo)
@@ -289,6 +311,7 @@ fn migration_service(
         Arc::new(rollout::LinkConfig::default()),
         deployments,
         backends,
+        changes,
     ))
 }
 

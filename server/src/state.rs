@@ -25,13 +25,15 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// `RAMPART_TEST_CLOCK`: the clock tests move forward.
     pub test_clock: Option<Arc<ShiftedClock>>,
-    /// Migrations as they change, for the pages' live updates.
-    pub changes: crate::http::events::Changes,
+    /// What changed in Postgres, for the pages' live updates and what is kept between requests.
+    pub changes: crate::changes::Changes,
+    /// The signed-in users as last read, by id.
+    pub signed_in: Arc<crate::changes::Kept<i64, app::api::session::CurrentUser>>,
     /// `RAMPART_API_REQUESTS_PER_MINUTE`.
     pub api_requests_per_minute: u32,
 }
 
-impl FromRef<AppState> for crate::http::events::Changes {
+impl FromRef<AppState> for crate::changes::Changes {
     fn from_ref(state: &AppState) -> Self {
         state.changes.clone()
     }

@@ -1,7 +1,10 @@
 //! In-memory stand-ins for the services the server provides, so the app's own code — server
 //! functions, their checks — is tested without Postgres.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
+};
 
 use chrono::Utc;
 use rollout::Roles;
@@ -10,7 +13,7 @@ use crate::api::{
     migration::MigrationDetail,
     migration_form::{EditableMigration, MigrationForm},
     panels::{ChartWindow, Panels, Sparkline},
-    portfolio::{Portfolio, PortfolioRow},
+    portfolio::{Portfolio, PortfolioRow, PortfolioStamp},
     services::{
         AuthService, MigrationService, ObservabilityService, Services, TokenService, UserService,
     },
@@ -28,9 +31,15 @@ pub struct Fakes {
     pub actions: Mutex<Vec<(String, Option<i64>, rollout::Action)>>,
     pub users: Mutex<Vec<UserSummary>>,
     pub tokens: Mutex<Vec<TokenSummary>>,
+    readings: AtomicU64,
 }
 
 impl Fakes {
+    /// The migrations may have changed at any call: each reading is a new one.
+    fn next_reading(&self) -> u64 {
+        self.readings.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub fn services(self: &Arc<Self>) -> Services {
         Services {
             migrations: self.clone(),
@@ -40,6 +49,7 @@ impl Fakes {
             observability: self.clone(),
             demo: false,
             sso_name: None,
+            kept_tables: Default::default(),
         }
     }
 }
@@ -49,11 +59,18 @@ impl MigrationService for Fakes {
     async fn portfolio(&self) -> Result<Portfolio, AppError> {
         Ok(Portfolio {
             as_of: chrono::DateTime::<Utc>::UNIX_EPOCH,
+            reading: self.next_reading(),
             rows: self
                 .migrations
                 .lock()
                 .map_err(|_| AppError::Internal)?
                 .clone(),
+        })
+    }
+    async fn portfolio_stamp(&self) -> Result<PortfolioStamp, AppError> {
+        Ok(PortfolioStamp {
+            reading: self.next_reading(),
+            second: 0,
         })
     }
     async fn detail(&self, flag: &str) -> Result<MigrationDetail, AppError> {

@@ -14,7 +14,28 @@ use crate::error::AppError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Portfolio {
     pub as_of: DateTime<Utc>,
+    /// Which reading of the in-flight migrations the rows come from (see [`PortfolioStamp`]).
+    pub reading: u64,
     pub rows: Vec<PortfolioRow>,
+}
+
+impl Portfolio {
+    pub fn stamp(&self) -> PortfolioStamp {
+        PortfolioStamp {
+            reading: self.reading,
+            second: self.as_of.timestamp(),
+        }
+    }
+}
+
+/// What a portfolio shows depends on the migrations in flight and on the time, to the second (a
+/// soak's progress, a check's lateness): two portfolios with the same stamp are the same. A
+/// reading is numbered by the server process that made it, anew whenever any migration in flight
+/// changed, through whichever replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortfolioStamp {
+    pub reading: u64,
+    pub second: i64,
 }
 
 /// One row of the portfolio: enough to see where a migration stands and whether it needs a person.
@@ -90,6 +111,7 @@ pub struct SoakProgress {
     Default,
     PartialEq,
     Eq,
+    Hash,
     Serialize,
     Deserialize,
     EnumIter,
@@ -165,7 +187,7 @@ fn progress(row: &PortfolioRow) -> usize {
 
 /// The portfolio's filter and order, as the page's URL query carries them so a link shares the
 /// view: `?q=commit&environment=production&health=attention&sort=flag`. Empty means "any".
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PortfolioView {
     /// Part of the flag or of `Service::Method`, any case.
     pub q: String,

@@ -11,7 +11,7 @@ use crate::api::history::HistoryRow;
 use crate::api::migration::{AuditRow, MigrationDetail};
 use crate::api::migration_form::{EditableMigration, MigrationForm};
 use crate::api::panels::{ChartWindow, Panels, Sparkline};
-use crate::api::portfolio::Portfolio;
+use crate::api::portfolio::{Portfolio, PortfolioStamp};
 use crate::api::session::CurrentUser;
 use crate::api::tokens::{CreatedToken, TokenSummary};
 use crate::api::users::{CreatedUser, UserSummary};
@@ -25,6 +25,8 @@ use rollout::Roles;
 pub trait MigrationService: Send + Sync {
     /// Every migration still rolling out.
     async fn portfolio(&self) -> Result<Portfolio, AppError>;
+    /// The stamp [`Self::portfolio`] would give now, at the cost of asking whether anything changed.
+    async fn portfolio_stamp(&self) -> Result<PortfolioStamp, AppError>;
     async fn detail(&self, flag: &str) -> Result<MigrationDetail, AppError>;
     async fn form(&self, flag: &str) -> Result<EditableMigration, AppError>;
     /// Adds a migration, not yet started; returns its flag.
@@ -152,6 +154,8 @@ pub struct Services {
     pub demo: bool,
     /// The identity provider's name, when single sign-on is configured.
     pub sso_name: Option<String>,
+    /// The portfolio's tables as last rendered, shared by the process's requests.
+    pub kept_tables: Arc<crate::pages::portfolio::KeptTables>,
 }
 
 /// The services of the current request; an error (not a panic) if the server forgot to provide them.

@@ -2,17 +2,23 @@
 //! check is due. The filter and order live in the URL, so a link shares the view; without
 //! JavaScript the filter is a plain GET form.
 
+#[cfg(feature = "ssr")]
+mod kept;
+#[cfg(feature = "ssr")]
+pub use kept::KeptTables;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use leptos::tachys::html::InertElement;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use rollout::{Environment, Health, Status};
 
-use crate::api::panels::{Sparkline as SparklineData, Unit, error_rate_sparklines};
+use crate::api::panels::{Sparkline as SparklineData, Unit};
 use crate::api::portfolio::{
-    Place, Portfolio, PortfolioRow, PortfolioView, SortKey, list_migrations,
+    Place, Portfolio, PortfolioRow, PortfolioStamp, PortfolioView, SortKey,
 };
 use crate::components::change_lock::ChangeLockBanner;
 use crate::components::chart::Sparkline;
@@ -23,9 +29,16 @@ use crate::components::time::{Tick, Ticking};
 
 #[component]
 pub fn PortfolioPage() -> impl IntoView {
-    let migrations = Resource::new(|| (), |_| list_migrations());
-    let sparklines = Resource::new(|| (), |_| error_rate_sparklines());
     let view = use_query_map().with_untracked(|q| PortfolioView::from_query(|name| q.get(name)));
+    // A resource, not a future awaited in place: the page's render may poll a future once and
+    // drop it, which would cut a database query off halfway and cost the connection.
+    let table = Resource::new(
+        {
+            let view = view.clone();
+            move || view.clone()
+        },
+        table,
+    );
 
     view! {
         <Title text="In flight" />
@@ -37,16 +50,11 @@ pub fn PortfolioPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading what="migrations" /> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 {
-                    let view = view.clone();
                     move || {
                         let view = view.clone();
                         Suspend::new(async move {
-                            let portfolio = migrations.await?;
-                            // The sparklines' sources failing leaves their column empty, not the page.
-                            let sparklines = sparklines.await.unwrap_or_default();
-                            Ok::<_, crate::error::AppError>(
-                                view! { <PortfolioBody portfolio view sparklines /> },
-                            )
+                            let table = table.await?;
+                            Ok::<_, crate::error::AppError>(view! { <PortfolioBody table view /> })
                         })
                     }
                 }
@@ -55,21 +63,58 @@ pub fn PortfolioPage() -> impl IntoView {
     }
 }
 
+/// The portfolio's table for one view, rendered: what most of the page's time and bytes are.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RenderedTable {
+    #[cfg_attr(not(feature = "ssr"), allow(dead_code))]
+    stamp: PortfolioStamp,
+    as_of: DateTime<Utc>,
+    /// The filter's choices; `None` when nothing is in flight, and there is nothing to filter.
+    options: Option<FilterOptions>,
+    html: String,
+}
+
+/// The view's table: as rendered for this view in this second, or rendered now.
+async fn table(view: PortfolioView) -> Result<RenderedTable, crate::error::AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        kept::table(view).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        // Pages render on the server only; the browser runs just the islands.
+        let _ = view;
+        Err(crate::error::AppError::Internal)
+    }
+}
+
 #[component]
-fn PortfolioBody(
+fn PortfolioBody(table: RenderedTable, view: PortfolioView) -> impl IntoView {
+    view! {
+        {table.options.map(|options| view! { <PortfolioFilter view options /> })}
+        // Any migration that changes, here or in another browser, is read again.
+        <Region id="portfolio" live="*" now=table.as_of>
+            {InertElement::new(table.html)}
+        </Region>
+    }
+}
+
+/// Renders the portfolio's table for `view`, with the error-rate sparklines of its rows.
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
+fn render_table(
     portfolio: Portfolio,
-    view: PortfolioView,
+    view: &PortfolioView,
     sparklines: Vec<SparklineData>,
-) -> impl IntoView {
-    let now = portfolio.as_of;
+) -> RenderedTable {
+    let (stamp, now) = (portfolio.stamp(), portfolio.as_of);
     let rows = portfolio.rows;
     if rows.is_empty() {
-        return view! {
-            <Region id="portfolio" live="*" now>
-                <EmptyPortfolio />
-            </Region>
-        }
-        .into_any();
+        return RenderedTable {
+            stamp,
+            as_of: now,
+            options: None,
+            html: view! { <EmptyPortfolio /> }.to_html(),
+        };
     }
     let summary = summary(&rows);
     let distinct = |pick: fn(&PortfolioRow) -> (String, String)| -> Vec<(String, String)> {
@@ -101,38 +146,39 @@ fn PortfolioBody(
             view! { <MigrationRow row=row.clone() now sparkline /> }
         })
         .collect_view();
-
-    view! {
-        <PortfolioFilter view options />
-        // Any migration that changes, here or in another browser, is read again.
-        <Region id="portfolio" live="*" now>
-            <p class="summary">{summary}</p>
-            <p class="summary" aria-live="polite">
-                {count}
-            </p>
-            <table class="migrations" hidden=none_shown>
-                <thead>
-                    <tr>
-                        <th scope="col">
-                            <span class="visually-hidden">"Health"</span>
-                        </th>
-                        <th scope="col">"Flag · method"</th>
-                        <th scope="col">"Stage"</th>
-                        <th scope="col">"Now"</th>
-                        <th scope="col">"Next check"</th>
-                        <th scope="col">"Errors, 24 h"</th>
-                        <th scope="col">"Owner"</th>
-                    </tr>
-                </thead>
-                <tbody>{table_rows}</tbody>
-            </table>
-            <p class="notice" hidden=!none_shown>
-                "No migration matches this filter. "
-                <a href="/">"Show all"</a>
-            </p>
-        </Region>
+    let html = view! {
+        <p class="summary">{summary}</p>
+        <p class="summary" aria-live="polite">
+            {count}
+        </p>
+        <table class="migrations" hidden=none_shown>
+            <thead>
+                <tr>
+                    <th scope="col">
+                        <span class="visually-hidden">"Health"</span>
+                    </th>
+                    <th scope="col">"Flag · method"</th>
+                    <th scope="col">"Stage"</th>
+                    <th scope="col">"Now"</th>
+                    <th scope="col">"Next check"</th>
+                    <th scope="col">"Errors, 24 h"</th>
+                    <th scope="col">"Owner"</th>
+                </tr>
+            </thead>
+            <tbody>{table_rows}</tbody>
+        </table>
+        <p class="notice" hidden=!none_shown>
+            "No migration matches this filter. "
+            <a href="/">"Show all"</a>
+        </p>
     }
-    .into_any()
+    .to_html();
+    RenderedTable {
+        stamp,
+        as_of: now,
+        options: Some(options),
+        html,
+    }
 }
 
 /// "12 in flight · 1 failing · 3 need attention · 1 ready to advance".

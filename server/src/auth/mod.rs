@@ -1,8 +1,10 @@
 //! Who is asking: password sign-in, sessions in Postgres, and the signed-in user of each request.
 //!
 //! A request's session cookie names a row of `sessions`; the session holds only the user's id. A
-//! script calls `/api/…` with `Authorization: Bearer <API token>` instead ([`tokens`]). [`load_current_user`] reads the user afresh on every request, so a deactivated
-//! user's sessions stop working at once and role changes apply to the next click. The app's
+//! script calls `/api/…` with `Authorization: Bearer <API token>` instead ([`tokens`]).
+//! [`load_current_user`] takes the user as it is now on every request, so a deactivated user's
+//! sessions stop working at once and role changes apply to the next click: each replica keeps
+//! the users and sessions it read only until it hears of a change to any ([`crate::changes`]). The app's
 //! server functions then check permissions with `app::api::session::require`.
 
 pub mod accounts;
@@ -27,7 +29,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer, cookie::SameSite};
 
 use self::store::PgSessionStore;
 
-use crate::{config::Config, db, state::AppState};
+use crate::{changes::Changes, config::Config, db, state::AppState};
 
 /// The session key that holds the signed-in user's id.
 pub(crate) const USER_ID: &str = "user_id";
@@ -38,10 +40,14 @@ pub const COOKIE: &str = "rampart_session";
 /// Sessions in Postgres, in a cookie that scripts cannot read, sent on top-level navigation from
 /// other sites (Lax, so a link into Rampart keeps you signed in) but not on their forms, `Secure`
 /// when people reach Rampart over https, and ending after `session_idle` without a request.
-pub fn session_layer(pool: sqlx::PgPool, config: &Config) -> SessionManagerLayer<PgSessionStore> {
+pub fn session_layer(
+    pool: sqlx::PgPool,
+    changes: Changes,
+    config: &Config,
+) -> SessionManagerLayer<PgSessionStore> {
     let idle = tower_sessions::cookie::time::Duration::try_from(config.session_idle)
         .unwrap_or(tower_sessions::cookie::time::Duration::hours(8));
-    SessionManagerLayer::new(PgSessionStore::new(pool))
+    SessionManagerLayer::new(PgSessionStore::new(pool, changes))
         .with_name(COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -166,8 +172,22 @@ async fn user_of_session(
     let Some(id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };
-    match db::users::fetch_user(&state.pool, id).await? {
-        Some(row) if row.active => {
+    let user = match state.signed_in.get(&id) {
+        Some(user) => Some(user),
+        None => {
+            let mark = state.signed_in.mark();
+            let user = db::users::fetch_user(&state.pool, id)
+                .await?
+                .filter(|row| row.active)
+                .map(current_user);
+            if let Some(user) = &user {
+                state.signed_in.keep(id, user.clone(), mark);
+            }
+            user
+        }
+    };
+    match user {
+        Some(user) => {
             // Still in use: the session ends `session_idle` after this request, not after
             // sign-in. Changing the session is what makes the store save its new expiry.
             let now = chrono::Utc::now().timestamp();
@@ -175,9 +195,9 @@ async fn user_of_session(
             if now - refreshed >= REFRESH_EVERY_SECONDS {
                 session.insert(REFRESHED_AT, now).await?;
             }
-            Ok(Some(current_user(row)))
+            Ok(Some(user))
         }
-        _ => {
+        None => {
             // Deactivated or removed: this session is over.
             session.flush().await?;
             Ok(None)

@@ -2,6 +2,12 @@
 //! lives with the others in `migrations/`, and each row names its user so that one user's
 //! sessions can be ended together. A row is keyed by the SHA-256 of the session id, so the table
 //! (a backup, a query result) holds nothing a browser could present as a cookie.
+//!
+//! Each replica keeps the sessions it read while it hears of no change to any session or user
+//! ([`crate::changes`]), so a page's request does not wait on Postgres for them: ending a
+//! session, or a user's, reaches every replica as its transaction commits.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -14,7 +20,10 @@ use tower_sessions::{
 use sha2::{Digest, Sha256};
 
 use super::USER_ID;
-use crate::db::{sessions, users};
+use crate::{
+    changes::{Changes, Kept, Topic},
+    db::{sessions, users},
+};
 
 /// The key of a session's row: the SHA-256 of its id, in hex.
 fn key(id: &Id) -> String {
@@ -24,14 +33,27 @@ fn key(id: &Id) -> String {
         .collect()
 }
 
-#[derive(Clone, Debug)]
+/// How many sessions a replica keeps at most.
+const SESSIONS_KEPT: usize = 10_000;
+
+#[derive(Clone)]
 pub struct PgSessionStore {
     pool: PgPool,
+    kept: Arc<Kept<String, Record>>,
+}
+
+impl std::fmt::Debug for PgSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSessionStore").finish_non_exhaustive()
+    }
 }
 
 impl PgSessionStore {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, changes: Changes) -> Self {
+        Self {
+            pool,
+            kept: Arc::new(Kept::new(Topic::Identity, changes, SESSIONS_KEPT)),
+        }
     }
 
     /// Deletes expired sessions, and sign-in failures too old to count, every `period`, forever.
@@ -85,19 +107,25 @@ impl SessionStore for PgSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (data, user_id) = parts(record)?;
-        sessions::upsert_session(
-            &self.pool,
-            &key(&record.id),
-            &data,
-            user_id,
-            expiry(record)?,
-        )
-        .await
-        .map_err(backend)
+        let key = key(&record.id);
+        sessions::upsert_session(&self.pool, &key, &data, user_id, expiry(record)?)
+            .await
+            .map_err(backend)?;
+        // Every replica hears of the change; this one reads the session afresh until then.
+        self.kept.forget(&key);
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(row) = sessions::fetch_session(&self.pool, &key(id), Utc::now())
+        let key = key(id);
+        let now = Utc::now();
+        if let Some(record) = self.kept.get(&key)
+            && record.expiry_date.unix_timestamp() > now.timestamp()
+        {
+            return Ok(Some(record));
+        }
+        let mark = self.kept.mark();
+        let Some(row) = sessions::fetch_session(&self.pool, &key, now)
             .await
             .map_err(backend)?
         else {
@@ -109,16 +137,21 @@ impl SessionStore for PgSessionStore {
             row.expires_at.timestamp(),
         )
         .map_err(|error| session_store::Error::Decode(error.to_string()))?;
-        Ok(Some(Record {
+        let record = Record {
             id: *id,
             data,
             expiry_date,
-        }))
+        };
+        self.kept.keep(key, record.clone(), mark);
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sessions::delete_session(&self.pool, &key(id))
+        let key = key(id);
+        sessions::delete_session(&self.pool, &key)
             .await
-            .map_err(backend)
+            .map_err(backend)?;
+        self.kept.forget(&key);
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
+#[derive(Clone, Debug)]
 pub struct ChangeLockRow {
     pub id: i64,
     pub reason: String,
@@ -26,6 +27,22 @@ pub async fn holding(
         now
     )
     .fetch_optional(db)
+    .await
+}
+
+/// Every lock not lifted and not over at `now`: the ones that hold then or will.
+pub async fn fetch_unlifted(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ChangeLockRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ChangeLockRow,
+        // language=PostgreSQL
+        r#"SELECT id, reason, until, declared_by, declared_at FROM change_locks
+           WHERE lifted_at IS NULL AND until > $1"#,
+        now
+    )
+    .fetch_all(db)
     .await
 }
 

@@ -116,7 +116,9 @@ pub async fn callback(
             "single sign-on refused: no mapped group"
         );
         // Someone who had an account here and has left every mapped group keeps no role.
-        if let Err(error) = revoke_roles(&state, &identity).await {
+        let revoked = revoke_roles(&state, &identity).await;
+        state.changes.wrote_here();
+        if let Err(error) = revoked {
             return internal(sso, &error);
         }
         return failure(
@@ -128,7 +130,9 @@ pub async fn callback(
             ),
         );
     }
-    match account(&state, &identity, &roles).await {
+    let account = account(&state, &identity, &roles).await;
+    state.changes.wrote_here();
+    match account {
         Ok(Some(user)) => {
             if let Err(error) = sign_in(&session, user.id).await {
                 return internal(sso, &error);

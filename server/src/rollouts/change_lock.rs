@@ -43,6 +43,15 @@ pub async fn check(
     }
 }
 
+/// Of `locks`, the one holding at `now` (the one lasting longest, should two overlap), as
+/// `db::change_locks::holding` picks it.
+fn holding_at(locks: &[ChangeLockRow], now: DateTime<Utc>) -> Option<&ChangeLockRow> {
+    locks
+        .iter()
+        .filter(|lock| lock.declared_at <= now && now < lock.until)
+        .max_by_key(|lock| lock.until)
+}
+
 fn view(row: ChangeLockRow) -> ChangeLock {
     ChangeLock {
         reason: row.reason,
@@ -53,9 +62,20 @@ fn view(row: ChangeLockRow) -> ChangeLock {
 }
 
 impl PgMigrationService {
+    /// The lock that holds now, for the pages: from the locks this replica keeps while it hears
+    /// of no change to any. What refuses a change reads the database in its own transaction.
     pub async fn holding_lock(&self) -> Result<Option<ChangeLock>, Error> {
-        let row = db::change_locks::holding(&self.pool, self.clock.now()).await?;
-        Ok(row.map(view))
+        let now = self.clock.now();
+        let unlifted = match self.change_locks.get(&()) {
+            Some(unlifted) => unlifted,
+            None => {
+                let mark = self.change_locks.mark();
+                let unlifted = db::change_locks::fetch_unlifted(&self.pool, now).await?;
+                self.change_locks.keep((), unlifted.clone(), mark);
+                unlifted
+            }
+        };
+        Ok(holding_at(&unlifted, now).cloned().map(view))
     }
 
     pub async fn declare_lock(
@@ -112,4 +132,32 @@ async fn audit(
     };
     db::audit::insert_audit(tx, &entry, at).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(id: i64, declared_at: i64, until: i64) -> ChangeLockRow {
+        let at = |hour| DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(hour);
+        ChangeLockRow {
+            id,
+            reason: "incident".to_owned(),
+            until: at(until),
+            declared_by: "ada".to_owned(),
+            declared_at: at(declared_at),
+        }
+    }
+
+    #[test]
+    fn the_lock_holding_is_the_longest_of_those_begun_and_not_over() {
+        let locks = [lock(1, 0, 4), lock(2, 1, 8), lock(3, 5, 6)];
+        let at = |hour| {
+            holding_at(&locks, DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(hour)).map(|l| l.id)
+        };
+        assert_eq!(at(0), Some(1));
+        assert_eq!(at(2), Some(2), "the one lasting longest");
+        assert_eq!(at(8), None, "over at its end");
+        assert!(holding_at(&[], DateTime::<Utc>::UNIX_EPOCH).is_none());
+    }
 }

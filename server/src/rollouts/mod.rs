@@ -22,7 +22,7 @@ use app::{
         history::{HistoryColumn, HistoryRow},
         migration::{AuditRow, MigrationDetail},
         migration_form::{EditableMigration, MigrationForm},
-        portfolio::Portfolio,
+        portfolio::{Portfolio, PortfolioStamp},
         services::{FlagChangeStep, MigrationService},
         session::CurrentUser,
     },
@@ -33,6 +33,7 @@ use rollout::{Action, Environment, LinkConfig, MigrationState, versions_needed_t
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::{
+    changes::{Changes, Kept, Topic},
     clock::Clock,
     db::{self, audit::AuditEntry, migrations::MigrationRow},
     error::Error,
@@ -58,6 +59,8 @@ pub struct PgMigrationService {
     backends: FlagBackends,
     plans: Plans,
     in_flight: in_flight::InFlight,
+    /// The change locks not lifted, as last read.
+    change_locks: Kept<(), Vec<db::change_locks::ChangeLockRow>>,
 }
 
 impl PgMigrationService {
@@ -67,6 +70,7 @@ impl PgMigrationService {
         links: Arc<LinkConfig>,
         deployments: Arc<dyn Deployments>,
         backends: FlagBackends,
+        changes: Changes,
     ) -> Self {
         Self {
             pool,
@@ -75,7 +79,8 @@ impl PgMigrationService {
             deployments,
             backends,
             plans: Plans::default(),
-            in_flight: in_flight::InFlight::default(),
+            change_locks: Kept::new(Topic::ChangeLocks, changes.clone(), 1),
+            in_flight: in_flight::InFlight::new(changes),
         }
     }
 
@@ -390,14 +395,25 @@ impl MigrationService for PgMigrationService {
     #[tracing::instrument(skip(self))]
     async fn portfolio(&self) -> Result<Portfolio, AppError> {
         let now = self.clock.now();
-        let rows = self
-            .in_flight
-            .read(&self.pool, self)
-            .await?
-            .iter()
-            .map(|loaded| view::portfolio_row(loaded, now))
-            .collect();
-        Ok(Portfolio { as_of: now, rows })
+        let reading = self.in_flight.read(&self.pool, self).await?;
+        Ok(Portfolio {
+            as_of: now,
+            reading: reading.number,
+            rows: reading
+                .loaded
+                .iter()
+                .map(|loaded| view::portfolio_row(loaded, now))
+                .collect(),
+        })
+    }
+
+    async fn portfolio_stamp(&self) -> Result<PortfolioStamp, AppError> {
+        let now = self.clock.now();
+        let reading = self.in_flight.read(&self.pool, self).await?;
+        Ok(PortfolioStamp {
+            reading: reading.number,
+            second: now.timestamp(),
+        })
     }
 
     #[tracing::instrument(skip(self))]

@@ -76,6 +76,7 @@ impl PgMigrationService {
             .in_flight
             .read(&self.pool, self)
             .await?
+            .loaded
             .iter()
             .filter_map(|loaded| {
                 let position = loaded.state.position()?;
@@ -109,6 +110,7 @@ impl PgMigrationService {
             .in_flight
             .read(&self.pool, self)
             .await?
+            .loaded
             .iter()
             .filter_map(watched)
             .collect())

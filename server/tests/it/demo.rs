@@ -5,6 +5,7 @@ use std::sync::Arc;
 use app::api::services::MigrationService;
 use rollout::{Health, LinkConfig, Status};
 use server::{
+    changes::Changes,
     clock::SystemClock,
     flags::FlagBackends,
     rollouts::{PgMigrationService, deployments},
@@ -19,6 +20,8 @@ fn service(pool: &sqlx::PgPool) -> PgMigrationService {
         Arc::new(LinkConfig::default()),
         Arc::new(deployments::Demo),
         FlagBackends::manual(),
+        // Not listening: every read checks the database.
+        Changes::new(),
     )
 }
 

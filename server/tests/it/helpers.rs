@@ -35,6 +35,26 @@ pub struct Spawn {
     pub replica_of: Option<(String, String)>,
 }
 
+/// What `read` gives once `done` holds of it, read again until then, for at most five seconds:
+/// a replica hears of a change made through another within moments, not at once.
+pub async fn eventually<T: std::fmt::Debug>(
+    mut read: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {value:?} after five seconds"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The OpenID provider `make test` starts (end2end/oidc/provider.mjs).
 pub fn oidc_issuer() -> String {
     std::env::var("RAMPART_TEST_OIDC_ISSUER").expect(

@@ -17,6 +17,7 @@ mod flags;
 mod gitlab_fake;
 mod guardrail;
 mod health;
+mod kept;
 mod logs;
 mod notifications;
 mod overdue;
