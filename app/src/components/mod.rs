@@ -7,6 +7,7 @@ pub mod island_form;
 pub mod layout;
 pub mod region;
 pub mod rollout;
+pub mod shared_html;
 pub mod status;
 pub mod time;
 pub mod timeline;

@@ -8,10 +8,10 @@ mod kept;
 pub use kept::KeptTables;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::tachys::html::InertElement;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use rollout::{Environment, Health, Status};
@@ -24,6 +24,7 @@ use crate::components::change_lock::ChangeLockBanner;
 use crate::components::chart::Sparkline;
 use crate::components::region::Region;
 use crate::components::rollout::{CheckClock, HealthDot, ServingNow};
+use crate::components::shared_html::SharedHtml;
 use crate::components::status::{ErrorPanel, Loading};
 use crate::components::time::{Tick, Ticking};
 
@@ -71,7 +72,8 @@ pub struct RenderedTable {
     as_of: DateTime<Utc>,
     /// The filter's choices; `None` when nothing is in flight, and there is nothing to filter.
     options: Option<FilterOptions>,
-    html: String,
+    /// One element, the same for everyone who sees this view in this second.
+    html: Arc<str>,
 }
 
 /// The view's table: as rendered for this view in this second, or rendered now.
@@ -94,7 +96,7 @@ fn PortfolioBody(table: RenderedTable, view: PortfolioView) -> impl IntoView {
         {table.options.map(|options| view! { <PortfolioFilter view options /> })}
         // Any migration that changes, here or in another browser, is read again.
         <Region id="portfolio" live="*" now=table.as_of>
-            {InertElement::new(table.html)}
+            {SharedHtml(table.html)}
         </Region>
     }
 }
@@ -113,7 +115,7 @@ fn render_table(
             stamp,
             as_of: now,
             options: None,
-            html: view! { <EmptyPortfolio /> }.to_html(),
+            html: view! { <EmptyPortfolio /> }.to_html().into(),
         };
     }
     let summary = summary(&rows);
@@ -147,6 +149,7 @@ fn render_table(
         })
         .collect_view();
     let html = view! {
+        <div class="portfolio">
         <p class="summary">{summary}</p>
         <p class="summary" aria-live="polite">
             {count}
@@ -171,13 +174,14 @@ fn render_table(
             "No migration matches this filter. "
             <a href="/">"Show all"</a>
         </p>
+        </div>
     }
     .to_html();
     RenderedTable {
         stamp,
         as_of: now,
         options: Some(options),
-        html,
+        html: html.into(),
     }
 }
 

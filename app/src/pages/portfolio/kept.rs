@@ -86,7 +86,7 @@ mod tests {
             stamp: PortfolioStamp { reading, second },
             as_of: DateTime::<Utc>::UNIX_EPOCH,
             options: None,
-            html: format!("reading {reading} at {second}"),
+            html: format!("reading {reading} at {second}").into(),
         }
     }
 
@@ -103,7 +103,7 @@ mod tests {
         kept.keep(searching("commit"), table(1, 100));
         let found = |q, reading, second| {
             kept.get(&searching(q), PortfolioStamp { reading, second })
-                .map(|t| t.html)
+                .map(|t| t.html.to_string())
         };
         assert_eq!(found("commit", 1, 100).as_deref(), Some("reading 1 at 100"));
         assert_eq!(found("commit", 2, 100), None, "a migration changed");
