@@ -63,7 +63,7 @@ test('each row of the portfolio has its error rate of the last day', async ({ pa
   await hydrated(page);
   const row = (flag: string) => page.locator('.migrations__row', { hasText: flag });
   const regressing = row('gitaly_list_refs_pagination').locator('.sparkline');
-  await expect(regressing.locator('polyline')).toHaveCount(1);
+  await expect(regressing.locator('path')).toHaveCount(1);
   const latest = Number((await regressing.locator('.sparkline__value').textContent())!.replace(' %', ''));
   expect(latest).toBeGreaterThan(3);
   await expect(regressing.getByRole('img')).toHaveAttribute('aria-label', /^Error rate in Production, last 24 h, latest [\d.]+ %$/);
