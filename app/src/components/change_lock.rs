@@ -2,6 +2,7 @@
 //! and for admins the form that declares one or lifts it.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::api::change_lock::{
     ChangeLockStatus, DeclareChangeLock, LiftChangeLock, MAX_LOCK_HOURS, get_change_lock,
@@ -10,8 +11,6 @@ use crate::components::time::When;
 
 #[component]
 pub fn ChangeLockBanner() -> impl IntoView {
-    let declare = ServerAction::<DeclareChangeLock>::new();
-    let lift = ServerAction::<LiftChangeLock>::new();
     let status = Resource::new(|| (), |_| get_change_lock());
     view! {
         <Transition>
@@ -19,18 +18,14 @@ pub fn ChangeLockBanner() -> impl IntoView {
                 status
                     .await
                     .ok()
-                    .map(|status| view! { <Banner status declare lift /> })
+                    .map(|status| view! { <Banner status /> })
             })}
         </Transition>
     }
 }
 
 #[component]
-fn Banner(
-    status: ChangeLockStatus,
-    declare: ServerAction<DeclareChangeLock>,
-    lift: ServerAction<LiftChangeLock>,
-) -> impl IntoView {
+fn Banner(status: ChangeLockStatus) -> impl IntoView {
     let manage = status.may_manage;
     match status.lock {
         Some(lock) => view! {
@@ -43,9 +38,9 @@ fn Banner(
                 {manage
                     .then(|| {
                         view! {
-                            <ActionForm action=lift attr:class="change-lock__lift">
+                            <form method="post" action=LiftChangeLock::url() class="change-lock__lift">
                                 <button class="button button--small" type="submit">"Lift the lock"</button>
-                            </ActionForm>
+                            </form>
                         }
                     })}
             </div>
@@ -54,7 +49,7 @@ fn Banner(
         None if manage => view! {
             <details class="change-lock change-lock--declare">
                 <summary>"Declare a change lock (admin)"</summary>
-                <ActionForm action=declare attr:class="change-lock__form">
+                <form method="post" action=DeclareChangeLock::url() class="change-lock__form">
                     <label class="field">
                         <span class="field__label">"Why (everyone whose change is refused reads it)"</span>
                         <input class="field__input" name="reason" required maxlength="300" placeholder="Incident 2026-11-26: elevated error rates on Gitaly" />
@@ -64,7 +59,7 @@ fn Banner(
                         <input class="field__input" name="hours" type="number" min="1" max=MAX_LOCK_HOURS required value="4" />
                     </label>
                     <button class="button" type="submit">"Lock changes"</button>
-                </ActionForm>
+                </form>
             </details>
         }
         .into_any(),

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use rollout::{CheckOutcome, Status};
@@ -20,10 +21,9 @@ use observe::ObservePanels;
 use production::{KillSwitch, Kills, OverrideSoakForm, RequestCard, RequestForm};
 
 use crate::api::migration::{
-    AdvanceStage, ApproveProductionChange, CompleteMigration, ConfirmFlagChange, CurrentStage,
-    Decide, FlagDrift, KillSwitch, MigrationDetail, OverrideSoak, PauseMigration, RecordCheckIn,
-    RejectProductionChange, RequestProductionChange, ResumeMigration, RetryFlagChange, ReviewKill,
-    SetGuardrailMode, StartMigration, VersionsNeeded, ViewerRights, get_migration,
+    AdvanceStage, CompleteMigration, CurrentStage, Decide, FlagDrift, MigrationDetail,
+    PauseMigration, RecordCheckIn, ResumeMigration, StartMigration, VersionsNeeded, ViewerRights,
+    get_migration,
 };
 use crate::api::panels::{ChartWindow, Panels, migration_panels};
 use crate::components::audit::AuditTrail;
@@ -35,50 +35,6 @@ use crate::components::time::{Ago, When};
 use crate::components::timeline::StageTimeline;
 use crate::error::AppError;
 
-/// Every action of the page: each form posts to its server function.
-#[derive(Clone, Copy)]
-pub(crate) struct Actions {
-    check_in: ServerAction<RecordCheckIn>,
-    decide: ServerAction<Decide>,
-    advance: ServerAction<AdvanceStage>,
-    start: ServerAction<StartMigration>,
-    pause: ServerAction<PauseMigration>,
-    resume: ServerAction<ResumeMigration>,
-    complete: ServerAction<CompleteMigration>,
-    confirm: ServerAction<ConfirmFlagChange>,
-    retry: ServerAction<RetryFlagChange>,
-    request: ServerAction<RequestProductionChange>,
-    approve: ServerAction<ApproveProductionChange>,
-    reject: ServerAction<RejectProductionChange>,
-    override_soak: ServerAction<OverrideSoak>,
-    kill: ServerAction<KillSwitch>,
-    review: ServerAction<ReviewKill>,
-    guardrail_mode: ServerAction<SetGuardrailMode>,
-}
-
-impl Actions {
-    fn new() -> Actions {
-        Actions {
-            check_in: ServerAction::new(),
-            decide: ServerAction::new(),
-            advance: ServerAction::new(),
-            start: ServerAction::new(),
-            pause: ServerAction::new(),
-            resume: ServerAction::new(),
-            complete: ServerAction::new(),
-            confirm: ServerAction::new(),
-            retry: ServerAction::new(),
-            request: ServerAction::new(),
-            approve: ServerAction::new(),
-            reject: ServerAction::new(),
-            override_soak: ServerAction::new(),
-            kill: ServerAction::new(),
-            review: ServerAction::new(),
-            guardrail_mode: ServerAction::new(),
-        }
-    }
-}
-
 #[component]
 pub fn MigrationPage() -> impl IntoView {
     let params = use_params_map();
@@ -87,7 +43,6 @@ pub fn MigrationPage() -> impl IntoView {
     let window = Signal::derive(move || {
         ChartWindow::from_key(&query.read().get("window").unwrap_or_default())
     });
-    let actions = Actions::new();
     // Blocking: the response waits for the migration before its first byte, so an unknown one
     // is answered with 404 (the panels after it stream in order, and block nothing).
     let detail = Resource::new_blocking(flag, get_migration);
@@ -113,7 +68,7 @@ pub fn MigrationPage() -> impl IntoView {
                                 now=detail.as_of
                                 every=60u32
                             >
-                                <MigrationView detail actions panels window />
+                                <MigrationView detail  panels window />
                             </Region>
                         }
                     })
@@ -126,7 +81,6 @@ pub fn MigrationPage() -> impl IntoView {
 #[component]
 fn MigrationView(
     detail: MigrationDetail,
-    actions: Actions,
     panels: Resource<Result<Panels, AppError>>,
     window: Signal<ChartWindow>,
 ) -> impl IntoView {
@@ -163,12 +117,12 @@ fn MigrationView(
                 <a class="button" href=format!("/migrations/{flag}/edit")>
                     "Edit"
                 </a>
-                <StatusActions flag=flag.clone() version status=detail.status actions />
+                <StatusActions flag=flag.clone() version status=detail.status  />
                 // Also once killed: a second kill widens it to every environment, or turns off
                 // a flag someone enabled again by hand.
                 {(matches!(detail.status, Status::Active | Status::Paused | Status::Disabled)
                     && detail.viewer.act)
-                    .then(|| view! { <KillSwitch flag=flag.clone() actions /> })}
+                    .then(|| view! { <KillSwitch flag=flag.clone()  /> })}
             </div>
         </header>
     }
@@ -185,7 +139,6 @@ fn MigrationView(
                                 version
                                 status=detail.status
                                 viewer=detail.viewer
-                                actions
                                 now
                             />
                         }
@@ -225,14 +178,12 @@ fn MigrationView(
                         .filter(|_| matches!(detail.status, Status::Active | Status::Paused))
                         .and_then(|c| c.next_flag_change.clone())
                     flag=flag.clone()
-                    actions
                     now
                 />
                 <GuardrailPanel
                     view=detail.guardrail.clone()
                     flag=flag.clone()
                     may_switch=detail.viewer.override_soak
-                    actions
                 />
                 {(!detail.kills.is_empty())
                     .then(|| {
@@ -241,7 +192,6 @@ fn MigrationView(
                                 kills=detail.kills.clone()
                                 flag=flag.clone()
                                 may_review=detail.viewer.override_soak
-                                actions
                                 now
                             />
                         }
@@ -296,7 +246,7 @@ fn DriftWarnings(drift: Vec<FlagDrift>, now: DateTime<Utc>) -> impl IntoView {
 
 /// Start, pause, resume or complete: what the status allows now.
 #[component]
-fn StatusActions(flag: String, version: i64, status: Status, actions: Actions) -> impl IntoView {
+fn StatusActions(flag: String, version: i64, status: Status) -> impl IntoView {
     let hidden = move || {
         view! {
             <input type="hidden" name="flag" value=flag.clone() />
@@ -305,24 +255,24 @@ fn StatusActions(flag: String, version: i64, status: Status, actions: Actions) -
     };
     match status {
         Status::NotStarted => view! {
-            <ActionForm action=actions.start>
+            <form method="post" action=StartMigration::url()>
                 {hidden()}
                 <button class="button button--primary" type="submit">"Start"</button>
-            </ActionForm>
+            </form>
         }
         .into_any(),
         Status::Active => view! {
-            <ActionForm action=actions.pause>
+            <form method="post" action=PauseMigration::url()>
                 {hidden()}
                 <button class="button" type="submit">"Pause"</button>
-            </ActionForm>
+            </form>
         }
         .into_any(),
         Status::Paused => view! {
-            <ActionForm action=actions.resume>
+            <form method="post" action=ResumeMigration::url()>
                 {hidden()}
                 <button class="button button--primary" type="submit">"Resume"</button>
-            </ActionForm>
+            </form>
         }
         .into_any(),
         Status::Disabled | Status::Completed => ().into_any(),
@@ -336,14 +286,12 @@ fn CurrentStagePanel(
     version: i64,
     status: Status,
     viewer: ViewerRights,
-    actions: Actions,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     let running = matches!(status, Status::Active | Status::Paused);
     let checklist = current
         .checklist
         .iter()
-        .cloned()
         .map(|row| {
             let flag = flag.clone();
             let done = row.done.clone();
@@ -366,14 +314,14 @@ fn CurrentStagePanel(
                         }
                         .into_any(),
                         None if running => view! {
-                            <ActionForm action=actions.check_in attr:class="checklist__action">
+                            <form method="post" action=RecordCheckIn::url() class="checklist__action">
                                 <input type="hidden" name="flag" value=flag />
                                 <input type="hidden" name="item" value=row.item.key() />
                                 <button class="button button--small" type="submit">
                                     "Checked"
                                     <span class="visually-hidden">{format!(": {}", row.label)}</span>
                                 </button>
-                            </ActionForm>
+                            </form>
                         }
                         .into_any(),
                         None => ().into_any(),
@@ -414,13 +362,13 @@ fn CurrentStagePanel(
                                 view! {
                                     // A look at the dashboards counts for the cadence; the checklist
                                     // records each only once.
-                                    <ActionForm action=actions.check_in attr:class="clock__look">
+                                    <form method="post" action=RecordCheckIn::url() class="clock__look">
                                         <input type="hidden" name="flag" value=look_flag />
                                         <input type="hidden" name="item" value="grafana_checked" />
                                         <button class="button button--small" type="submit">
                                             "I looked at the dashboards"
                                         </button>
-                                    </ActionForm>
+                                    </form>
                                 }
                             })}
                     </div>
@@ -438,12 +386,11 @@ fn CurrentStagePanel(
                             decision=current.decision.clone()
                             flag=flag.clone()
                             version
-                            actions
                             now
                         />
                     }
                 })}
-            <AdvancePanel current=current.clone() flag=flag.clone() version status viewer actions now />
+            <AdvancePanel current=current.clone() flag=flag.clone() version status viewer  now />
         </section>
     }
 }
@@ -454,7 +401,6 @@ fn DecisionForm(
     decision: Option<crate::api::migration::CheckInView>,
     flag: String,
     version: i64,
-    actions: Actions,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     let answered = decision.map(|d| {
@@ -473,7 +419,7 @@ fn DecisionForm(
         <div class="decision">
             <h3 class="decision__question">{question.clone()}</h3>
             {answered}
-            <ActionForm action=actions.decide attr:class="decision__form">
+            <form method="post" action=Decide::url() class="decision__form">
                 <input type="hidden" name="flag" value=flag />
                 <input type="hidden" name="version" value=version />
                 <label class="field">
@@ -488,7 +434,7 @@ fn DecisionForm(
                         "Stop: disable the flag"
                     </button>
                 </div>
-            </ActionForm>
+            </form>
         </div>
     }
 }
@@ -502,17 +448,16 @@ fn AdvancePanel(
     version: i64,
     status: Status,
     viewer: ViewerRights,
-    actions: Actions,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     let Some(next) = current.next_stage.clone() else {
         return match status {
             Status::Active if current.blockers.iter().all(|b| b.code == "no_next_stage") => view! {
-                <ActionForm action=actions.complete attr:class="advance">
+                <form method="post" action=CompleteMigration::url() class="advance">
                     <input type="hidden" name="flag" value=flag />
                     <input type="hidden" name="version" value=version />
                     <button class="button button--primary" type="submit">"Complete the migration"</button>
-                </ActionForm>
+                </form>
             }
             .into_any(),
             _ => ().into_any(),
@@ -535,17 +480,16 @@ fn AdvancePanel(
                 versions=current.versions_needed.clone()
                 flag=flag.clone()
                 version
-                actions
             />
         }
         .into_any(),
         (_, Some(request)) if !approved => view! {
-            <RequestCard request viewer flag=flag.clone() version actions now />
+            <RequestCard request viewer flag=flag.clone() version  now />
         }
         .into_any(),
         (_, request) if running && viewer.act => view! {
-            {request.map(|request| view! { <RequestCard request viewer flag=card_flag version actions now /> })}
-            <ActionForm action=actions.advance attr:class="advance__form">
+            {request.map(|request| view! { <RequestCard request viewer flag=card_flag version  now /> })}
+            <form method="post" action=AdvanceStage::url() class="advance__form">
                 <input type="hidden" name="flag" value=form_flag />
                 <input type="hidden" name="version" value=version />
                 {current.versions_needed.clone().map(|needed| view! { <VersionFields needed /> })}
@@ -553,7 +497,7 @@ fn AdvancePanel(
                 <button class="button" class:button--primary=!blocked type="submit">
                     {format!("Advance to {next}")}
                 </button>
-            </ActionForm>
+            </form>
         }
         .into_any(),
         _ => ().into_any(),
@@ -579,7 +523,7 @@ fn AdvancePanel(
                     }
                 })}
             {(soak_holds && running && viewer.override_soak)
-                .then(|| view! { <OverrideSoakForm flag=flag.clone() version actions /> })}
+                .then(|| view! { <OverrideSoakForm flag=flag.clone() version  /> })}
             {way_on}
         </div>
     }

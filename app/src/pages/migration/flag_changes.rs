@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
-use super::Actions;
-use crate::api::migration::{ChangeProgress, PendingFlagChange};
+use crate::api::migration::{
+    ChangeProgress, ConfirmFlagChange, PendingFlagChange, RetryFlagChange,
+};
 use crate::components::rollout::CommandBox;
 use crate::components::status::sentence;
 use crate::components::time::Ago;
@@ -16,7 +18,6 @@ pub fn FlagChanges(
     pending: Vec<PendingFlagChange>,
     next: Option<rollout::ChatOpsCommand>,
     flag: String,
-    actions: Actions,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     let waiting = !pending.is_empty();
@@ -27,7 +28,7 @@ pub fn FlagChanges(
             </h2>
             {pending
                 .into_iter()
-                .map(|change| view! { <Change change flag=flag.clone() actions now /> })
+                .map(|change| view! { <Change change flag=flag.clone()  now /> })
                 .collect_view()}
             {(!waiting)
                 .then(|| match next {
@@ -43,12 +44,7 @@ pub fn FlagChanges(
 }
 
 #[component]
-fn Change(
-    change: PendingFlagChange,
-    flag: String,
-    actions: Actions,
-    now: DateTime<Utc>,
-) -> impl IntoView {
+fn Change(change: PendingFlagChange, flag: String, now: DateTime<Utc>) -> impl IntoView {
     let asked = view! {
         <p class="muted">
             {format!("Asked for by {} ", change.requested_by)}
@@ -60,11 +56,11 @@ fn Change(
         ChangeProgress::ByHand => (
             view! { <p>"Run it in the channel, then confirm here."</p> }.into_any(),
             view! {
-                <ActionForm action=actions.confirm>
+                <form method="post" action=ConfirmFlagChange::url()>
                     <input type="hidden" name="flag" value=flag />
                     <input type="hidden" name="change" value=change.id />
                     <button class="button button--primary" type="submit">"Done: I ran it"</button>
-                </ActionForm>
+                </form>
             }
             .into_any(),
         ),
@@ -99,11 +95,11 @@ fn Change(
             }
             .into_any(),
             view! {
-                <ActionForm action=actions.retry>
+                <form method="post" action=RetryFlagChange::url()>
                     <input type="hidden" name="flag" value=flag />
                     <input type="hidden" name="change" value=change.id />
                     <button class="button button--primary" type="submit">"Try again"</button>
-                </ActionForm>
+                </form>
             }
             .into_any(),
         ),

@@ -3,10 +3,10 @@
 //! observing.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use rollout::guardrail::Verdict;
 
-use super::Actions;
-use crate::api::migration::{GuardrailEvaluation, GuardrailView};
+use crate::api::migration::{GuardrailEvaluation, GuardrailView, SetGuardrailMode};
 use crate::components::time::When;
 
 fn verdict_words(verdict: Verdict) -> (&'static str, &'static str) {
@@ -70,7 +70,6 @@ pub fn GuardrailPanel(
     flag: String,
     /// A release manager may switch between acting and observing.
     may_switch: bool,
-    actions: Actions,
 ) -> impl IntoView {
     let mode = if view.observe_only {
         "Observe only: it judges and tells, and never acts."
@@ -84,13 +83,13 @@ pub fn GuardrailPanel(
             ("Observe only", "true")
         };
         view! {
-            <ActionForm action=actions.guardrail_mode attr:class="guardrail__switch">
+            <form method="post" action=SetGuardrailMode::url() class="guardrail__switch">
                 <input type="hidden" name="flag" value=flag.clone() />
                 <input type="hidden" name="observe_only" value=value />
                 <button class="button button--small" type="submit">
                     {label}
                 </button>
-            </ActionForm>
+            </form>
         }
     });
     let latest = view.latest.clone().map_or_else(

@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
-use super::{Actions, VersionFields};
+use super::VersionFields;
 use crate::api::migration::{
-    KillView, NextProduction, ProductionRequestView, VersionsNeeded, ViewerRights,
+    ApproveProductionChange, KillView, NextProduction, OverrideSoak, ProductionRequestView,
+    RejectProductionChange, RequestProductionChange, ReviewKill, VersionsNeeded, ViewerRights,
 };
 use crate::components::time::Ago;
 
@@ -18,10 +20,9 @@ pub fn RequestForm(
     versions: Option<VersionsNeeded>,
     flag: String,
     version: i64,
-    actions: Actions,
 ) -> impl IntoView {
     view! {
-        <ActionForm action=actions.request attr:class="advance__form request">
+        <form method="post" action=RequestProductionChange::url() class="advance__form request">
             <input type="hidden" name="flag" value=flag />
             <input type="hidden" name="version" value=version />
             <label class="field">
@@ -60,7 +61,7 @@ pub fn RequestForm(
             <button class="button button--primary" type="submit">
                 {format!("Ask a release manager for {} %", next.percent)}
             </button>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -71,7 +72,6 @@ pub fn RequestCard(
     viewer: ViewerRights,
     flag: String,
     version: i64,
-    actions: Actions,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     let percent = request.percent;
@@ -95,7 +95,7 @@ pub fn RequestCard(
             </p>
         }
         .into_any(),
-        (None, true) => view! { <Approve flag percent version actions /> }.into_any(),
+        (None, true) => view! { <Approve flag percent version  /> }.into_any(),
         (None, false) => view! {
             <p class="muted">
                 {format!(
@@ -133,12 +133,12 @@ pub fn RequestCard(
 }
 
 #[component]
-fn Approve(flag: String, percent: u8, version: i64, actions: Actions) -> impl IntoView {
+fn Approve(flag: String, percent: u8, version: i64) -> impl IntoView {
     let hint = format!("Type {flag} to approve {percent} % in production");
     let pattern = regex_literal(&flag);
     let reject_flag = flag.clone();
     view! {
-        <ActionForm action=actions.approve attr:class="request__approve">
+        <form method="post" action=ApproveProductionChange::url() class="request__approve">
             <input type="hidden" name="flag" value=flag />
             <input type="hidden" name="version" value=version />
             <label class="field">
@@ -155,13 +155,13 @@ fn Approve(flag: String, percent: u8, version: i64, actions: Actions) -> impl In
             <button class="button button--primary" type="submit">
                 {format!("Approve {percent} %")}
             </button>
-        </ActionForm>
-        <ActionForm action=actions.reject attr:class="request__reject">
+        </form>
+        <form method="post" action=RejectProductionChange::url() class="request__reject">
             <input type="hidden" name="flag" value=reject_flag />
             <input type="hidden" name="version" value=version />
             <ReasonField label="Or reject it, saying why" />
             <button class="button" type="submit">"Reject"</button>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -180,27 +180,27 @@ fn regex_literal(text: &str) -> String {
 
 /// A release manager lets the stage end before its soak.
 #[component]
-pub fn OverrideSoakForm(flag: String, version: i64, actions: Actions) -> impl IntoView {
+pub fn OverrideSoakForm(flag: String, version: i64) -> impl IntoView {
     view! {
         <details class="override">
             <summary>"End the soak early (release manager)"</summary>
-            <ActionForm action=actions.override_soak attr:class="override__form">
+            <form method="post" action=OverrideSoak::url() class="override__form">
                 <input type="hidden" name="flag" value=flag />
                 <input type="hidden" name="version" value=version />
                 <ReasonField label="Why it has been watched enough" />
                 <button class="button" type="submit">"End the soak now"</button>
-            </ActionForm>
+            </form>
         </details>
     }
 }
 
 /// The kill switch: behind a disclosure, with a reason, so it is one deliberate action.
 #[component]
-pub fn KillSwitch(flag: String, actions: Actions) -> impl IntoView {
+pub fn KillSwitch(flag: String) -> impl IntoView {
     view! {
         <details class="kill">
             <summary class="button button--danger">"Kill switch"</summary>
-            <ActionForm action=actions.kill attr:class="kill__form">
+            <form method="post" action=crate::api::migration::KillSwitch::url() class="kill__form">
                 <input type="hidden" name="flag" value=flag />
                 <ReasonField label="Why (for the review)" placeholder="Error rate 4 % on the new path" />
                 <label class="checkbox">
@@ -208,7 +208,7 @@ pub fn KillSwitch(flag: String, actions: Actions) -> impl IntoView {
                     " In every environment, not only where the trial runs"
                 </label>
                 <button class="button button--danger" type="submit">"Disable the flag now"</button>
-            </ActionForm>
+            </form>
         </details>
     }
 }
@@ -219,7 +219,6 @@ pub fn Kills(
     kills: Vec<KillView>,
     flag: String,
     may_review: bool,
-    actions: Actions,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     view! {
@@ -240,7 +239,7 @@ pub fn Kills(
                             }
                             .into_any(),
                             None if may_review => view! {
-                                <ActionForm action=actions.review attr:class="kills__form">
+                                <form method="post" action=ReviewKill::url() class="kills__form">
                                     <input type="hidden" name="flag" value=flag />
                                     <input type="hidden" name="kill" value=kill.id />
                                     <label class="field">
@@ -248,7 +247,7 @@ pub fn Kills(
                                         <input class="field__input" name="note" required maxlength="1000" />
                                     </label>
                                     <button class="button button--small" type="submit">"Mark reviewed"</button>
-                                </ActionForm>
+                                </form>
                             }
                             .into_any(),
                             None => view! {
