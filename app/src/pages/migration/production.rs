@@ -211,6 +211,8 @@ pub fn KillSwitch(flag: String) -> impl IntoView {
             </form>
         </details>
     }
+    // Erased: the page's head would otherwise be a type too deep for the compiler.
+    .into_any()
 }
 
 /// Every kill of the migration, and its review: a release manager's afterwards.
