@@ -28,7 +28,7 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::broadcast;
 
 /// What a notification is about, by the channel it came on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter, strum::EnumCount)]
 pub enum Topic {
     /// A migration, or a flag change of one; the payload is its flag.
     Migrations,
@@ -66,18 +66,13 @@ pub struct Changes {
 #[derive(Default)]
 struct Heard {
     listening: AtomicBool,
-    migrations: AtomicU64,
-    identity: AtomicU64,
-    change_locks: AtomicU64,
+    /// Per topic, by its place in [`Topic`].
+    counts: [AtomicU64; <Topic as strum::EnumCount>::COUNT],
 }
 
 impl Heard {
     fn count(&self, topic: Topic) -> &AtomicU64 {
-        match topic {
-            Topic::Migrations => &self.migrations,
-            Topic::Identity => &self.identity,
-            Topic::ChangeLocks => &self.change_locks,
-        }
+        &self.counts[topic as usize]
     }
 
     /// Whatever was read before may have changed unheard: no mark taken so far holds.
@@ -96,19 +91,17 @@ impl Changes {
         }
     }
 
-    /// A mark to read `topic` under; `None` while not listening, when no read stays current.
+    /// A mark to read `topic` under; `None` when no read stays current: while not listening, and
+    /// for a request that may write ([`read_your_writes`]).
     pub fn mark(&self, topic: Topic) -> Option<Mark> {
-        self.heard
-            .listening
-            .load(Ordering::SeqCst)
-            .then(|| Mark(self.heard.count(topic).load(Ordering::SeqCst)))
+        let current =
+            self.heard.listening.load(Ordering::SeqCst) && READING_AFRESH.try_with(|_| ()).is_err();
+        current.then(|| Mark(self.heard.count(topic).load(Ordering::SeqCst)))
     }
 
-    /// Whether nothing of `topic` has changed since `mark` was taken. Never, for a request that
-    /// may write ([`read_your_writes`]).
+    /// Whether nothing of `topic` has changed since `mark` was taken.
     pub fn unchanged_since(&self, topic: Topic, mark: Option<Mark>) -> bool {
-        READING_AFRESH.try_with(|_| ()).is_err()
-            && mark.is_some_and(|mark| self.mark(topic) == Some(mark))
+        mark.is_some_and(|mark| self.mark(topic) == Some(mark))
     }
 
     /// This replica has just written, and does not wait to hear of it from Postgres: what it
@@ -237,24 +230,38 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         }
     }
 
+    /// The value for `key`: as kept, if still current; else as `read` gives it now, kept if
+    /// there is one.
+    pub async fn get_or_read<E>(
+        &self,
+        key: K,
+        read: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<V>, E> {
+        if let Some(value) = self.get(&key) {
+            return Ok(Some(value));
+        }
+        // Taken before reading: a change that lands during the read ends what it gives.
+        let mark = self.changes.mark(self.topic);
+        let value = read.await?;
+        if let Some(value) = &value {
+            self.keep(key, value.clone(), mark);
+        }
+        Ok(value)
+    }
+
     /// The value kept for `key`, if it is still current.
-    pub fn get(&self, key: &K) -> Option<V> {
-        let now = self.changes.mark(self.topic);
+    fn get(&self, key: &K) -> Option<V> {
+        let now = self.changes.mark(self.topic)?;
         let mut values = self.values();
-        if values.0 != now || now.is_none() {
-            *values = (now, HashMap::new());
+        if values.0 != Some(now) {
+            *values = (Some(now), HashMap::new());
             return None;
         }
         values.1.get(key).cloned()
     }
 
-    /// The mark to read a value under before [`Self::keep`]ing it.
-    pub fn mark(&self) -> Option<Mark> {
-        self.changes.mark(self.topic)
-    }
-
     /// Keeps `value`, read after `mark` was taken, unless something changed since.
-    pub fn keep(&self, key: K, value: V, mark: Option<Mark>) {
+    fn keep(&self, key: K, value: V, mark: Option<Mark>) {
         if !self.changes.unchanged_since(self.topic, mark) {
             return;
         }
@@ -284,6 +291,10 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mark_of<K: Eq + Hash, V: Clone>(kept: &Kept<K, V>) -> Option<Mark> {
+        kept.changes.mark(kept.topic)
+    }
 
     fn listening() -> Changes {
         let changes = Changes::new();
@@ -322,7 +333,7 @@ mod tests {
     fn kept_values_serve_until_their_topic_changes() {
         let changes = listening();
         let kept = Kept::<i64, &str>::new(Topic::Identity, changes.clone(), 2);
-        let mark = kept.mark();
+        let mark = mark_of(&kept);
         kept.keep(1, "vera", mark);
         assert_eq!(kept.get(&1), Some("vera"));
         changes.heard_of(Some(Topic::Migrations), "gitaly_find_commit");
@@ -331,12 +342,12 @@ mod tests {
         assert_eq!(kept.get(&1), None);
 
         // Read before a change, kept after it: stale already, so not kept.
-        let mark = kept.mark();
+        let mark = mark_of(&kept);
         changes.heard_of(Some(Topic::Identity), "");
         kept.keep(1, "vera", mark);
         assert_eq!(kept.get(&1), None);
 
-        let mark = kept.mark();
+        let mark = mark_of(&kept);
         kept.keep(1, "vera", mark);
         kept.forget(&1);
         assert_eq!(kept.get(&1), None, "forgotten");
@@ -345,12 +356,12 @@ mod tests {
     #[test]
     fn nothing_is_kept_while_not_listening_and_no_more_than_the_bound() {
         let kept = Kept::<i64, &str>::new(Topic::Identity, Changes::new(), 2);
-        kept.keep(1, "vera", kept.mark());
+        kept.keep(1, "vera", mark_of(&kept));
         assert_eq!(kept.get(&1), None);
 
         let kept = Kept::<i64, &str>::new(Topic::Identity, listening(), 2);
         for (id, name) in [(1, "vera"), (2, "erin"), (3, "rhea")] {
-            kept.keep(id, name, kept.mark());
+            kept.keep(id, name, mark_of(&kept));
         }
         assert_eq!(kept.values().1.len(), 1, "emptied when full");
         assert_eq!(kept.get(&3), Some("rhea"));
@@ -365,6 +376,19 @@ mod tests {
             .scope((), async { changes.unchanged_since(Topic::Identity, mark) })
             .await;
         assert!(!inside);
+
+        // What is kept is not used inside, and still there after.
+        let kept = Kept::<i64, &str>::new(Topic::Identity, changes.clone(), 2);
+        kept.keep(1, "vera", mark);
+        let read_inside = READING_AFRESH
+            .scope(
+                (),
+                kept.get_or_read(1, async { Ok::<_, ()>(Some("vera, read")) }),
+            )
+            .await;
+        assert_eq!(read_inside, Ok(Some("vera, read")));
+        let read_outside = kept.get_or_read(1, async { Ok::<_, ()>(None) }).await;
+        assert_eq!(read_outside, Ok(Some("vera")));
     }
 
     #[test]

@@ -172,20 +172,13 @@ async fn user_of_session(
     let Some(id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };
-    let user = match state.signed_in.get(&id) {
-        Some(user) => Some(user),
-        None => {
-            let mark = state.signed_in.mark();
-            let user = db::users::fetch_user(&state.pool, id)
-                .await?
-                .filter(|row| row.active)
-                .map(current_user);
-            if let Some(user) = &user {
-                state.signed_in.keep(id, user.clone(), mark);
-            }
-            user
-        }
-    };
+    let user = state
+        .signed_in
+        .get_or_read(id, async {
+            let row = db::users::fetch_user(&state.pool, id).await?;
+            Ok::<_, crate::error::Error>(row.filter(|row| row.active).map(current_user))
+        })
+        .await?;
     match user {
         Some(user) => {
             // Still in use: the session ends `session_idle` after this request, not after

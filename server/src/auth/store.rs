@@ -117,33 +117,33 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let key = key(id);
         let now = Utc::now();
-        if let Some(record) = self.kept.get(&key)
-            && record.expiry_date.unix_timestamp() > now.timestamp()
-        {
-            return Ok(Some(record));
-        }
-        let mark = self.kept.mark();
-        let Some(row) = sessions::fetch_session(&self.pool, &key, now)
-            .await
-            .map_err(backend)?
-        else {
-            return Ok(None);
-        };
-        let data = serde_json::from_value(row.data)
-            .map_err(|error| session_store::Error::Decode(error.to_string()))?;
-        let expiry_date = tower_sessions::cookie::time::OffsetDateTime::from_unix_timestamp(
-            row.expires_at.timestamp(),
-        )
-        .map_err(|error| session_store::Error::Decode(error.to_string()))?;
-        let record = Record {
-            id: *id,
-            data,
-            expiry_date,
-        };
-        self.kept.keep(key, record.clone(), mark);
-        Ok(Some(record))
+        let record = self
+            .kept
+            .get_or_read(key(id), async {
+                let Some(row) = sessions::fetch_session(&self.pool, &key(id), now)
+                    .await
+                    .map_err(backend)?
+                else {
+                    return Ok(None);
+                };
+                let data = serde_json::from_value(row.data)
+                    .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+                let expiry_date =
+                    tower_sessions::cookie::time::OffsetDateTime::from_unix_timestamp(
+                        row.expires_at.timestamp(),
+                    )
+                    .map_err(|error| session_store::Error::Decode(error.to_string()))?;
+                Ok(Some(Record {
+                    id: *id,
+                    data,
+                    expiry_date,
+                }))
+            })
+            .await?;
+        // A kept session may have ended since it was read (one pushed back meanwhile, anywhere,
+        // was heard of and read again).
+        Ok(record.filter(|record| record.expiry_date.unix_timestamp() > now.timestamp()))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

@@ -66,15 +66,15 @@ impl PgMigrationService {
     /// of no change to any. What refuses a change reads the database in its own transaction.
     pub async fn holding_lock(&self) -> Result<Option<ChangeLock>, Error> {
         let now = self.clock.now();
-        let unlifted = match self.change_locks.get(&()) {
-            Some(unlifted) => unlifted,
-            None => {
-                let mark = self.change_locks.mark();
-                let unlifted = db::change_locks::fetch_unlifted(&self.pool, now).await?;
-                self.change_locks.keep((), unlifted.clone(), mark);
-                unlifted
-            }
-        };
+        let unlifted = self
+            .change_locks
+            .get_or_read((), async {
+                Ok::<_, Error>(Some(
+                    db::change_locks::fetch_unlifted(&self.pool, now).await?,
+                ))
+            })
+            .await?
+            .unwrap_or_default();
         Ok(holding_at(&unlifted, now).cloned().map(view))
     }
 
