@@ -210,6 +210,7 @@ fn router(
         move || {
             provide_context(services.clone());
             http::security::provide_request_nonce();
+            http::shared_html::provide_splice();
         }
     };
 
@@ -244,7 +245,8 @@ fn router(
                     auth::load_current_user,
                 ))
                 .layer(middleware::from_fn(auth::sign_in_for_pages))
-                .layer(middleware::from_fn(http::errors::server_function_status)),
+                .layer(middleware::from_fn(http::errors::server_function_status))
+                .layer(middleware::from_fn(http::shared_html::splice)),
         );
 
     let mut operations = Router::new();

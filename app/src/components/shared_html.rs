@@ -1,6 +1,12 @@
 //! HTML rendered once and sent in many pages, such as the portfolio's table: it goes into each
 //! page as it is, shared rather than copied (a copy of the portfolio's table is 300 KB).
 //!
+//! Leptos writes a page into one growing `String`, and then copies it a few times more on its
+//! way out (joining chunks, putting the head in). So on the server the shared HTML is not
+//! written into the page at all: the page gets [`Splice::MARKER`] in its place, and the server's
+//! middleware sends the page around it, the shared HTML as a piece of its own. Where no such
+//! middleware is (or a page shares two), the HTML is written into the page like any other.
+//!
 //! Leptos' `InertElement` does the same for HTML the page owns; this is that view with the HTML
 //! behind an `Arc`, and everything but writing it out handed to `InertElement`.
 
@@ -15,11 +21,68 @@ use leptos::tachys::{
 
 /// Markup to put into the page as it is: it must be one element, and whole (rendered by Leptos).
 #[derive(Clone, Debug)]
-pub struct SharedHtml(pub Arc<str>);
+pub struct SharedHtml {
+    html: Arc<str>,
+    /// This response's place for it, if the server splices.
+    splice: Option<Splice>,
+}
 
 impl SharedHtml {
+    pub fn new(html: Arc<str>) -> Self {
+        Self {
+            html,
+            splice: leptos::prelude::use_context(),
+        }
+    }
+
     fn inert(self) -> InertElement {
-        InertElement::new(self.0.to_string())
+        InertElement::new(self.html.to_string())
+    }
+}
+
+/// One response's shared HTML, from the page that holds it to the middleware that sends it. The
+/// middleware closes it once the page is rendered: what a page streamed later still holds is
+/// then written into the page itself.
+#[derive(Clone, Debug, Default)]
+pub struct Splice(Arc<std::sync::Mutex<SpliceState>>);
+
+#[derive(Debug, Default)]
+enum SpliceState {
+    #[default]
+    Open,
+    Holding(Arc<str>),
+    Closed,
+}
+
+impl Splice {
+    /// Where the shared HTML goes. Leptos escapes `<` in every text and attribute it writes, so
+    /// nothing a person typed can make a comment, let alone this one.
+    pub const MARKER: &'static str = "<!--rampart:shared-html-->";
+
+    /// Takes `html` to send beside the page, if nothing else was taken and the page is still
+    /// being rendered.
+    fn hold(&self, html: &Arc<str>) -> bool {
+        let mut state = self.state();
+        let open = matches!(*state, SpliceState::Open);
+        if open {
+            *state = SpliceState::Holding(html.clone());
+        }
+        open
+    }
+
+    /// The HTML that [`Self::MARKER`] stands for in the page, if any; nothing is held after this.
+    pub fn close(&self) -> Option<Arc<str>> {
+        match std::mem::replace(&mut *self.state(), SpliceState::Closed) {
+            SpliceState::Holding(html) => Some(html),
+            SpliceState::Open | SpliceState::Closed => None,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SpliceState> {
+        // A panic while holding it left nothing half-written: the state is replaced whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -44,7 +107,7 @@ impl RenderHtml for SharedHtml {
     const MIN_LENGTH: usize = 0;
 
     fn html_len(&self) -> usize {
-        self.0.len()
+        self.html.len()
     }
 
     fn dry_resolve(&mut self) {}
@@ -61,7 +124,8 @@ impl RenderHtml for SharedHtml {
         _mark_branches: bool,
         _extra_attrs: Vec<AnyAttribute>,
     ) {
-        buf.push_str(&self.0);
+        let held = (self.splice.as_ref()).is_some_and(|splice| splice.hold(&self.html));
+        buf.push_str(if held { Splice::MARKER } else { &self.html });
         *position = Position::NextChild;
     }
 
@@ -75,5 +139,42 @@ impl RenderHtml for SharedHtml {
 
     fn into_owned(self) -> Self::Owned {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_splice_holds_one_html_until_it_is_closed() {
+        let splice = Splice::default();
+        let (table, other): (Arc<str>, Arc<str>) = ("<table></table>".into(), "<p></p>".into());
+        assert!(splice.hold(&table));
+        assert!(!splice.hold(&other), "a second is written into the page");
+        assert_eq!(splice.close().as_deref(), Some("<table></table>"));
+        assert!(
+            !splice.hold(&other),
+            "once closed, nothing more is sent beside the page"
+        );
+        assert_eq!(splice.close(), None);
+    }
+
+    #[test]
+    fn a_page_with_a_splice_gets_the_marker_and_one_without_gets_the_html() {
+        use leptos::prelude::{Owner, RenderHtml, provide_context};
+
+        let table: Arc<str> = "<table></table>".into();
+        let owner = Owner::new();
+        let plain = owner.with(|| SharedHtml::new(table.clone()).to_html());
+        assert_eq!(plain, "<table></table>");
+
+        let splice = Splice::default();
+        let spliced = owner.with(|| {
+            provide_context(splice.clone());
+            SharedHtml::new(table.clone()).to_html()
+        });
+        assert_eq!(spliced, Splice::MARKER);
+        assert_eq!(splice.close().as_deref(), Some("<table></table>"));
     }
 }

@@ -96,7 +96,7 @@ fn PortfolioBody(table: RenderedTable, view: PortfolioView) -> impl IntoView {
         {table.options.map(|options| view! { <PortfolioFilter view options /> })}
         // Any migration that changes, here or in another browser, is read again.
         <Region id="portfolio" live="*" now=table.as_of>
-            {SharedHtml(table.html)}
+            {SharedHtml::new(table.html)}
         </Region>
     }
 }

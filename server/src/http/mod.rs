@@ -7,6 +7,7 @@ pub mod exports;
 pub mod health;
 pub mod metrics;
 pub mod security;
+pub mod shared_html;
 pub mod sso;
 pub mod test_clock;
 pub mod tracing;

@@ -1,0 +1,122 @@
+//! Sends a page's shared HTML (see `app::components::shared_html`) beside the page rather than
+//! copied into it: the page goes out in three pieces, the part before the marker, the shared
+//! HTML itself, and the rest. The shared HTML is never copied on its way to the socket.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use app::components::shared_html::Splice;
+use axum::{
+    body::{Body, Bytes},
+    extract::Request,
+    http::StatusCode,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use leptos::prelude::*;
+
+pub async fn splice(mut request: Request, next: Next) -> Response {
+    let splice = Splice::default();
+    request.extensions_mut().insert(splice.clone());
+    let response = next.run(request).await;
+    // A page rendered before its response (Leptos' async mode) has taken its HTML by now; one
+    // streamed after writes it into the page itself.
+    let Some(shared) = splice.close() else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    // The page without the shared HTML is small: the shell around it.
+    let page = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(page) => page,
+        Err(error) => {
+            tracing::error!(%error, "could not read a page to splice into");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let Some(at) = find(&page, Splice::MARKER) else {
+        tracing::error!("a page holding shared HTML has no place for it");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let pieces = [
+        page.slice(..at),
+        Bytes::from_owner(SharedBytes(shared)),
+        page.slice(at + Splice::MARKER.len()..),
+    ];
+    let body = Body::from_stream(futures_util::stream::iter(pieces.map(Ok::<_, Infallible>)));
+    Response::from_parts(parts, body)
+}
+
+/// Leptos context hook: this request's splice, for the pages' `SharedHtml`.
+pub fn provide_splice() {
+    let splice = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Splice>().cloned());
+    if let Some(splice) = splice {
+        provide_context(splice);
+    }
+}
+
+/// Where `marker` starts in `page`, which Leptos wrote from a `String`.
+fn find(page: &[u8], marker: &str) -> Option<usize> {
+    std::str::from_utf8(page).ok()?.find(marker)
+}
+
+struct SharedBytes(Arc<str>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::components::shared_html::SharedHtml;
+    use axum::{Router, middleware, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A page holding the table, rendered as Leptos renders pages: within the request's context.
+    async fn page(request: Request) -> String {
+        let splice = request.extensions().get::<Splice>().cloned();
+        Owner::new().with(|| {
+            if let Some(splice) = splice {
+                provide_context(splice);
+            }
+            let table = SharedHtml::new("<table><tr><td>a</td></tr></table>".into());
+            format!("<main><h1>In flight</h1>{}</main>", table.to_html())
+        })
+    }
+
+    async fn body_of(app: Router, path: &str) -> String {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_shared_html_is_sent_where_the_page_holds_its_place() {
+        let app = Router::new()
+            .route("/", get(page))
+            .route("/plain", get(|| async { "<main>plain</main>" }))
+            .layer(middleware::from_fn(splice));
+        assert_eq!(
+            body_of(app.clone(), "/").await,
+            "<main><h1>In flight</h1><table><tr><td>a</td></tr></table></main>"
+        );
+        assert_eq!(body_of(app, "/plain").await, "<main>plain</main>");
+    }
+
+    #[tokio::test]
+    async fn without_the_middleware_the_page_has_the_html_in_it() {
+        let app = Router::new().route("/", get(page));
+        assert_eq!(
+            body_of(app, "/").await,
+            "<main><h1>In flight</h1><table><tr><td>a</td></tr></table></main>"
+        );
+    }
+}
