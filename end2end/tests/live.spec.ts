@@ -3,10 +3,15 @@ import { LIVE_REPLICA_URL, LIVE_URL } from '../playwright.config';
 import { hydrated, signIn } from './sign-in';
 import { newMigrationFields } from './migration-fields';
 
+// The tests share the live servers' database and count its rows: one at a time, in order.
+test.describe.configure({ mode: 'default' });
+
 /** Adds a migration through `baseUrl`'s API, as the new-migration form does. */
-async function addMigration(page: Page, baseUrl: string, flag: string) {
+async function addMigration(page: Page, baseUrl: string, flag: string, method?: string) {
+  const fields = newMigrationFields(flag);
+  if (method) fields['form[grpc_method]'] = method;
   const response = await page.request.post(`${baseUrl}/api/create_migration`, {
-    form: newMigrationFields(flag),
+    form: fields,
     headers: { origin: baseUrl, accept: 'application/json' },
   });
   expect(response.status(), await response.text()).toBe(200);
@@ -33,5 +38,28 @@ test('a change in one browser appears in another without a reload, across replic
   await addMigration(acting, LIVE_URL, 'gitaly_live_same_server');
   await expect(rows.filter({ hasText: 'gitaly_live_same_server' })).toHaveCount(1);
   await expect(rows).toHaveCount(before + 2);
+  expect(reloaded).toBe(false);
+});
+
+test("the filter's choices follow the migrations in flight without a reload", async ({ browser }) => {
+  const watching = await (await browser.newContext()).newPage();
+  const acting = await (await browser.newContext()).newPage();
+  await signIn(watching, 'erin', LIVE_URL);
+  await signIn(acting, 'erin', LIVE_REPLICA_URL);
+  await watching.goto(LIVE_URL);
+  await hydrated(watching);
+  await expect(watching.locator('body[data-live="open"]')).toHaveCount(1);
+  const services = watching.getByRole('combobox', { name: 'Service' });
+  const newService = services.locator('option', { hasText: 'LiveFilterService' });
+  await expect(newService).toHaveCount(0);
+  let reloaded = false;
+  watching.on('load', () => (reloaded = true));
+
+  await addMigration(acting, LIVE_REPLICA_URL, 'gitaly_live_filter_choice', 'LiveFilterService::Follow');
+  await expect(newService).toHaveCount(1);
+  // The new choice works like the others.
+  await services.selectOption('LiveFilterService');
+  await expect(watching.locator('tbody tr')).toHaveCount(1);
+  await expect(watching.locator('tbody tr')).toContainText('gitaly_live_filter_choice');
   expect(reloaded).toBe(false);
 });

@@ -59,6 +59,9 @@ test('the filter narrows the list as you type and keeps the view in the address'
 
   await search.pressSequentially('FindCommit');
   await expect(rows).toHaveCount(1);
+  // The filter is read again with the table, but not while it is being typed into.
+  await expect(search).toBeFocused();
+  await expect(search).toHaveValue('FindCommit');
   await expect(rows).toContainText('gitaly_find_commit_v2');
   await expect(page.getByText('1 of 12 match the filter.')).toBeVisible();
   // The view is in the address, so a link shares it.

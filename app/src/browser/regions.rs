@@ -2,7 +2,8 @@
 //!
 //! The page is read again from the server whole, as a reload would, and each region of this page
 //! takes the place of its namesake there; islands in them start again with their new props.
-//! What is outside the regions (the filter being typed into, the scroll position) stays.
+//! What is outside the regions (the scroll position) stays, and so do controls someone is using
+//! (`data-keep-while-focused`: the portfolio's filter being typed into).
 
 use std::cell::Cell;
 
@@ -241,7 +242,15 @@ fn swap(html: &str) -> bool {
     if pairs.is_empty() || pairs.len() != regions.length() as usize {
         return false;
     }
+    let focused = document.active_element();
     for (old, new) in pairs {
+        let in_use = old.has_attribute("data-keep-while-focused")
+            && focused
+                .as_ref()
+                .is_some_and(|f| old.contains(Some(f.as_ref())));
+        if in_use {
+            continue;
+        }
         let Ok(new) = document
             .import_node_with_deep(&new, true)
             .and_then(|node| node.dyn_into::<Element>().map_err(JsValue::from))

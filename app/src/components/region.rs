@@ -60,6 +60,11 @@ pub fn Region(
     /// Read again every so many seconds, for charts and counts that move on their own.
     #[prop(optional, into)]
     every: Option<u32>,
+    /// Controls beside the page's content (the portfolio's filter), read again with it: kept as
+    /// they are while they have the focus, so that what someone types or chooses stays; and a
+    /// failed form's message goes to the content's region, not here.
+    #[prop(optional)]
+    controls: bool,
     children: Children,
 ) -> impl IntoView {
     view! {
@@ -69,8 +74,9 @@ pub fn Region(
             data-live=live
             data-now=now.map(|now| now.to_rfc3339())
             data-every=every
+            data-keep-while-focused=controls.then_some("")
         >
-            <FlashNotice />
+            {(!controls).then(|| view! { <FlashNotice /> })}
             {children()}
         </div>
     }

@@ -93,7 +93,11 @@ async fn table(view: PortfolioView) -> Result<RenderedTable, crate::error::AppEr
 #[component]
 fn PortfolioBody(table: RenderedTable, view: PortfolioView) -> impl IntoView {
     view! {
-        {table.options.map(|options| view! { <PortfolioFilter view options /> })}
+        // Its choices (stages, owners, services) come from the migrations in flight: read again
+        // with the table.
+        <Region id="portfolio-filter" controls=true>
+            {table.options.map(|options| view! { <PortfolioFilter view options /> })}
+        </Region>
         // Any migration that changes, here or in another browser, is read again.
         <Region id="portfolio" live="*" now=table.as_of>
             {SharedHtml::new(table.html)}
