@@ -44,7 +44,7 @@ pub fn soak_progress(stage: &Stage, started_at: DateTime<Utc>, now: DateTime<Utc
 }
 
 /// The latest look at or before `now`.
-pub fn last_look(looks: &[Look], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn last_look(looks: &[Look], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     looks.iter().map(|l| l.at).filter(|at| *at <= now).max()
 }
 

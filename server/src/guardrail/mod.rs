@@ -187,13 +187,9 @@ impl Guardrail {
                 )
                 .await?;
         }
-        let look_due = guarded.cadence.is_some_and(|cadence| {
-            let poll = TimeDelta::from_std(self.config.interval).unwrap_or(TimeDelta::minutes(1));
-            guarded
-                .last_look
-                .is_none_or(|last| now - last >= cadence - poll)
-        });
-        if evaluation.verdict.had_data() && look_due {
+        if evaluation.verdict.had_data()
+            && look_runs_out(guarded.next_look_due, now, self.config.interval)
+        {
             self.migrations
                 .act(
                     &actor,
@@ -240,5 +236,36 @@ impl Guardrail {
             None => {}
         }
         Ok(())
+    }
+}
+
+/// Whether a stage's look, due at `due`, falls due before the next poll: the evaluation that had
+/// the data is then recorded as the look, so that it is not overdue by the time anyone could
+/// look again (and a person need not look every five minutes).
+fn look_runs_out(due: Option<DateTime<Utc>>, now: DateTime<Utc>, poll: Duration) -> bool {
+    let poll = TimeDelta::from_std(poll).unwrap_or(TimeDelta::minutes(1));
+    due.is_some_and(|due| due <= now + poll)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_look_is_recorded_when_it_falls_due_before_the_next_poll() {
+        let now = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::hours(1);
+        let poll = Duration::from_secs(60);
+        let due_in = |seconds| Some(now + TimeDelta::seconds(seconds));
+        assert!(
+            look_runs_out(due_in(30), now, poll),
+            "due before the next poll"
+        );
+        assert!(look_runs_out(due_in(60), now, poll), "due at the next poll");
+        assert!(look_runs_out(due_in(-600), now, poll), "already overdue");
+        assert!(
+            !look_runs_out(due_in(61), now, poll),
+            "the next poll comes first"
+        );
+        assert!(!look_runs_out(None, now, poll), "no look owed");
     }
 }

@@ -42,7 +42,8 @@ pub struct Guarded {
     pub stage_started: DateTime<Utc>,
     /// How often the stage asks for a look, if it does.
     pub cadence: Option<TimeDelta>,
-    pub last_look: Option<DateTime<Utc>>,
+    /// When the stage's next look is due, as the domain counts it; `None` when none is owed.
+    pub next_look_due: Option<DateTime<Utc>>,
     /// The guardrail's standing on the stage, as the stage machine keeps it.
     pub standing: Option<Verdict>,
     /// How late the stage's next look is, at the time asked.
@@ -97,7 +98,12 @@ impl PgMigrationService {
                     ),
                     stage_started: position.started_at,
                     cadence: stage.cadence.interval(),
-                    last_look: rollout::timing::last_look(&looks, now),
+                    next_look_due: rollout::timing::next_look_due(
+                        stage,
+                        position.started_at,
+                        &looks,
+                        now,
+                    ),
                     standing: position.guardrail.as_ref().map(|g| g.verdict),
                 })
             })
