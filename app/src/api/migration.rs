@@ -114,6 +114,8 @@ pub struct FlagDrift {
 pub struct ViewerRights {
     /// Check in, advance, request production changes, use the kill switch.
     pub act: bool,
+    /// Edit the migration's details and plan.
+    pub edit: bool,
     /// Approve or reject the production change asked for: a release manager who did not ask.
     pub approve: bool,
     /// Let a stage end before its soak, and review kills: a release manager.
@@ -295,6 +297,7 @@ pub async fn get_migration(flag: String) -> Result<MigrationDetail, AppError> {
         .and_then(|c| c.production_request.as_ref());
     detail.viewer = ViewerRights {
         act: user.may(rollout::Permission::Act(rollout::ActionKind::Advance)),
+        edit: user.may(rollout::Permission::EditMigrations),
         approve: request.is_some_and(|r| {
             r.approved_by.is_none() && rollout::may_approve(&user.actor(), &r.requested_by)
         }),

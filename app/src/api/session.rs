@@ -56,6 +56,19 @@ pub fn current_user() -> Option<CurrentUser> {
         .cloned()
 }
 
+/// The signed-in user, for a page deciding what to offer them. Pages render on the server (the
+/// browser runs only islands), so in the browser this is `None`.
+pub fn page_viewer() -> Option<CurrentUser> {
+    #[cfg(feature = "ssr")]
+    {
+        current_user()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
 /// The first line of every server function: the signed-in user, if they may do `permission`.
 /// Anonymous callers get 401, signed-in ones without the permission 403.
 #[cfg(feature = "ssr")]

@@ -114,10 +114,20 @@ fn MigrationView(
                 </p>
             </div>
             <div class="detail-head__actions">
-                <a class="button" href=format!("/migrations/{flag}/edit")>
-                    "Edit"
-                </a>
-                <StatusActions flag=flag.clone() version status=detail.status  />
+                {detail
+                    .viewer
+                    .edit
+                    .then(|| {
+                        view! {
+                            <a class="button" href=format!("/migrations/{flag}/edit")>
+                                "Edit"
+                            </a>
+                        }
+                    })}
+                {detail
+                    .viewer
+                    .act
+                    .then(|| view! { <StatusActions flag=flag.clone() version status=detail.status /> })}
                 // Also once killed: a second kill widens it to every environment, or turns off
                 // a flag someone enabled again by hand.
                 {(matches!(detail.status, Status::Active | Status::Paused | Status::Disabled)

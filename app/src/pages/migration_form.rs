@@ -8,10 +8,12 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use rollout::{Permission, Role};
 
 use crate::api::migration_form::{
     CreateMigration, EditableMigration, MigrationForm, UpdateMigration, get_migration_form,
 };
+use crate::api::session::page_viewer;
 use crate::components::island_form::SentForm;
 use crate::components::region::failed_form;
 use crate::components::status::{ErrorNotice, ErrorPanel, Loading, sentence};
@@ -19,13 +21,31 @@ use crate::error::AppError;
 
 #[component]
 pub fn NewMigrationPage() -> impl IntoView {
+    let viewer = page_viewer();
+    let body = match viewer {
+        Some(user) if !user.may(Permission::EditMigrations) => view! {
+            <p class="notice">
+                {format!(
+                    "Adding a migration takes the {} or {} role; you have {}. An admin gives roles on the Users page.",
+                    Role::Engineer.label(),
+                    Role::ReleaseManager.label(),
+                    user.roles_label(),
+                )}
+            </p>
+        }
+        .into_any(),
+        _ => view! {
+            <p class="muted">
+                "The fields of the acceptance-testing template's Details and Preparation. It is added not started; start it from its page."
+            </p>
+            <NewForm failed=failed_form(Some(CreateMigration::PATH)) />
+        }
+        .into_any(),
+    };
     view! {
         <Title text="New migration" />
         <h1>"New migration"</h1>
-        <p class="muted">
-            "The fields of the acceptance-testing template's Details and Preparation. It is added not started; start it from its page."
-        </p>
-        <NewForm failed=failed_form(Some(CreateMigration::PATH)) />
+        {body}
     }
 }
 

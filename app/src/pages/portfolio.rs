@@ -14,12 +14,13 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use rollout::{Environment, Health, Status};
+use rollout::{Environment, Health, Permission, Status};
 
 use crate::api::panels::{Sparkline as SparklineData, Unit};
 use crate::api::portfolio::{
     Place, Portfolio, PortfolioRow, PortfolioStamp, PortfolioView, SortKey,
 };
+use crate::api::session::page_viewer;
 use crate::components::change_lock::ChangeLockBanner;
 use crate::components::chart::Sparkline;
 use crate::components::region::Region;
@@ -45,7 +46,14 @@ pub fn PortfolioPage() -> impl IntoView {
         <Title text="In flight" />
         <div class="page-head">
             <h1>"In-flight migrations"</h1>
-            <a class="button button--primary" href="/migrations/new">"New migration"</a>
+            {page_viewer().is_some_and(|user| user.may(Permission::EditMigrations))
+                .then(|| {
+                    view! {
+                        <a class="button button--primary" href="/migrations/new">
+                            "New migration"
+                        </a>
+                    }
+                })}
         </div>
         <ChangeLockBanner />
         <Suspense fallback=|| view! { <Loading what="migrations" /> }>
@@ -471,13 +479,10 @@ fn EmptyPortfolio() -> impl IntoView {
     view! {
         <section class="empty">
             <h2>"No migrations in flight"</h2>
+            // Seen by everyone who looks in the same second, whatever they may do: the way to
+            // add one is the page's "New migration", shown to those who may.
             <p>
-                "Nothing is rolling out right now. Add a migration with its feature flag, gRPC method and required versions, and it appears here, ready to start at Preparation."
-            </p>
-            <p>
-                <a class="button button--primary" href="/migrations/new">
-                    "New migration"
-                </a>
+                "Nothing is rolling out right now. A migration added with its feature flag, gRPC method and required versions appears here, ready to start at Preparation."
             </p>
         </section>
     }

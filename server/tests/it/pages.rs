@@ -21,12 +21,63 @@ async fn the_portfolio_lists_the_demo_migrations_in_the_first_html() {
 }
 
 #[tokio::test]
-async fn an_empty_portfolio_says_how_to_add_a_migration() {
+async fn an_empty_portfolio_says_so_and_offers_a_new_migration_to_who_may_add_one() {
     let app = spawn_app().await;
     app.sign_in_as("vicky", &[Role::Viewer]).await;
     let html = app.get("/").await.text().await.unwrap();
     assert!(html.contains("No migrations in flight"), "{html}");
+    assert!(!html.contains(r#"href="/migrations/new""#), "{html}");
+    app.sign_in_as("erin", &[Role::Engineer]).await;
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(html.contains("No migrations in flight"), "{html}");
     assert!(html.contains(r#"href="/migrations/new""#), "{html}");
+}
+
+/// Adding, editing, starting and pausing migrations take an engineer or a release manager: the
+/// pages offer them to them only, and say so to anyone else who finds the form's address.
+#[tokio::test]
+async fn adding_editing_and_pausing_are_offered_to_who_may_do_them() {
+    let app = spawn_app_with(Spawn {
+        demo_data: true,
+        ..Spawn::default()
+    })
+    .await;
+    let detail = "/migrations/gitaly_find_commit_v2";
+    let form = r#"action="/api/create_migration""#;
+    for (user, roles, label) in [
+        ("a_viewer", [Role::Viewer], "Viewer"),
+        ("an_admin", [Role::Admin], "Admin"),
+    ] {
+        app.sign_in_as(user, &roles).await;
+        let portfolio = app.get("/").await.text().await.unwrap();
+        assert!(portfolio.contains("gitaly_find_commit_v2"), "{portfolio}");
+        assert!(!portfolio.contains(r#"href="/migrations/new""#), "{user}");
+        let page = app.get(detail).await.text().await.unwrap();
+        assert!(page.contains("gitaly_find_commit_v2"), "{page}");
+        assert!(!page.contains(r#"/edit""#), "{user}: {page}");
+        assert!(!page.contains("/api/pause_migration"), "{user}: {page}");
+        let new = app.get("/migrations/new").await.text().await.unwrap();
+        assert!(!new.contains(form), "{user}: {new}");
+        let told = format!(
+            "Adding a migration takes the Engineer or Release manager role; you have {label}."
+        );
+        assert!(new.contains(&told), "{user}: {new}");
+    }
+    app.sign_in_as("an_engineer", &[Role::Engineer]).await;
+    let portfolio = app.get("/").await.text().await.unwrap();
+    assert!(
+        portfolio.contains(r#"href="/migrations/new""#),
+        "{portfolio}"
+    );
+    let page = app.get(detail).await.text().await.unwrap();
+    assert!(
+        page.contains(r#"href="/migrations/gitaly_find_commit_v2/edit""#),
+        "{page}"
+    );
+    assert!(page.contains("/api/pause_migration"), "{page}");
+    let new = app.get("/migrations/new").await.text().await.unwrap();
+    assert!(new.contains(form), "{new}");
+    assert!(!new.contains("Adding a migration takes"), "{new}");
 }
 
 #[tokio::test]
