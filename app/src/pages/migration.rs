@@ -323,7 +323,7 @@ fn CurrentStagePanel(
                             </span>
                         }
                         .into_any(),
-                        None if running => view! {
+                        None if running && viewer.act => view! {
                             <form method="post" action=RecordCheckIn::url() class="checklist__action">
                                 <input type="hidden" name="flag" value=flag />
                                 <input type="hidden" name="item" value=row.item.key() />
@@ -367,7 +367,7 @@ fn CurrentStagePanel(
                     view! {
                     <div class="clock">
                         <span>"Next check: " <CheckClock due now /></span>
-                        {(due.is_some_and(|d| d.can_be_late))
+                        {(viewer.act && due.is_some_and(|d| d.can_be_late))
                             .then(|| {
                                 view! {
                                     // A look at the dashboards counts for the cadence; the checklist
@@ -394,6 +394,7 @@ fn CurrentStagePanel(
                         <DecisionForm
                             question
                             decision=current.decision.clone()
+                            may_answer=viewer.act
                             flag=flag.clone()
                             version
                             now
@@ -409,10 +410,13 @@ fn CurrentStagePanel(
 fn DecisionForm(
     question: String,
     decision: Option<crate::api::migration::CheckInView>,
+    /// An engineer or a release manager: the answer is theirs to give.
+    may_answer: bool,
     flag: String,
     version: i64,
     now: DateTime<Utc>,
 ) -> impl IntoView {
+    let unanswered = decision.is_none() && !may_answer;
     let answered = decision.map(|d| {
         let answer = match d.outcome {
             CheckOutcome::Stop => "stop",
@@ -429,6 +433,8 @@ fn DecisionForm(
         <div class="decision">
             <h3 class="decision__question">{question.clone()}</h3>
             {answered}
+            {unanswered.then(|| view! { <p class="muted">"Not answered yet."</p> })}
+            {may_answer.then(|| view! {
             <form method="post" action=Decide::url() class="decision__form">
                 <input type="hidden" name="flag" value=flag />
                 <input type="hidden" name="version" value=version />
@@ -445,6 +451,7 @@ fn DecisionForm(
                     </button>
                 </div>
             </form>
+            })}
         </div>
     }
 }
@@ -462,14 +469,18 @@ fn AdvancePanel(
 ) -> impl IntoView {
     let Some(next) = current.next_stage.clone() else {
         return match status {
-            Status::Active if current.blockers.iter().all(|b| b.code == "no_next_stage") => view! {
+            Status::Active
+                if viewer.act && current.blockers.iter().all(|b| b.code == "no_next_stage") =>
+            {
+                view! {
                 <form method="post" action=CompleteMigration::url() class="advance">
                     <input type="hidden" name="flag" value=flag />
                     <input type="hidden" name="version" value=version />
                     <button class="button button--primary" type="submit">"Complete the migration"</button>
                 </form>
+                }
+                .into_any()
             }
-            .into_any(),
             _ => ().into_any(),
         };
     };

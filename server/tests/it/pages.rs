@@ -33,10 +33,11 @@ async fn an_empty_portfolio_says_so_and_offers_a_new_migration_to_who_may_add_on
     assert!(html.contains(r#"href="/migrations/new""#), "{html}");
 }
 
-/// Adding, editing, starting and pausing migrations take an engineer or a release manager: the
-/// pages offer them to them only, and say so to anyone else who finds the form's address.
+/// Adding, editing and acting on migrations (starting, pausing, checking in, answering
+/// "Continue?") take an engineer or a release manager: the pages offer them to them only, and
+/// say so to anyone else who finds the new-migration form's address.
 #[tokio::test]
-async fn adding_editing_and_pausing_are_offered_to_who_may_do_them() {
+async fn adding_editing_and_acting_are_offered_to_who_may_do_them() {
     let app = spawn_app_with(Spawn {
         demo_data: true,
         ..Spawn::default()
@@ -55,7 +56,10 @@ async fn adding_editing_and_pausing_are_offered_to_who_may_do_them() {
         let page = app.get(detail).await.text().await.unwrap();
         assert!(page.contains("gitaly_find_commit_v2"), "{page}");
         assert!(!page.contains(r#"/edit""#), "{user}: {page}");
-        assert!(!page.contains("/api/pause_migration"), "{user}: {page}");
+        for action in ["pause_migration", "record_check_in", "decide"] {
+            let form = format!(r#"action="/api/{action}""#);
+            assert!(!page.contains(&form), "{user}, {action}: {page}");
+        }
         let new = app.get("/migrations/new").await.text().await.unwrap();
         assert!(!new.contains(form), "{user}: {new}");
         let told = format!(
@@ -74,7 +78,10 @@ async fn adding_editing_and_pausing_are_offered_to_who_may_do_them() {
         page.contains(r#"href="/migrations/gitaly_find_commit_v2/edit""#),
         "{page}"
     );
-    assert!(page.contains("/api/pause_migration"), "{page}");
+    for action in ["pause_migration", "record_check_in", "decide"] {
+        let form = format!(r#"action="/api/{action}""#);
+        assert!(page.contains(&form), "{action}: {page}");
+    }
     let new = app.get("/migrations/new").await.text().await.unwrap();
     assert!(new.contains(form), "{new}");
     assert!(!new.contains("Adding a migration takes"), "{new}");
