@@ -15,6 +15,8 @@ use crate::error::AppError;
 pub struct Portfolio {
     pub as_of: DateTime<Utc>,
     /// Which reading of the in-flight migrations the rows come from (see [`PortfolioStamp`]).
+    /// This replica's own count, so not sent: it means nothing to anyone else.
+    #[serde(skip)]
     pub reading: u64,
     pub rows: Vec<PortfolioRow>,
 }

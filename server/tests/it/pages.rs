@@ -160,6 +160,8 @@ async fn the_list_server_function_answers_json() {
     assert!(rows.iter().any(|row| row["flag"] == "gitaly_find_commit_v2"
         && row["grpc_service"] == "CommitService"
         && row["grpc_method"] == "FindCommit"));
+    // The replica's own count of its readings is not for anyone else.
+    assert!(portfolio.get("reading").is_none(), "{portfolio}");
 }
 
 #[tokio::test]
