@@ -49,17 +49,28 @@ test('a change in one browser appears in another without a reload, across replic
   expect(reloaded()).toBe(false);
 });
 
-test("the filter's choices follow the migrations in flight without a reload", async ({ browser }) => {
+test("the filter's choices follow the migrations in flight, typing in it holds nothing up", async ({ browser }) => {
   const { watching, acting, reloaded } = await watchingAndActing(browser);
+  const rows = watching.locator('tbody tr');
+  const search = watching.getByRole('searchbox', { name: 'Search' });
   const services = watching.getByRole('combobox', { name: 'Service' });
   const newService = services.locator('option', { hasText: 'LiveFilterService' });
   await expect(newService).toHaveCount(0);
+  await search.pressSequentially('gitaly_live_filter');
+  await expect(rows).toHaveCount(0);
 
+  // Someone is typing in the filter: the table follows all the same, and the filter stays.
   await addMigration(acting, LIVE_REPLICA_URL, 'gitaly_live_filter_choice', 'LiveFilterService::Follow');
+  await expect(rows).toHaveCount(1);
+  await expect(rows).toContainText('gitaly_live_filter_choice');
+  await expect(search).toBeFocused();
+  await expect(search).toHaveValue('gitaly_live_filter');
+  // Once they leave it, its choices are read again, and the new one works like the others.
+  await search.blur();
   await expect(newService).toHaveCount(1);
-  // The new choice works like the others.
+  await search.fill('');
   await services.selectOption('LiveFilterService');
-  await expect(watching.locator('tbody tr')).toHaveCount(1);
-  await expect(watching.locator('tbody tr')).toContainText('gitaly_live_filter_choice');
+  await expect(rows).toHaveCount(1);
+  await expect(rows).toContainText('gitaly_live_filter_choice');
   expect(reloaded()).toBe(false);
 });

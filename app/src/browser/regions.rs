@@ -22,6 +22,9 @@ thread_local! {
     static LATEST: Cell<u64> = const { Cell::new(0) };
     /// A live update arrived while someone was typing in a region; it is read when they stop.
     static PENDING: Cell<bool> = const { Cell::new(false) };
+    /// Controls someone was using were left as they were when the page was last read: it is read
+    /// again when they leave them.
+    static CONTROLS_STALE: Cell<bool> = const { Cell::new(false) };
     /// When the regions were last read (ms since the epoch); 0 until the first look.
     static LAST_READ: Cell<f64> = const { Cell::new(0.0) };
 }
@@ -133,10 +136,12 @@ pub fn send_forms_in_place() {
         document().add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref());
     on_submit.forget();
 
-    // A live update held back while someone typed is read once they leave the field.
+    // A live update held back while someone typed, or controls left as they were, are read
+    // once they leave the field.
     let on_focus_out = Closure::<dyn FnMut()>::new(|| {
-        if PENDING.get() && !typing() {
+        if (PENDING.get() || CONTROLS_STALE.get()) && !typing() {
             PENDING.set(false);
+            CONTROLS_STALE.set(false);
             refresh(current_url());
         }
     });
@@ -158,10 +163,14 @@ fn current_url() -> String {
 }
 
 /// Someone is typing in a field of a region: reading it again would take their text away.
+/// Controls kept while focused (the portfolio's filter) are not taken away, so they hold no
+/// reading back.
 fn typing() -> bool {
     document().active_element().is_some_and(|element| {
+        let within = |selector| element.closest(selector).ok().flatten().is_some();
         matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-            && element.closest("[data-swap]").ok().flatten().is_some()
+            && within("[data-swap]")
+            && !within("[data-keep-while-focused]")
     })
 }
 
@@ -249,6 +258,7 @@ fn swap(html: &str) -> bool {
                 .as_ref()
                 .is_some_and(|f| old.contains(Some(f.as_ref())));
         if in_use {
+            CONTROLS_STALE.set(true);
             continue;
         }
         let Ok(new) = document

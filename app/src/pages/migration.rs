@@ -188,6 +188,7 @@ fn MigrationView(
                         .filter(|_| matches!(detail.status, Status::Active | Status::Paused))
                         .and_then(|c| c.next_flag_change.clone())
                     flag=flag.clone()
+                    may_act=detail.viewer.act
                     now
                 />
                 <GuardrailPanel

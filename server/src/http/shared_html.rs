@@ -33,9 +33,10 @@ pub async fn splice(mut request: Request, next: Next) -> Response {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
+    // No place for it: the part of the page that held it was rendered and dropped (an error
+    // boundary showing its fallback instead), so the page is whole without it.
     let Some(at) = find(&page, Splice::MARKER) else {
-        tracing::error!("a page holding shared HTML has no place for it");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return Response::from_parts(parts, Body::from(page));
     };
     let pieces = [
         page.slice(..at),
@@ -88,6 +89,17 @@ mod tests {
         })
     }
 
+    /// A page whose part holding the table was dropped, as an error boundary drops its children
+    /// for its fallback.
+    async fn failed_page(request: Request) -> String {
+        let splice = request.extensions().get::<Splice>().cloned().unwrap();
+        Owner::new().with(|| {
+            provide_context(splice);
+            let _dropped = SharedHtml::new("<table></table>".into()).to_html();
+            "<main><p>Could not load the migrations.</p></main>".to_owned()
+        })
+    }
+
     async fn body_of(app: Router, path: &str) -> String {
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.oneshot(request).await.unwrap();
@@ -103,12 +115,33 @@ mod tests {
         let app = Router::new()
             .route("/", get(page))
             .route("/plain", get(|| async { "<main>plain</main>" }))
+            .route("/failed", get(failed_page))
             .layer(middleware::from_fn(splice));
         assert_eq!(
             body_of(app.clone(), "/").await,
             "<main><h1>In flight</h1><table><tr><td>a</td></tr></table></main>"
         );
-        assert_eq!(body_of(app, "/plain").await, "<main>plain</main>");
+        assert_eq!(body_of(app.clone(), "/plain").await, "<main>plain</main>");
+        assert_eq!(
+            body_of(app, "/failed").await,
+            "<main><p>Could not load the migrations.</p></main>"
+        );
+    }
+
+    #[test]
+    fn leptos_gets_the_splice_of_the_request_it_renders() {
+        let splice = Splice::default();
+        let mut request = Request::new(Body::empty());
+        request.extensions_mut().insert(splice.clone());
+        let (parts, _) = request.into_parts();
+        Owner::new().with(|| {
+            // As leptos_axum provides the request's parts to every page.
+            provide_context(parts);
+            provide_splice();
+            let table = SharedHtml::new("<table></table>".into()).to_html();
+            assert_eq!(table, Splice::MARKER);
+        });
+        assert_eq!(splice.close().as_deref(), Some("<table></table>"));
     }
 
     #[tokio::test]

@@ -38,12 +38,16 @@ async fn an_empty_portfolio_says_so_and_offers_a_new_migration_to_who_may_add_on
 /// say so to anyone else who finds the new-migration form's address.
 #[tokio::test]
 async fn adding_editing_and_acting_are_offered_to_who_may_do_them() {
+    // Flags set by hand in development: the demo's change there waits for a person.
     let app = spawn_app_with(Spawn {
         demo_data: true,
+        env: vec![("RAMPART_FLAGS_DEVELOPMENT", "manual".to_owned())],
         ..Spawn::default()
     })
     .await;
     let detail = "/migrations/gitaly_find_commit_v2";
+    let waiting_change = "/migrations/gitaly_find_all_tags_lazy";
+    let confirm = r#"action="/api/confirm_flag_change""#;
     let form = r#"action="/api/create_migration""#;
     for (user, roles, label) in [
         ("a_viewer", [Role::Viewer], "Viewer"),
@@ -60,6 +64,10 @@ async fn adding_editing_and_acting_are_offered_to_who_may_do_them() {
             let form = format!(r#"action="/api/{action}""#);
             assert!(!page.contains(&form), "{user}, {action}: {page}");
         }
+        // A flag change waiting for a person to run it: its command shows, its "Done" does not.
+        let waiting = app.get(waiting_change).await.text().await.unwrap();
+        assert!(waiting.contains("Run it in the channel, then confirm here."), "{waiting}");
+        assert!(!waiting.contains(confirm), "{user}: {waiting}");
         let new = app.get("/migrations/new").await.text().await.unwrap();
         assert!(!new.contains(form), "{user}: {new}");
         let told = format!(
@@ -82,6 +90,8 @@ async fn adding_editing_and_acting_are_offered_to_who_may_do_them() {
         let form = format!(r#"action="/api/{action}""#);
         assert!(page.contains(&form), "{action}: {page}");
     }
+    let waiting = app.get(waiting_change).await.text().await.unwrap();
+    assert!(waiting.contains(confirm), "{waiting}");
     let new = app.get("/migrations/new").await.text().await.unwrap();
     assert!(new.contains(form), "{new}");
     assert!(!new.contains("Adding a migration takes"), "{new}");

@@ -18,6 +18,9 @@ pub fn FlagChanges(
     pending: Vec<PendingFlagChange>,
     next: Option<rollout::ChatOpsCommand>,
     flag: String,
+    /// An engineer or a release manager: confirming a change run by hand, or retrying one, is
+    /// theirs to do.
+    may_act: bool,
     now: DateTime<Utc>,
 ) -> impl IntoView {
     let waiting = !pending.is_empty();
@@ -28,7 +31,7 @@ pub fn FlagChanges(
             </h2>
             {pending
                 .into_iter()
-                .map(|change| view! { <Change change flag=flag.clone()  now /> })
+                .map(|change| view! { <Change change flag=flag.clone() may_act now /> })
                 .collect_view()}
             {(!waiting)
                 .then(|| match next {
@@ -44,7 +47,12 @@ pub fn FlagChanges(
 }
 
 #[component]
-fn Change(change: PendingFlagChange, flag: String, now: DateTime<Utc>) -> impl IntoView {
+fn Change(
+    change: PendingFlagChange,
+    flag: String,
+    may_act: bool,
+    now: DateTime<Utc>,
+) -> impl IntoView {
     let asked = view! {
         <p class="muted">
             {format!("Asked for by {} ", change.requested_by)}
@@ -109,7 +117,7 @@ fn Change(change: PendingFlagChange, flag: String, now: DateTime<Utc>) -> impl I
             <CommandBox command=change.command.clone() channel=change.channel.clone() />
             {status}
             {asked}
-            {step}
+            {may_act.then_some(step)}
         </div>
     }
 }
