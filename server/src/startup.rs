@@ -246,7 +246,10 @@ fn router(
                 ))
                 .layer(middleware::from_fn(auth::sign_in_for_pages))
                 .layer(middleware::from_fn(http::errors::server_function_status))
-                .layer(middleware::from_fn(http::shared_html::splice)),
+                .layer(middleware::from_fn_with_state(
+                    Arc::new(http::deflate::KeptDeflated::default()),
+                    http::shared_html::splice,
+                )),
         );
 
     let mut operations = Router::new();

@@ -1,6 +1,7 @@
 //! Plain axum routes and the middleware around every response.
 
 pub mod assets;
+pub mod deflate;
 pub mod errors;
 pub mod events;
 pub mod exports;

@@ -1,6 +1,8 @@
 //! Sends a page's shared HTML (see `app::components::shared_html`) beside the page rather than
 //! copied into it: the page goes out in three pieces, the part before the marker, the shared
-//! HTML itself, and the rest. The shared HTML is never copied on its way to the socket.
+//! HTML itself, and the rest. The shared HTML is never copied on its way to the socket; to a
+//! browser that takes gzip, it goes compressed once for everyone (`deflate.rs`), and only the
+//! page's own parts are compressed for each response.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,14 +10,26 @@ use std::sync::Arc;
 use app::components::shared_html::Splice;
 use axum::{
     body::{Body, Bytes},
-    extract::Request,
-    http::StatusCode,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use flate2::Compression;
 use leptos::prelude::*;
 
-pub async fn splice(mut request: Request, next: Next) -> Response {
+use super::deflate::{Deflated, KeptDeflated, accepts_gzip, gzip};
+
+pub async fn splice(
+    State(kept): State<Arc<KeptDeflated>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let gzip_taken = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(accepts_gzip);
     let splice = Splice::default();
     request.extensions_mut().insert(splice.clone());
     let response = next.run(request).await;
@@ -24,7 +38,7 @@ pub async fn splice(mut request: Request, next: Next) -> Response {
     let Some(shared) = splice.close() else {
         return response;
     };
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     // The page without the shared HTML is small: the shell around it.
     let page = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(page) => page,
@@ -38,12 +52,26 @@ pub async fn splice(mut request: Request, next: Next) -> Response {
     let Some(at) = find(&page, Splice::MARKER) else {
         return Response::from_parts(parts, Body::from(page));
     };
-    let pieces = [
-        page.slice(..at),
-        Bytes::from_owner(SharedBytes(shared)),
-        page.slice(at + Splice::MARKER.len()..),
-    ];
-    let body = Body::from_stream(futures_util::stream::iter(pieces.map(Ok::<_, Infallible>)));
+    let (before, after) = (&page[..at], &page[at + Splice::MARKER.len()..]);
+    let pieces = if gzip_taken && !parts.headers.contains_key(header::CONTENT_ENCODING) {
+        let headers = &mut parts.headers;
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        gzip(&[
+            &Deflated::new(before, Compression::fast(), false),
+            &kept.get(&shared),
+            &Deflated::new(after, Compression::fast(), true),
+        ])
+    } else {
+        vec![
+            page.slice(..at),
+            Bytes::from_owner(SharedBytes(shared)),
+            page.slice(at + Splice::MARKER.len()..),
+        ]
+    };
+    let body = Body::from_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, Infallible>),
+    ));
     Response::from_parts(parts, body)
 }
 
@@ -110,13 +138,20 @@ mod tests {
         String::from_utf8(body.to_vec()).unwrap()
     }
 
-    #[tokio::test]
-    async fn the_shared_html_is_sent_where_the_page_holds_its_place() {
-        let app = Router::new()
+    fn app() -> Router {
+        Router::new()
             .route("/", get(page))
             .route("/plain", get(|| async { "<main>plain</main>" }))
             .route("/failed", get(failed_page))
-            .layer(middleware::from_fn(splice));
+            .layer(middleware::from_fn_with_state(
+                Arc::new(KeptDeflated::default()),
+                splice,
+            ))
+    }
+
+    #[tokio::test]
+    async fn the_shared_html_is_sent_where_the_page_holds_its_place() {
+        let app = app();
         assert_eq!(
             body_of(app.clone(), "/").await,
             "<main><h1>In flight</h1><table><tr><td>a</td></tr></table></main>"
@@ -125,6 +160,30 @@ mod tests {
         assert_eq!(
             body_of(app, "/failed").await,
             "<main><p>Could not load the migrations.</p></main>"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_browser_taking_gzip_gets_the_page_gzipped_around_the_shared_html() {
+        use std::io::Read;
+
+        let request = Request::get("/")
+            .header(header::ACCEPT_ENCODING, "gzip, deflate, br, zstd")
+            .body(Body::empty())
+            .unwrap();
+        let response = app().oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(response.headers()[header::VARY], "accept-encoding");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let mut page = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut page)
+            .unwrap();
+        assert_eq!(
+            page,
+            "<main><h1>In flight</h1><table><tr><td>a</td></tr></table></main>"
         );
     }
 

@@ -66,7 +66,10 @@ async fn adding_editing_and_acting_are_offered_to_who_may_do_them() {
         }
         // A flag change waiting for a person to run it: its command shows, its "Done" does not.
         let waiting = app.get(waiting_change).await.text().await.unwrap();
-        assert!(waiting.contains("Run it in the channel, then confirm here."), "{waiting}");
+        assert!(
+            waiting.contains("Run it in the channel, then confirm here."),
+            "{waiting}"
+        );
         assert!(!waiting.contains(confirm), "{user}: {waiting}");
         let new = app.get("/migrations/new").await.text().await.unwrap();
         assert!(!new.contains(form), "{user}: {new}");
@@ -152,6 +155,17 @@ async fn pages_are_compressed_for_browsers_that_accept_it() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-encoding"], "gzip");
+    let vary: Vec<_> = response.headers().get_all("vary").iter().collect();
+    assert_eq!(vary, ["accept-encoding"]);
+    // The portfolio's table is compressed apart from the page around it: one stream all the same.
+    let body = response.bytes().await.unwrap();
+    let mut page = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut page)
+        .expect("one whole gzip stream");
+    assert!(page.contains("12 in flight"), "{page}");
+    assert!(page.contains("gitaly_find_commit_v2"), "{page}");
+    assert!(page.contains("</html>"), "{page}");
+    assert!(!page.contains("rampart:shared-html"), "{page}");
 }
 
 #[tokio::test]
