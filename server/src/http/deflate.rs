@@ -105,13 +105,17 @@ impl KeptDeflated {
         if let Some(deflated) = self.find(html) {
             return deflated;
         }
-        // Compressed outside the lock; two requests meeting here both compress, and keep one.
+        // Compressed outside the lock; two requests meeting here both compress, and the first
+        // to finish is kept.
         let deflated = Arc::new(Deflated::new(
             html.as_bytes(),
             Compression::default(),
             false,
         ));
         let mut kept = self.kept();
+        if let Some(first) = deflated_of(&kept, html) {
+            return first;
+        }
         if kept.len() >= KEPT {
             kept.remove(0);
         }
@@ -120,10 +124,7 @@ impl KeptDeflated {
     }
 
     fn find(&self, html: &Arc<str>) -> Option<Arc<Deflated>> {
-        self.kept()
-            .iter()
-            .find(|(kept, _)| Arc::ptr_eq(kept, html))
-            .map(|(_, deflated)| deflated.clone())
+        deflated_of(&self.kept(), html)
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<str>, Arc<Deflated>)>> {
@@ -132,6 +133,12 @@ impl KeptDeflated {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn deflated_of(kept: &[(Arc<str>, Arc<Deflated>)], html: &Arc<str>) -> Option<Arc<Deflated>> {
+    kept.iter()
+        .find(|(kept, _)| Arc::ptr_eq(kept, html))
+        .map(|(_, deflated)| deflated.clone())
 }
 
 #[cfg(test)]
