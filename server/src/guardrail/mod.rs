@@ -21,7 +21,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use rollout::{
     Action, Environment, FlagValue, Status,
-    guardrail::{self, Response, Thresholds},
+    guardrail::{self, Response, Thresholds, Verdict},
 };
 use sqlx::PgPool;
 
@@ -158,6 +158,12 @@ impl Guardrail {
             guarded.watched.environment == Environment::Production,
             observe_only,
         );
+        let responded = self
+            .respond(guarded, evaluation.verdict, &summary, response, now)
+            .await;
+        // What was done, as it was done: a response that failed is not recorded as made (the
+        // next evaluation, failing again, makes it again).
+        let action = response.filter(|_| responded.is_ok());
         db::guardrail::record(
             &self.pool,
             db::guardrail::Evaluated {
@@ -168,21 +174,34 @@ impl Guardrail {
                 verdict: &evaluation.verdict.to_string(),
                 failing_streak: streak,
                 evidence: serde_json::to_value(&evaluation).unwrap_or_default(),
-                action: response.map(Response::as_str),
+                action: action.map(Response::as_str),
             },
         )
         .await?;
+        responded
+    }
+
+    /// What follows an evaluation: its verdict on the stage, the look it counts as, and the
+    /// response to a regression.
+    async fn respond(
+        &self,
+        guarded: &Guarded,
+        verdict: Verdict,
+        summary: &str,
+        response: Option<Response>,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::error::Error> {
         let actor = automation_as(GUARDRAIL, "Guardrail");
         let flag = &guarded.watched.flag;
-        if guarded.standing != Some(evaluation.verdict) {
+        if guarded.standing != Some(verdict) {
             self.migrations
                 .act(
                     &actor,
                     flag,
                     None,
                     Action::GuardrailVerdict {
-                        verdict: evaluation.verdict,
-                        summary: summary.clone(),
+                        verdict,
+                        summary: summary.to_owned(),
                     },
                 )
                 .await?;
@@ -190,7 +209,7 @@ impl Guardrail {
         // Only a stage looked at every so often: a dev trial's one look, once the flag is set,
         // is a person's.
         let looked_at_often = guarded.cadence.is_some();
-        if evaluation.verdict.had_data()
+        if verdict.had_data()
             && looked_at_often
             && look_runs_out(guarded.next_look_due, now, self.config.interval)
         {
@@ -200,7 +219,7 @@ impl Guardrail {
                     flag,
                     None,
                     Action::AutomatedLook {
-                        note: Some(summary.clone()),
+                        note: Some(summary.to_owned()),
                     },
                 )
                 .await?;
