@@ -48,23 +48,36 @@ pub fn refresh_when_due() {
     let due = every.is_some_and(|seconds| now - LAST_READ.get() >= seconds * 1000.0);
     if (due || PENDING.get()) && !typing() {
         PENDING.set(false);
-        refresh(current_url());
+        read_again(current_url(), Cause::Change);
     }
 }
 
-/// Reads `url` again (this page, perhaps with another query) and shows its regions.
+/// Why the page is read again: something a person did here, or a change from elsewhere (a
+/// live update, or what moves on its own).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Person,
+    Change,
+}
+
+/// Reads `url` again (this page, perhaps with another query: the filter's) and shows its
+/// regions.
 pub fn refresh(url: String) {
+    read_again(url, Cause::Person);
+}
+
+/// Reads this page again, as it is now, after something a person did.
+pub fn refresh_here() {
+    refresh(current_url());
+}
+
+fn read_again(url: String, cause: Cause) {
     let ticket = next_ticket();
     spawn_local(async move {
         if let Ok(response) = fetch(&url, None, "text/html").await {
-            show(response, ticket).await;
+            show(response, ticket, cause).await;
         }
     });
-}
-
-/// Reads this page again, as it is now.
-pub fn refresh_here() {
-    refresh(current_url());
 }
 
 /// A migration changed (`*`: anything may have): the regions that show it are read again.
@@ -82,7 +95,7 @@ pub fn changed(flag: &str) {
     if typing() {
         PENDING.set(true);
     } else {
-        refresh(current_url());
+        read_again(current_url(), Cause::Change);
     }
 }
 
@@ -118,7 +131,7 @@ pub fn send_forms_in_place() {
         spawn_local(async move {
             match fetch(&form.action(), Some(body), "text/html").await {
                 Ok(response) => {
-                    show(response, ticket).await;
+                    show(response, ticket, Cause::Person).await;
                     // Still here: the answer was not shown (a later read is on its way).
                     if region.is_connected() {
                         let _ = region.remove_attribute("aria-busy");
@@ -142,7 +155,7 @@ pub fn send_forms_in_place() {
         if (PENDING.get() || CONTROLS_STALE.get()) && !typing() {
             PENDING.set(false);
             CONTROLS_STALE.set(false);
-            refresh(current_url());
+            read_again(current_url(), Cause::Change);
         }
     });
     let _ = document()
@@ -175,7 +188,7 @@ fn typing() -> bool {
 }
 
 /// Shows the page `response` brings: in place when it is this page, else by going there.
-async fn show(response: Response, ticket: u64) {
+async fn show(response: Response, ticket: u64, cause: Cause) {
     let url = response.url();
     let Ok(text) = response.text() else {
         return;
@@ -186,12 +199,15 @@ async fn show(response: Response, ticket: u64) {
     if ticket != LATEST.get() {
         return; // a later read is under way
     }
-    if !is_this_page(&url) || !swap(&html) {
+    if !is_this_page(&url) || !swap(&html, cause) {
         let _ = web_sys::window().map(|window| window.location().assign(&url));
         return;
     }
     LAST_READ.set(Date::now());
+    // Only to take a message away: even an address left as it is would count as a navigation
+    // here, and end the one a click on a link has just begun.
     if let (Some(window), Some(clean)) = (web_sys::window(), without_message(&url))
+        && window.location().href().ok() != Some(clean.href())
         && let Ok(history) = window.history()
     {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean.href()));
@@ -228,7 +244,7 @@ fn is_this_page(url: &str) -> bool {
 
 /// Puts the regions of the page `html` in place of this page's. False when it lacks one of them
 /// (it is another kind of page: an error, say), with nothing changed.
-fn swap(html: &str) -> bool {
+fn swap(html: &str, cause: Cause) -> bool {
     let Some(page) = DomParser::new()
         .ok()
         .and_then(|parser| parser.parse_from_string(html, SupportedType::TextHtml).ok())
@@ -258,7 +274,10 @@ fn swap(html: &str) -> bool {
                 .as_ref()
                 .is_some_and(|f| old.contains(Some(f.as_ref())));
         if in_use {
-            CONTROLS_STALE.set(true);
+            // What a person does with the controls does not change them; a change may have.
+            if cause == Cause::Change {
+                CONTROLS_STALE.set(true);
+            }
             continue;
         }
         let Ok(new) = document
