@@ -68,6 +68,20 @@ pub fn next_look_due(
     }
 }
 
+/// When a look taken by automation (the guardrail's evaluation that had the data) is next due:
+/// as [`next_look_due`], for a stage looked at every so often only. A [`Cadence::Once`] stage's
+/// one look, once the flag is set, is a person's.
+pub fn next_automated_look_due(
+    stage: &Stage,
+    started_at: DateTime<Utc>,
+    looks: &[Look],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    matches!(stage.cadence, Cadence::Every { .. })
+        .then(|| next_look_due(stage, started_at, looks, now))
+        .flatten()
+}
+
 /// How late the next look is; `None` when it is not yet due (or nothing is owed).
 ///
 /// A [`Cadence::Once`] stage is never overdue. The template's dev trial says only "Monitor
@@ -322,8 +336,19 @@ mod tests {
         }
         assert_eq!(next_look_due(dev, t0(), &looks_at(&[1]), t0() + m(2)), None);
 
+        // Automation takes the periodic looks only: the dev trial's one look is a person's.
+        assert_eq!(next_automated_look_due(dev, t0(), &[], t0()), None);
+        assert_eq!(
+            next_automated_look_due(staging, t0(), &looks, now),
+            Some(t0() + m(13))
+        );
+
         // Unmonitored stages owe nothing.
         assert_eq!(next_look_due(&plan.stages()[0], t0(), &[], t0()), None);
+        assert_eq!(
+            next_automated_look_due(&plan.stages()[0], t0(), &[], t0()),
+            None
+        );
 
         // Daily at 100 %.
         let full = &plan.stages()[7];

@@ -112,7 +112,9 @@ pub struct FlagDrift {
 /// What the signed-in person may do on a migration's page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewerRights {
-    /// Check in, advance, request production changes, use the kill switch.
+    /// Act on the rollout: start, pause, resume, check in, answer "Continue?", advance, request
+    /// production changes, confirm or retry a flag change, complete, use the kill switch. The
+    /// stage machine asks an engineer for each (`ActionKind::required_role`).
     pub act: bool,
     /// Edit the migration's details and plan.
     pub edit: bool,

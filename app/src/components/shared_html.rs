@@ -106,8 +106,13 @@ impl RenderHtml for SharedHtml {
 
     const MIN_LENGTH: usize = 0;
 
+    /// What the page's buffer is sized by: the marker only, where the HTML will go beside it.
     fn html_len(&self) -> usize {
-        self.html.len()
+        if self.splice.is_some() {
+            Splice::MARKER.len()
+        } else {
+            self.html.len()
+        }
     }
 
     fn dry_resolve(&mut self) {}

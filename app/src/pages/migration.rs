@@ -68,7 +68,7 @@ pub fn MigrationPage() -> impl IntoView {
                                 now=detail.as_of
                                 every=60u32
                             >
-                                <MigrationView detail  panels window />
+                                <MigrationView detail panels window />
                             </Region>
                         }
                     })
@@ -132,7 +132,7 @@ fn MigrationView(
                 // a flag someone enabled again by hand.
                 {(matches!(detail.status, Status::Active | Status::Paused | Status::Disabled)
                     && detail.viewer.act)
-                    .then(|| view! { <KillSwitch flag=flag.clone()  /> })}
+                    .then(|| view! { <KillSwitch flag=flag.clone() /> })}
             </div>
         </header>
     }
@@ -402,7 +402,7 @@ fn CurrentStagePanel(
                         />
                     }
                 })}
-            <AdvancePanel current=current.clone() flag=flag.clone() version status viewer  now />
+            <AdvancePanel current=current.clone() flag=flag.clone() version status viewer now />
         </section>
     }
 }
@@ -506,11 +506,11 @@ fn AdvancePanel(
         }
         .into_any(),
         (_, Some(request)) if !approved => view! {
-            <RequestCard request viewer flag=flag.clone() version  now />
+            <RequestCard request viewer flag=flag.clone() version now />
         }
         .into_any(),
         (_, request) if running && viewer.act => view! {
-            {request.map(|request| view! { <RequestCard request viewer flag=card_flag version  now /> })}
+            {request.map(|request| view! { <RequestCard request viewer flag=card_flag version now /> })}
             <form method="post" action=AdvanceStage::url() class="advance__form">
                 <input type="hidden" name="flag" value=form_flag />
                 <input type="hidden" name="version" value=version />
@@ -545,7 +545,7 @@ fn AdvancePanel(
                     }
                 })}
             {(soak_holds && running && viewer.override_soak)
-                .then(|| view! { <OverrideSoakForm flag=flag.clone() version  /> })}
+                .then(|| view! { <OverrideSoakForm flag=flag.clone() version /> })}
             {way_on}
         </div>
     }

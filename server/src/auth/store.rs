@@ -118,10 +118,11 @@ impl SessionStore for PgSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = Utc::now();
+        let key = key(id);
         let record = self
             .kept
-            .get_or_read(key(id), async {
-                let Some(row) = sessions::fetch_session(&self.pool, &key(id), now)
+            .get_or_read(key.clone(), async {
+                let Some(row) = sessions::fetch_session(&self.pool, &key, now)
                     .await
                     .map_err(backend)?
                 else {

@@ -206,12 +206,8 @@ impl Guardrail {
                 )
                 .await?;
         }
-        // Only a stage looked at every so often: a dev trial's one look, once the flag is set,
-        // is a person's.
-        let looked_at_often = guarded.cadence.is_some();
         if verdict.had_data()
-            && looked_at_often
-            && look_runs_out(guarded.next_look_due, now, self.config.interval)
+            && look_runs_out(guarded.next_automated_look_due, now, self.config.interval)
         {
             self.migrations
                 .act(

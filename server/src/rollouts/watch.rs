@@ -42,8 +42,9 @@ pub struct Guarded {
     pub stage_started: DateTime<Utc>,
     /// How often the stage asks for a look, if it does.
     pub cadence: Option<TimeDelta>,
-    /// When the stage's next look is due, as the domain counts it; `None` when none is owed.
-    pub next_look_due: Option<DateTime<Utc>>,
+    /// When the guardrail's next look at the stage is due, as the domain counts it; `None`
+    /// when automation owes none.
+    pub next_automated_look_due: Option<DateTime<Utc>>,
     /// The guardrail's standing on the stage, as the stage machine keeps it.
     pub standing: Option<Verdict>,
     /// How late the stage's next look is, at the time asked.
@@ -98,7 +99,7 @@ impl PgMigrationService {
                     ),
                     stage_started: position.started_at,
                     cadence: stage.cadence.interval(),
-                    next_look_due: rollout::timing::next_look_due(
+                    next_automated_look_due: rollout::timing::next_automated_look_due(
                         stage,
                         position.started_at,
                         &looks,

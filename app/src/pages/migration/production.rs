@@ -95,7 +95,7 @@ pub fn RequestCard(
             </p>
         }
         .into_any(),
-        (None, true) => view! { <Approve flag percent version  /> }.into_any(),
+        (None, true) => view! { <Approve flag percent version /> }.into_any(),
         (None, false) => view! {
             <p class="muted">
                 {format!(
