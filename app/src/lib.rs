@@ -13,4 +13,4 @@ pub mod error;
 pub mod pages;
 mod root;
 
-pub use root::{App, shell};
+pub use root::{App, beside_server, shell};

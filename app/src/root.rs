@@ -30,10 +30,7 @@ fn stylesheet_href(options: &LeptosOptions) -> &'static str {
     HREF.get_or_init(|| {
         let hash = options
             .hash_files
-            .then(|| {
-                let exe = std::env::current_exe().ok()?;
-                std::fs::read_to_string(exe.parent()?.join(options.hash_file.as_ref())).ok()
-            })
+            .then(|| std::fs::read_to_string(beside_server(options.hash_file.as_ref())?).ok())
             .flatten()
             .and_then(|hashes| {
                 hashes.lines().find_map(|line| {
@@ -47,6 +44,13 @@ fn stylesheet_href(options: &LeptosOptions) -> &'static str {
             options.site_pkg_dir, options.output_name
         )
     })
+}
+
+/// `name` beside the server binary, if it is there: where cargo-leptos writes `hash.txt` when it
+/// gives the browser's files hashed names, and where Leptos reads it from.
+pub fn beside_server(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::current_exe().ok()?.parent()?.join(name);
+    path.exists().then_some(path)
 }
 
 /// The whole document, rendered on the server around [`App`].

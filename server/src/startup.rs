@@ -1,6 +1,6 @@
 //! Builds the whole application — pool, schema, routes, middleware — and runs it.
 
-use std::{net::SocketAddr, path::Path, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
 use app::{App, api::services::Services, shell};
 use axum::{Router, middleware, routing::get};
@@ -172,7 +172,8 @@ fn router(
     test_clock: Option<Arc<ShiftedClock>>,
     changes: Changes,
 ) -> Router {
-    let hashed_names = hash_file_present();
+    // cargo-leptos writes it when it gives the browser's files hashed names.
+    let hashed_names = app::beside_server("hash.txt").is_some();
     let leptos_options = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())
@@ -318,15 +319,6 @@ fn migration_service(
         backends,
         changes,
     ))
-}
-
-/// cargo-leptos writes `hash.txt` beside the server binary when it gives the browser files hashed
-/// names; Leptos reads it from there to link them.
-fn hash_file_present() -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        .is_some_and(|dir| dir.join("hash.txt").exists())
 }
 
 async fn shutdown_signal() {
